@@ -1,0 +1,53 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace ImageRetrieval.Infrastructure.Abstractions;
+
+/// <summary>Settings under <c>ImageRetrieval</c> that every part of the service shares.</summary>
+public sealed class ServiceOptions
+{
+    public const string Section = "ImageRetrieval";
+
+    /// <summary>Everything the embedded stores and the model cache keep lives under this directory.</summary>
+    [Required]
+    public string DataPath { get; set; } = "./data";
+
+    /// <summary>Base of absolute links in responses when the service sits behind a proxy; else the request's own origin.</summary>
+    [Url]
+    public string? PublicBaseUrl { get; set; }
+
+    public string FullDataPath => Path.GetFullPath(DataPath);
+}
+
+public enum VectorStoreProvider
+{
+    Local,
+    Qdrant,
+    Pinecone,
+}
+
+public sealed class VectorStoreOptions
+{
+    public const string Section = "ImageRetrieval:VectorStore";
+
+    public VectorStoreProvider Provider { get; set; } = VectorStoreProvider.Local;
+
+    [Required]
+    [RegularExpression("^[a-z0-9][a-z0-9-]{0,44}$", ErrorMessage = "Collection must be lowercase letters, digits and '-' (at most 45), as Pinecone index names require.")]
+    public string Collection { get; set; } = "images";
+
+    /// <summary>Pinecone namespace; Qdrant and Local ignore it.</summary>
+    public string Namespace { get; set; } = "";
+}
+
+public enum BlobStoreProvider
+{
+    Local,
+    Gcs,
+}
+
+public sealed class BlobStoreOptions
+{
+    public const string Section = "ImageRetrieval:BlobStore";
+
+    public BlobStoreProvider Provider { get; set; } = BlobStoreProvider.Local;
+}

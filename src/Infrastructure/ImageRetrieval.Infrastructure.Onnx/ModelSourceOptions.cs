@@ -1,0 +1,34 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace ImageRetrieval.Infrastructure.Onnx;
+
+/// <summary>Where the embedding model comes from: <c>ImageRetrieval:Embedding</c>.</summary>
+public sealed class ModelSourceOptions
+{
+    /// <summary>A local directory in the Hugging Face ONNX layout, or a hub repo id such as <c>onnx-community/dinov2-small</c>.</summary>
+    [Required]
+    public string Model { get; set; } = "onnx-community/dinov2-small";
+
+    /// <summary>Branch, tag or commit of a hub repo.</summary>
+    [Required]
+    public string Revision { get; set; } = "main";
+
+    /// <summary>Use <c>onnx/model_quantized.onnx</c> (int8) instead of <c>model.onnx</c>.</summary>
+    public bool Quantized { get; set; }
+
+    /// <summary>Where hub downloads are kept; defaults to <c>models</c> under the data directory.</summary>
+    public string? CacheDirectory { get; set; }
+
+    /// <summary>The hub's base URL; <c>HF_ENDPOINT</c> when set, else https://huggingface.co.</summary>
+    [Url]
+    public string HubEndpoint { get; set; } = Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } endpoint
+        ? endpoint
+        : "https://huggingface.co";
+
+    /// <summary>Bearer token for gated or private repos; <c>HF_TOKEN</c> when set.</summary>
+    public string? HubToken { get; set; } = Environment.GetEnvironmentVariable("HF_TOKEN");
+
+    /// <summary>Intra-op threads for inference; 0 uses every core.</summary>
+    [Range(0, 256)]
+    public int IntraOpThreads { get; set; }
+}

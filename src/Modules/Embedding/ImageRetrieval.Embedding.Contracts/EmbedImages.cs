@@ -1,0 +1,29 @@
+using ImageRetrieval.SharedKernel;
+using Mediator;
+
+namespace ImageRetrieval.Embedding.Contracts;
+
+/// <summary>
+/// Embeds each image with the configured model. Each item either has a vector or says why the
+/// image was rejected, so a batch with one bad file still embeds the rest.
+/// </summary>
+/// <param name="Normalize">False returns the pooled vector as the model produced it (what the old /embed returned).</param>
+public sealed record EmbedImages(IReadOnlyList<ImageUpload> Images, bool Normalize = true) : IRequest<EmbedImagesResult>;
+
+public sealed record EmbedImagesResult(string Model, int Dimension, IReadOnlyList<ImageEmbedding> Items);
+
+public sealed record ImageEmbedding(string FileName, float[]? Vector, DecodedImageInfo? Image, ImageRejection? Rejection)
+{
+    public bool Succeeded => Vector is not null;
+}
+
+/// <summary>What decoding found: the real format (from the bytes, not the file name) and the upright size.</summary>
+public sealed record DecodedImageInfo(string ContentType, int Width, int Height);
+
+/// <summary>Why one image was not embedded; <see cref="StatusCode"/> and <see cref="Slug"/> are the problem response it maps to.</summary>
+public sealed record ImageRejection(int StatusCode, string Slug, string Detail);
+
+/// <summary>The loaded model's identity; throws a 503 problem while the model is still loading.</summary>
+public sealed record GetEmbeddingModel : IRequest<EmbeddingModelInfo>;
+
+public sealed record EmbeddingModelInfo(string ModelId, int Dimension);

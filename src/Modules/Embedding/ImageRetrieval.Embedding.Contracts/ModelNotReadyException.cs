@@ -1,0 +1,6 @@
+using ImageRetrieval.SharedKernel;
+
+namespace ImageRetrieval.Embedding.Contracts;
+
+public sealed class ModelNotReadyException(string detail)
+    : ServiceProblemException(503, ProblemTypes.ModelNotReady, "Model not ready", detail);

@@ -1,0 +1,53 @@
+using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Embedding.EmbedImages;
+
+public sealed record EmbeddingsResponse(string Model, int Dimension, IReadOnlyList<FileEmbedding> Embeddings);
+
+public sealed record FileEmbedding(string FileName, float[] Vector);
+
+internal static class EmbedImagesEndpoint
+{
+    public static void MapEmbedImages(this IEndpointRouteBuilder api) =>
+        api.MapPost("/embeddings", HandleAsync)
+            .WithName("CreateEmbeddings")
+            .WithSummary("Embed images")
+            .WithDescription("Embeds each uploaded image with the configured model; vectors are L2-normalised. Fails as a whole if any file is not a usable image.")
+            .WithTags("embeddings")
+            .Accepts<IFormFileCollection>("multipart/form-data")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<Results<Ok<EmbeddingsResponse>, ProblemHttpResult>> HandleAsync(
+        IFormFileCollection files, IMediator mediator, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken)
+    {
+        var uploads = new List<ImageUpload>(files.Count);
+        foreach (var file in files.GetFiles("files"))
+        {
+            uploads.Add(await FormFileReader.ReadAsync(file, limits.Value, cancellationToken));
+        }
+
+        var result = await mediator.Send(new Contracts.EmbedImages(uploads), cancellationToken);
+        var failed = result.Items.Where(i => i.Rejection is not null).ToList();
+        if (failed.Count > 0)
+        {
+            var first = failed[0].Rejection!;
+            return Problems.Create(first.StatusCode, first.Slug, "Image rejected", $"'{failed[0].FileName}': {first.Detail}",
+                [new("errors", failed.Select(f => new { fileName = f.FileName, type = ProblemTypes.Uri(f.Rejection!.Slug), detail = f.Rejection.Detail }).ToList())]);
+        }
+
+        return TypedResults.Ok(new EmbeddingsResponse(result.Model, result.Dimension,
+            result.Items.Select(i => new FileEmbedding(i.FileName, i.Vector!)).ToList()));
+    }
+}

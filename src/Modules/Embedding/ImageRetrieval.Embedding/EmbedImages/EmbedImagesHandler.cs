@@ -1,0 +1,73 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.Embedding.Inference;
+using ImageRetrieval.Embedding.Preprocessing;
+using ImageRetrieval.SharedKernel;
+using Mediator;
+
+namespace ImageRetrieval.Embedding.EmbedImages;
+
+internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder, InferenceQueue queue)
+    : IRequestHandler<Contracts.EmbedImages, EmbedImagesResult>
+{
+    public async ValueTask<EmbedImagesResult> Handle(Contracts.EmbedImages request, CancellationToken cancellationToken)
+    {
+        var model = models.Current;
+        var items = await Task.WhenAll(request.Images.Select(image => EmbedOneAsync(model, image, request.Normalize, cancellationToken)));
+        return new EmbedImagesResult(model.ModelId, model.Dimension, items);
+    }
+
+    private async Task<ImageEmbedding> EmbedOneAsync(LoadedModel model, ImageUpload image, bool normalize, CancellationToken cancellationToken)
+    {
+        var pixels = ArrayPool<float>.Shared.Rent(model.Writer.Length);
+        try
+        {
+            // Decoding and resizing are CPU work; run them in parallel across the request's files.
+            var info = await Task.Run(() => Preprocess(model, image, pixels), cancellationToken);
+            var vector = await queue.EmbedAsync(model, pixels);
+            if (normalize)
+            {
+                Normalize(vector);
+            }
+
+            return new ImageEmbedding(image.FileName, vector, info, null);
+        }
+        catch (ImageRejectedException ex)
+        {
+            return new ImageEmbedding(image.FileName, null, null, ex.Rejection);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pixels);
+        }
+    }
+
+    private DecodedImageInfo Preprocess(LoadedModel model, ImageUpload image, float[] pixels)
+    {
+        using var activity = EmbeddingMetrics.ActivitySource.StartActivity("decode and preprocess");
+        var rgb = decoder.Decode(image.Content);
+        activity?.SetTag("image.width", rgb.Width);
+        activity?.SetTag("image.height", rgb.Height);
+        model.Writer.Write(rgb, pixels);
+        return new DecodedImageInfo(rgb.ContentType, rgb.Width, rgb.Height);
+    }
+
+    private static void Normalize(float[] vector)
+    {
+        var norm = TensorPrimitives.Norm(vector);
+        if (norm > 0)
+        {
+            TensorPrimitives.Divide(vector, norm, vector);
+        }
+    }
+}
+
+internal sealed class GetEmbeddingModelHandler(ModelState models) : IRequestHandler<GetEmbeddingModel, EmbeddingModelInfo>
+{
+    public ValueTask<EmbeddingModelInfo> Handle(GetEmbeddingModel request, CancellationToken cancellationToken)
+    {
+        var model = models.Current;
+        return ValueTask.FromResult(new EmbeddingModelInfo(model.ModelId, model.Dimension));
+    }
+}

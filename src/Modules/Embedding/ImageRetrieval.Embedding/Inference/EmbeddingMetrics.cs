@@ -1,0 +1,24 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace ImageRetrieval.Embedding.Inference;
+
+/// <summary>Instruments of the embedding path; the Host exports the <c>ImageRetrieval</c> meter to Prometheus.</summary>
+internal static class EmbeddingMetrics
+{
+    public const string MeterName = "ImageRetrieval";
+    public static readonly ActivitySource ActivitySource = new("ImageRetrieval.Embedding");
+
+    private static readonly Meter Meter = new(MeterName);
+
+    public static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>(
+        "imageretrieval.embedding.batch_size", description: "Images per inference run",
+        advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
+
+    public static readonly Histogram<double> InferenceDuration = Meter.CreateHistogram<double>(
+        "imageretrieval.inference.duration", unit: "s", description: "Wall time of one inference run",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+
+    public static void ObserveQueueDepth(Func<int> depth) =>
+        Meter.CreateObservableGauge("imageretrieval.embedding.queue_depth", depth, description: "Images waiting for inference");
+}
