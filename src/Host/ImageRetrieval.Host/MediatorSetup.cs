@@ -10,7 +10,11 @@ internal static class MediatorSetup
         services.AddMediator(options =>
         {
             options.ServiceLifetime = ServiceLifetime.Singleton;
-            options.Assemblies = [typeof(ImageRetrieval.Embedding.EmbeddingModule)];
+            // Each module's contracts (messages) and implementation (handlers, internal and visible to the Host).
+            options.Assemblies =
+            [
+                typeof(ImageRetrieval.Embedding.Contracts.EmbedImages), typeof(ImageRetrieval.Embedding.EmbeddingModule),
+            ];
             options.PipelineBehaviors = [typeof(ValidationBehavior<,>)];
         });
         return services;

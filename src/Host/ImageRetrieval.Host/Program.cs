@@ -2,7 +2,8 @@ using ImageRetrieval.Embedding;
 using ImageRetrieval.Host;
 using ImageRetrieval.Host.Api;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json sits beside the binary; relative data paths still resolve against the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
 builder.Services.AddEmbedding(builder.Configuration);

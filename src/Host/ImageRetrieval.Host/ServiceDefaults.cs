@@ -1,11 +1,25 @@
+using ImageRetrieval.Host.Api;
+using ImageRetrieval.Host.Observability;
+using ImageRetrieval.Infrastructure.Abstractions;
+
 namespace ImageRetrieval.Host;
 
+/// <summary>Cross-cutting concerns every endpoint shares: problems, OpenAPI, health, telemetry, limits.</summary>
 internal static class ServiceDefaults
 {
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
     {
-        builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi();
+        var services = builder.Services;
+        services.AddOptions<ServiceOptions>().Bind(builder.Configuration.GetSection(ServiceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        // Numbers are numbers: the default web setting also accepts strings, which makes every number schema "integer|string".
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
+        services.AddProblemDetailsWithStableTypes();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.AddHttpContextAccessor();
+        services.AddApiDocument();
+        services.AddReadinessReporting();
+        builder.AddTelemetry();
+        builder.ConfigureRequestLimits();
         return builder;
     }
 
@@ -13,7 +27,9 @@ internal static class ServiceDefaults
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapOpenApi();
+        app.MapApiDocument();
+        app.MapHealthEndpoints();
+        app.MapTelemetryEndpoints();
         return app;
     }
 }

@@ -16,4 +16,8 @@ public sealed class ImageLimitsOptions
 
     [Range(1, 1000)]
     public int MaxFilesPerRequest { get; set; } = 64;
+
+    /// <summary>The whole multipart body; larger requests get a 413 before anything is read.</summary>
+    [Range(1, int.MaxValue)]
+    public long MaxRequestBytes { get; set; } = 256L * 1024 * 1024;
 }

@@ -8,8 +8,8 @@ internal sealed class EmbedImagesValidator : AbstractValidator<Contracts.EmbedIm
 {
     public EmbedImagesValidator(IOptions<ImageLimitsOptions> limits)
     {
-        RuleFor(r => r.Images).NotEmpty().WithName("files").WithMessage("Send at least one image in the 'files' field.");
-        RuleFor(r => r.Images.Count).LessThanOrEqualTo(limits.Value.MaxFilesPerRequest).WithName("files")
+        RuleFor(r => r.Images).NotEmpty().OverridePropertyName("files").WithMessage("Send at least one image in the 'files' field.");
+        RuleFor(r => r.Images.Count).LessThanOrEqualTo(limits.Value.MaxFilesPerRequest).OverridePropertyName("files")
             .WithMessage($"At most {limits.Value.MaxFilesPerRequest} files per request.");
     }
 }

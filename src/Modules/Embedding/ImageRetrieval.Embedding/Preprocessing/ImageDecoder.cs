@@ -21,15 +21,16 @@ internal sealed class ImageRejectedException(ImageRejection rejection) : Excepti
 /// </summary>
 internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
 {
-    private static readonly Dictionary<string, string> ContentTypeByLoader = new(StringComparer.Ordinal)
-    {
-        ["jpegload_buffer"] = "image/jpeg",
-        ["pngload_buffer"] = "image/png",
-        ["webpload_buffer"] = "image/webp",
-        ["gifload_buffer"] = "image/gif",
-        ["tiffload_buffer"] = "image/tiff",
-        ["heifload_buffer"] = "image/heif",
-    };
+    // libvips names loaders by class (VipsForeignLoadJpegBuffer, VipsForeignLoadNsgifBuffer, ...).
+    private static readonly (string LoaderPart, string ContentType)[] AllowedLoaders =
+    [
+        ("jpeg", "image/jpeg"),
+        ("png", "image/png"),
+        ("webp", "image/webp"),
+        ("gif", "image/gif"),
+        ("tiff", "image/tiff"),
+        ("heif", "image/heif"),
+    ];
 
     static ImageDecoder()
     {
@@ -52,8 +53,9 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         }
 
         var buffer = bytes.ToArray();
-        var loader = Image.FindLoadBuffer(buffer);
-        if (loader is null || !ContentTypeByLoader.TryGetValue(loader, out var contentType))
+        var loader = Image.FindLoadBuffer(buffer)?.ToUpperInvariant() ?? "";
+        var contentType = AllowedLoaders.FirstOrDefault(a => loader.Contains(a.LoaderPart, StringComparison.OrdinalIgnoreCase)).ContentType;
+        if (contentType is null)
         {
             throw Reject(415, ProblemTypes.UnsupportedMediaType, "The file is not a JPEG, PNG, WebP, GIF, TIFF or HEIF image.");
         }

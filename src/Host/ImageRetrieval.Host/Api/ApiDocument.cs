@@ -1,0 +1,97 @@
+using ImageRetrieval.Infrastructure.Abstractions;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using Scalar.AspNetCore;
+
+namespace ImageRetrieval.Host.Api;
+
+/// <summary>
+/// The OpenAPI document clients are generated from, so it has to describe every body and answer:
+/// flat multipart schemas, one server URL, and a security requirement on every operation.
+/// </summary>
+internal static class ApiDocument
+{
+    public const string DocumentName = "v1";
+
+    public static IServiceCollection AddApiDocument(this IServiceCollection services) =>
+        services.AddOpenApi(DocumentName, options =>
+        {
+            options.AddDocumentTransformer<DocumentInfoTransformer>();
+            options.AddOperationTransformer(MultipartSchemaFlattener.TransformAsync);
+            options.AddOperationTransformer((operation, _, _) =>
+            {
+                // Anonymous access is allowed until API keys are configured: an empty requirement says so explicitly.
+                operation.Security = [new OpenApiSecurityRequirement()];
+                return Task.CompletedTask;
+            });
+        });
+
+    public static void MapApiDocument(this WebApplication app)
+    {
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs", options => options
+            .WithTitle("Image Retrieval API")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+    }
+
+    private sealed class DocumentInfoTransformer(IHttpContextAccessor accessor, IOptions<ServiceOptions> service) : IOpenApiDocumentTransformer
+    {
+        public Task TransformAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
+        {
+            document.Info = new OpenApiInfo
+            {
+                Title = "Image Retrieval API",
+                Version = "1.0.0",
+                Description = "Reverse image search: ingest images, then search with an image to find the most similar stored ones. Errors are RFC 9457 problem documents with a stable `type`.",
+                License = new OpenApiLicense { Name = "MIT", Identifier = "MIT" },
+            };
+            var request = accessor.HttpContext?.Request;
+            var origin = service.Value.PublicBaseUrl ?? (request is null ? "http://localhost:8080" : $"{request.Scheme}://{request.Host}{request.PathBase}");
+            document.Servers = [new OpenApiServer { Url = origin.TrimEnd('/'), Description = "This service" }];
+            return Task.CompletedTask;
+        }
+    }
+}
+
+/// <summary>
+/// With several form parameters ASP.NET Core describes a multipart body as an <c>allOf</c> of
+/// one-property objects, which client generators cannot send; merge them into one object schema.
+/// </summary>
+internal static class MultipartSchemaFlattener
+{
+    public static Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (operation.RequestBody?.Content is not { } content || !content.TryGetValue("multipart/form-data", out var media) || media.Schema is not { } schema)
+        {
+            return Task.CompletedTask;
+        }
+
+        var flat = new OpenApiSchema { Type = JsonSchemaType.Object, Properties = new Dictionary<string, IOpenApiSchema>(), Required = new HashSet<string>() };
+        Merge(schema, flat);
+        media.Schema = flat;
+        if (operation.RequestBody is OpenApiRequestBody body)
+        {
+            body.Required = true;
+        }
+        return Task.CompletedTask;
+    }
+
+    private static void Merge(IOpenApiSchema schema, OpenApiSchema into)
+    {
+        foreach (var part in schema.AllOf ?? [])
+        {
+            Merge(part, into);
+        }
+
+        foreach (var (name, property) in schema.Properties ?? new Dictionary<string, IOpenApiSchema>())
+        {
+            into.Properties![name] = property;
+        }
+
+        foreach (var name in schema.Required ?? new HashSet<string>())
+        {
+            into.Required!.Add(name);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using ImageRetrieval.Infrastructure.Abstractions;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace ImageRetrieval.Infrastructure.VectorStores.Qdrant;
+
+/// <summary>
+/// Sends one Qdrant REST call through the resilient named client and turns the outcome into a
+/// result or one of our store exceptions: 408/429/5xx and transport faults (after retries) become
+/// <see cref="StoreUnavailableException"/>, other 4xx <see cref="StoreRequestException"/>.
+/// </summary>
+internal sealed class QdrantApi(IHttpClientFactory httpClientFactory)
+{
+    public const string HttpClientName = "ImageRetrieval.Qdrant";
+    public const string StoreName = "Qdrant";
+
+    public static ByteArrayContent Json<T>(T body, JsonTypeInfo<T> typeInfo)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, typeInfo));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
+    /// <returns>The parsed answer, or null when <paramref name="notFoundIsNull"/> and Qdrant answered 404.</returns>
+    public async Task<QdrantResponse<T>?> SendAsync<T>(
+        HttpMethod method,
+        string pathAndQuery,
+        HttpContent? content,
+        JsonTypeInfo<QdrantResponse<T>> resultType,
+        bool notFoundIsNull,
+        CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, pathAndQuery) { Content = content };
+        var http = httpClientFactory.CreateClient(HttpClientName);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken);
+        }
+        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        {
+            throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} failed: {ex.Message}", ex);
+        }
+
+        using (response)
+        {
+            if (response.IsSuccessStatusCode)
+            {
+                var parsed = await response.Content.ReadFromJsonAsync(resultType, cancellationToken);
+                return parsed ?? throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} answered an empty body.");
+            }
+
+            if (response.StatusCode == HttpStatusCode.NotFound && notFoundIsNull)
+            {
+                return null;
+            }
+
+            var detail = await ReadErrorAsync(response, cancellationToken);
+            if (QdrantResilience.IsTransient(response.StatusCode))
+            {
+                throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} answered {(int)response.StatusCode}: {detail}");
+            }
+
+            throw new StoreRequestException(StoreName, (int)response.StatusCode, $"{method} {pathAndQuery}: {detail}");
+        }
+    }
+
+    internal static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) => ex switch
+    {
+        HttpRequestException or TimeoutRejectedException or BrokenCircuitException or IOException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        _ => false,
+    };
+
+    /// <summary>Qdrant reports errors as <c>{"status": {"error": "..."}}</c>; fall back to the raw body.</summary>
+    private static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("status", out var status)
+                && status.ValueKind == JsonValueKind.Object
+                && status.TryGetProperty("error", out var error))
+            {
+                return error.ToString();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON (a proxy's error page, say): the raw text is the best detail we have.
+        }
+
+        return body.Length > 500 ? body[..500] : body;
+    }
+}
