@@ -27,6 +27,10 @@ function walk(dir, filter, skipDir = () => false) {
   return out.sort();
 }
 
+fs.mkdirSync(outDir, { recursive: true });
+const wf = walk(path.join(root, '.github/workflows'), (n) => /\.ya?ml$/.test(n));
+fs.writeFileSync(path.join(outDir, 'workflows.txt'), wf.join('\n') + '\n');
+
 // (b) every YAML file under deploy/ and .github/ parses (Helm templates are Go templates: skipped).
 console.log('YAML syntax (deploy/, .github/; chart templates/ excluded):');
 const yamlFiles = [path.join(root, 'deploy'), path.join(root, '.github')].flatMap((d) =>
@@ -76,15 +80,19 @@ function merge(base, over) {
 const stripNulls = (v) => isMap(v)
   ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, stripNulls(x)]))
   : v;
-fs.mkdirSync(outDir, { recursive: true });
-const base = yaml.load(fs.readFileSync(chartValues, 'utf8'));
-const sets = { 'values.json': stripNulls(base) };
-for (const f of walk(helmDir, (n) => /^values-.*\.ya?ml$/.test(n), (n) => n !== '.' && n !== 'helm')) {
-  sets[path.basename(f).replace(/\.ya?ml$/, '.json')] = stripNulls(merge(base, yaml.load(fs.readFileSync(f, 'utf8'))));
-}
-for (const [name, value] of Object.entries(sets)) {
-  fs.writeFileSync(path.join(outDir, name), JSON.stringify(value, null, 2));
-  ok(`${name.replace('.json', '')} merged over values.yaml -> ${rel(path.join(outDir, name))}`);
+let base = null;
+try { base = yaml.load(fs.readFileSync(chartValues, 'utf8')); } catch (e) { fail(`${rel(chartValues)}: ${e.message.split('\n')[0]}`); }
+if (base) {
+  const sets = [['values.json', () => stripNulls(base)]];
+  for (const f of walk(helmDir, (n) => /^values-.*\.ya?ml$/.test(n), (n) => n !== '.' && n !== 'helm')) {
+    sets.push([path.basename(f).replace(/\.ya?ml$/, '.json'), () => stripNulls(merge(base, yaml.load(fs.readFileSync(f, 'utf8'))))]);
+  }
+  for (const [name, build] of sets) {
+    try {
+      fs.writeFileSync(path.join(outDir, name), JSON.stringify(build(), null, 2));
+      ok(`${name.replace('.json', '')} merged over values.yaml -> ${rel(path.join(outDir, name))}`);
+    } catch (e) { fail(`${name.replace('.json', '.yaml')}: ${e.message.split('\n')[0]}`); }
+  }
 }
 
 // Env var names used by the chart and the Dockerfile are the service's documented ones.
@@ -122,10 +130,6 @@ const unknown = [...used.keys()].filter((n) => !allowed(n));
 if (used.size === 0) fail('found no env var names to check (pattern broke?)');
 else if (unknown.length) for (const n of unknown) fail(`${n} (in ${[...used.get(n)].join(', ')}) is not a documented configuration key`);
 else ok(`${used.size} env var names, all documented (${[...used.keys()].filter((n) => platform.has(n)).join(', ')} are .NET platform vars)`);
-
-// Workflow files exist where the action validator will look.
-const wf = walk(path.join(root, '.github/workflows'), (n) => /\.ya?ml$/.test(n));
-fs.writeFileSync(path.join(outDir, 'workflows.txt'), wf.join('\n') + '\n');
 
 console.log(`check-deploy.mjs: ${passes} ok, ${failures} failing`);
 process.exit(failures ? 1 : 0);
