@@ -14,6 +14,8 @@ internal static class MediatorSetup
             options.Assemblies =
             [
                 typeof(ImageRetrieval.Embedding.Contracts.EmbedImages), typeof(ImageRetrieval.Embedding.EmbeddingModule),
+                typeof(ImageRetrieval.Ingesting.Contracts.IngestImages), typeof(ImageRetrieval.Ingesting.IngestingModule),
+                typeof(ImageRetrieval.Retrieval.Contracts.SearchByImage), typeof(ImageRetrieval.Retrieval.RetrievalModule),
             ];
             options.PipelineBehaviors = [typeof(ValidationBehavior<,>)];
         });

@@ -1,20 +1,30 @@
 using ImageRetrieval.Embedding;
 using ImageRetrieval.Host;
 using ImageRetrieval.Host.Api;
+using ImageRetrieval.Host.Cli;
+using ImageRetrieval.Ingesting;
+using ImageRetrieval.Retrieval;
+
+if (CommandLine.IsCommand(args))
+{
+    return await CommandLine.RunAsync(args);
+}
 
 // appsettings.json sits beside the binary; relative data paths still resolve against the working directory.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
-builder.Services.AddEmbedding(builder.Configuration);
-builder.Services.AddApplicationMediator();
+builder.Services.AddImageRetrieval(builder.Configuration);
 
 var app = builder.Build();
 
 app.UseServiceDefaults();
-var api = app.MapApiV1();
-api.MapEmbeddingApi();
+app.MapApiV1()
+    .MapEmbeddingApi()
+    .MapIngestingApi()
+    .MapRetrievalApi();
 
-app.Run();
+await app.RunAsync();
+return 0;
 
 public partial class Program;

@@ -9,7 +9,7 @@ public static class QdrantRegistration
 {
     /// <summary>
     /// Binds <see cref="QdrantOptions"/> (validated on start), registers the resilient named HTTP client
-    /// and the store as a keyed singleton under <c>"Qdrant"</c>.
+    /// and the store as the keyed singleton <see cref="VectorStoreRegistration.ProviderKey"/>.
     /// </summary>
     public static IServiceCollection AddQdrantVectorStore(this IServiceCollection services, IConfiguration configuration)
     {
@@ -32,7 +32,7 @@ public static class QdrantRegistration
             .AddQdrantResilience();
 
         services.AddSingleton<QdrantApi>();
-        services.AddKeyedSingleton<IVectorStore, QdrantVectorStore>(nameof(VectorStoreProvider.Qdrant));
+        services.AddKeyedSingleton<IVectorStore, QdrantVectorStore>(VectorStoreRegistration.ProviderKey);
         return services;
     }
 }

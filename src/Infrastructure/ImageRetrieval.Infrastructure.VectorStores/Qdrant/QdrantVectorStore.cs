@@ -39,6 +39,11 @@ internal sealed partial class QdrantVectorStore(
     private readonly string collection = storeOptions.Value.Collection;
     private readonly QdrantOptions options = qdrantOptions.Value;
 
+    // The collection's dimension once known (Ensure, Recreate or a lookup), so bad vectors are refused
+    // before anything is sent: Qdrant would reject the whole batch, we want nothing written and an
+    // ArgumentException like every other store.
+    private int _dimension;
+
     public string ProviderName => nameof(VectorStoreProvider.Qdrant);
 
     private string CollectionPath => $"collections/{Uri.EscapeDataString(collection)}";
@@ -52,9 +57,11 @@ internal sealed partial class QdrantVectorStore(
         {
             await CreateAsync(wanted, cancellationToken);
             LogCreated(logger, collection, wanted.ModelId, wanted.Dimension);
+            _dimension = wanted.Dimension;
             return wanted with { Name = collection };
         }
 
+        _dimension = existing.Size;
         var stored = await ReadDescriptorAsync(cancellationToken);
         if (stored is null)
         {
@@ -78,11 +85,29 @@ internal sealed partial class QdrantVectorStore(
         await DeleteCollectionAsync(CollectionPath, cancellationToken);
         await DeleteCollectionAsync(MetaPath, cancellationToken);
         await CreateAsync(descriptor, cancellationToken);
+        _dimension = descriptor.Dimension;
         LogCreated(logger, collection, descriptor.ModelId, descriptor.Dimension);
     }
 
     public async Task UpsertAsync(IReadOnlyList<VectorRecord> records, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        var dimension = await RequireDimensionAsync(cancellationToken);
+        foreach (var record in records)
+        {
+            ArgumentNullException.ThrowIfNull(record, nameof(records));
+            ArgumentException.ThrowIfNullOrEmpty(record.Id, nameof(records));
+            if (record.Vector.Length != dimension)
+            {
+                throw new ArgumentException($"Record '{record.Id}' has {record.Vector.Length} dimensions; collection '{collection}' has {dimension}.", nameof(records));
+            }
+        }
+
         foreach (var batch in records.Chunk(options.UpsertBatchSize))
         {
             var points = batch.Select(ToPoint).ToList();
@@ -174,6 +199,19 @@ internal sealed partial class QdrantVectorStore(
         // A 404 still proves Qdrant answers and accepts our key; 401/403 surface as StoreRequestException.
         await api.SendAsync(HttpMethod.Get, CollectionPath, null,
             QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: true, cancellationToken);
+    }
+
+    private async Task<int> RequireDimensionAsync(CancellationToken cancellationToken)
+    {
+        if (_dimension > 0)
+        {
+            return _dimension;
+        }
+
+        var existing = await GetVectorParamsAsync(cancellationToken)
+            ?? throw new InvalidOperationException($"Qdrant collection '{collection}' does not exist yet; call EnsureCollectionAsync first.");
+        _dimension = existing.Size;
+        return _dimension;
     }
 
     /// <summary>Our 32-hex ids become the UUID with the same digits; any other id a name-based UUID.</summary>

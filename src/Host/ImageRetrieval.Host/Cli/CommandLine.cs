@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using ImageRetrieval.Embedding.Inference;
+using ImageRetrieval.Ingesting.Contracts;
+using ImageRetrieval.SharedKernel;
+using Mediator;
+
+namespace ImageRetrieval.Host.Cli;
+
+/// <summary>
+/// Verbs of the same binary for operators: bulk ingest, re-index, reconcile and model pre-pull. They
+/// compose the same modules as the web service (configuration from appsettings and environment
+/// variables) and talk to them through the mediator, so there is one ingest path, not two.
+/// </summary>
+internal static class CommandLine
+{
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif"];
+
+    private const string Usage = """
+        usage: ImageRetrieval.Host [command]
+          (no command)            run the web service
+          ingest DIR [--concurrency N] [--metadata JSON]
+                                  ingest every image under DIR (recursive); safe to re-run: stored images are skipped
+          reindex                 re-embed every stored image with the configured model and rewrite the collection
+          reconcile               delete stored blobs that have no vector (run while no ingest is in flight)
+          download-model          fetch and verify the configured model into the cache, then exit
+        """;
+
+    public static bool IsCommand(string[] args) =>
+        args.Length > 0 && args[0] is "ingest" or "reindex" or "reconcile" or "download-model" or "help" or "--help";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args[0] is "help" or "--help")
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+
+        // Positional arguments are not configuration; settings come from appsettings.json and ImageRetrieval__* variables.
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.AddOptions<Infrastructure.Abstractions.ServiceOptions>().Bind(builder.Configuration.GetSection(Infrastructure.Abstractions.ServiceOptions.Section));
+        builder.Services.AddImageRetrieval(builder.Configuration);
+        using var host = builder.Build();
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        try
+        {
+            if (args[0] == "download-model")
+            {
+                using var model = await host.Services.GetRequiredService<ModelLoader>().LoadAsync(cancel.Token);
+                Console.WriteLine($"model ready: {model.ModelId} ({model.Dimension}-d)");
+                return 0;
+            }
+
+            await host.StartAsync(cancel.Token);
+            var loaded = await host.Services.GetRequiredService<ModelState>().WhenLoaded.WaitAsync(cancel.Token);
+            Console.WriteLine($"model: {loaded.ModelId} ({loaded.Dimension}-d)");
+            var mediator = host.Services.GetRequiredService<IMediator>();
+            var exit = args[0] switch
+            {
+                "ingest" => await IngestAsync(mediator, args[1..], cancel.Token),
+                "reindex" => await ReindexAsync(mediator, cancel.Token),
+                "reconcile" => await ReconcileAsync(mediator, cancel.Token),
+                _ => 2,
+            };
+            await host.StopAsync(CancellationToken.None);
+            return exit;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+        catch (Exception ex) when (ex is ServiceProblemException or Infrastructure.Onnx.ModelLoadException or IOException or ArgumentException)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> IngestAsync(IMediator mediator, string[] args, CancellationToken cancellationToken)
+    {
+        if (args.Length == 0 || !Directory.Exists(args[0]))
+        {
+            Console.Error.WriteLine(args.Length == 0 ? Usage : $"error: '{args[0]}' is not a directory");
+            return 2;
+        }
+
+        var concurrency = OptionValue(args, "--concurrency") is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : Math.Max(2, Environment.ProcessorCount);
+        var metadata = SharedKernel.Web.FormJson.ParseObject(OptionValue(args, "--metadata"), "metadata")?
+            .EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
+        var files = Directory.EnumerateFiles(args[0], "*", SearchOption.AllDirectories)
+            .Where(f => ImageExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var progress = new ProgressBar(files.Count, "ingest");
+        int created = 0, existing = 0, failed = 0;
+        await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (path, token) =>
+        {
+            var upload = new ImageUpload(Path.GetRelativePath(args[0], path), await File.ReadAllBytesAsync(path, token));
+            try
+            {
+                var item = (await mediator.Send(new IngestImages([upload], metadata), token)).Items[0];
+                if (item.Error is { } error)
+                {
+                    Interlocked.Increment(ref failed);
+                    progress.Note($"{upload.FileName}: {error.Detail}");
+                }
+                else
+                {
+                    Interlocked.Increment(ref item.Created ? ref created : ref existing);
+                }
+            }
+            catch (FluentValidation.ValidationException ex)
+            {
+                Interlocked.Increment(ref failed);
+                progress.Note($"{upload.FileName}: {ex.Message}");
+            }
+
+            progress.Advance($"new {Volatile.Read(ref created)}, already stored {Volatile.Read(ref existing)}, failed {Volatile.Read(ref failed)}");
+        });
+        progress.Finish();
+        Console.WriteLine($"ingested {files.Count} files from {args[0]}: {created} new, {existing} already stored, {failed} failed");
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> ReindexAsync(IMediator mediator, CancellationToken cancellationToken)
+    {
+        ProgressBar? bar = null;
+        var result = await mediator.Send(new ReindexImages(new Progress<ReindexProgress>(p =>
+        {
+            bar ??= new ProgressBar(p.Total, "reindex");
+            bar.Set(p.Done, "");
+        })), cancellationToken);
+        bar?.Finish();
+        Console.WriteLine($"re-indexed {result.Reindexed} images with {result.ModelId}; {result.MissingBlobs} missing blobs, {result.Failed} failed");
+        return result.Failed == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> ReconcileAsync(IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ReconcileBlobs(), cancellationToken);
+        Console.WriteLine($"scanned {result.BlobsScanned} blobs, removed {result.OrphansRemoved} without a vector");
+        return 0;
+    }
+
+    private static string? OptionValue(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+
+    /// <summary>A one-line progress bar on a terminal; a line per 10% when output is redirected (CI logs).</summary>
+    private sealed class ProgressBar(int total, string label)
+    {
+        private readonly Stopwatch clock = Stopwatch.StartNew();
+        private readonly Lock gate = new();
+        private int done;
+        private int lastDecile = -1;
+
+        public void Advance(string status)
+        {
+            lock (gate)
+            {
+                Render(++done, status);
+            }
+        }
+
+        public void Set(int value, string status)
+        {
+            lock (gate)
+            {
+                done = value;
+                Render(done, status);
+            }
+        }
+
+        public void Note(string message)
+        {
+            lock (gate)
+            {
+                Console.Error.WriteLine(Console.IsOutputRedirected ? message : "\r" + message.PadRight(Console.WindowWidth > 0 ? Console.WindowWidth - 1 : 80));
+            }
+        }
+
+        public void Finish() =>
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(Console.IsOutputRedirected ? "" : " ")}{label} took {clock.Elapsed.TotalSeconds:F1}s"));
+
+        private void Render(int value, string status)
+        {
+            var fraction = total == 0 ? 1 : (double)value / total;
+            var rate = value / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+            var line = string.Create(CultureInfo.InvariantCulture, $"{label} [{new string('#', (int)(fraction * 30)).PadRight(30, '.')}] {value}/{total} {rate:F1}/s {status}");
+            if (!Console.IsOutputRedirected)
+            {
+                Console.Write("\r" + line);
+            }
+            else if ((int)(fraction * 10) is var decile && decile != lastDecile)
+            {
+                lastDecile = decile;
+                Console.WriteLine(line);
+            }
+        }
+    }
+}

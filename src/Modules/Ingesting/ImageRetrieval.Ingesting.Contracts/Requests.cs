@@ -1,0 +1,46 @@
+using System.Text.Json;
+using ImageRetrieval.SharedKernel;
+using Mediator;
+
+namespace ImageRetrieval.Ingesting.Contracts;
+
+/// <summary>
+/// Stores each image (blob first, then its vector: the commit point). Same bytes as a stored image
+/// return that image with <c>Created = false</c> and write nothing. Bad files fail alone.
+/// </summary>
+public sealed record IngestImages(IReadOnlyList<ImageUpload> Images, IReadOnlyDictionary<string, JsonElement>? Metadata = null)
+    : IRequest<IngestImagesResult>;
+
+public sealed record IngestImagesResult(IReadOnlyList<IngestedImage> Items);
+
+/// <summary>Either <see cref="Image"/> or <see cref="Error"/> is set.</summary>
+public sealed record IngestedImage(string FileName, ImageRecord? Image, bool Created, IngestError? Error);
+
+public sealed record IngestError(int StatusCode, string Type, string Detail);
+
+public sealed record GetImage(string Id) : IRequest<ImageRecord>;
+
+/// <summary>Records of those ids that exist and whose bytes are still in the blob store, in the order asked.</summary>
+public sealed record GetImages(IReadOnlyList<string> Ids) : IRequest<IReadOnlyList<ImageRecord>>;
+
+public sealed record OpenImageContent(string Id) : IRequest<ImageContent>;
+
+public sealed record ImageContent(Stream Content, string ContentType, long? Length);
+
+public sealed record DeleteImage(string Id) : IRequest<Unit>;
+
+public sealed record ListImages(int Limit = 50, string? Cursor = null) : IRequest<ImagePage>;
+
+public sealed record ImagePage(IReadOnlyList<ImageRecord> Items, string? NextCursor);
+
+/// <summary>Re-embeds every stored image with the current model and rewrites the collection for it.</summary>
+public sealed record ReindexImages(IProgress<ReindexProgress>? Progress = null) : IRequest<ReindexResult>;
+
+public sealed record ReindexProgress(int Done, int Total);
+
+public sealed record ReindexResult(string ModelId, int Reindexed, int MissingBlobs, int Failed);
+
+/// <summary>Deletes blobs that have no vector: leftovers of ingests that stopped between the two writes.</summary>
+public sealed record ReconcileBlobs : IRequest<ReconcileResult>;
+
+public sealed record ReconcileResult(int BlobsScanned, int OrphansRemoved);

@@ -1,0 +1,18 @@
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Ingesting.Catalog;
+using Mediator;
+
+namespace ImageRetrieval.Ingesting.DeleteImage;
+
+internal sealed class DeleteImageHandler(ImageCatalog catalog, IVectorStore vectors, IBlobStore blobs) : IRequestHandler<Contracts.DeleteImage, Unit>
+{
+    public async ValueTask<Unit> Handle(Contracts.DeleteImage request, CancellationToken cancellationToken)
+    {
+        var image = await catalog.GetAsync(request.Id, cancellationToken);
+
+        // Vector first: once it is gone the image is unreachable, and a blob left by a crash here is an orphan that reconcile removes.
+        await vectors.DeleteAsync([image.Id], cancellationToken);
+        await blobs.DeleteAsync(image.BlobKey, cancellationToken);
+        return Unit.Value;
+    }
+}

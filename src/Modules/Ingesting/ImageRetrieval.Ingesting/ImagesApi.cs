@@ -1,0 +1,161 @@
+using System.Text.Json;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Ingesting.Contracts;
+using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Ingesting;
+
+public sealed record ImageResponse(
+    string Id,
+    string Sha256,
+    string ContentType,
+    int Width,
+    int Height,
+    long SizeBytes,
+    string Url,
+    IReadOnlyDictionary<string, JsonElement> Metadata,
+    DateTimeOffset CreatedAt);
+
+/// <summary>One file of an ingest: the stored image (and whether this request created it) or why it was refused.</summary>
+public sealed record IngestItemResponse(string FileName, bool Created, ImageResponse? Image, FileError? Error);
+
+public sealed record FileError(string Type, int Status, string Detail);
+
+public sealed record IngestResponse(IReadOnlyList<IngestItemResponse> Items);
+
+public sealed record ImagePageResponse(IReadOnlyList<ImageResponse> Items, string? NextCursor);
+
+internal static class ImagesApi
+{
+    public static void MapImages(this IEndpointRouteBuilder api)
+    {
+        var images = api.MapGroup("/images").WithTags("images");
+
+        images.MapPost("/", IngestAsync)
+            .WithName("IngestImages")
+            .WithSummary("Ingest images")
+            .WithDescription("Stores each file in `files` and indexes its embedding. `metadata` (a JSON object of strings, numbers, booleans or string arrays) is attached to every file. Bytes already stored return the existing image with `created: false`. A bad file is reported in its item without failing the others; only when every file fails is the answer a problem.")
+            .Accepts<IFormFileCollection>("multipart/form-data")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        images.MapGet("/", ListAsync)
+            .WithName("ListImages")
+            .WithSummary("List stored images")
+            .WithDescription("Pages through every stored image in a stable order; pass `nextCursor` back as `cursor` for the next page.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        images.MapGet("/{id}", GetAsync)
+            .WithName("GetImage")
+            .WithSummary("Get one image's record")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        images.MapGet("/{id}/content", GetContentAsync)
+            .WithName("GetImageContent")
+            .WithSummary("Download the image's bytes")
+            .Produces<Stream>(StatusCodes.Status200OK, "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/heif")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        images.MapDelete("/{id}", DeleteAsync)
+            .WithName("DeleteImage")
+            .WithSummary("Delete an image")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static async Task<Results<Ok<IngestResponse>, ProblemHttpResult>> IngestAsync(
+        IFormFileCollection files,
+        [FromForm] string? metadata,
+        HttpContext context,
+        IMediator mediator,
+        IOptions<ImageLimitsOptions> limits,
+        IOptions<ServiceOptions> service,
+        CancellationToken cancellationToken)
+    {
+        var parsed = FormJson.ParseObject(metadata, "metadata")?.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
+        var uploads = new List<ImageUpload>();
+        var tooLarge = new Dictionary<int, FileError>();
+        var fileList = files.GetFiles("files");
+        for (var i = 0; i < fileList.Count; i++)
+        {
+            try
+            {
+                uploads.Add(await FormFileReader.ReadAsync(fileList[i], limits.Value, cancellationToken));
+            }
+            catch (ServiceProblemException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                tooLarge[i] = new FileError(ProblemTypes.Uri(ex.Slug), ex.StatusCode, ex.Message);
+            }
+        }
+
+        var items = new List<IngestItemResponse>();
+        IReadOnlyList<IngestedImage> ingested = uploads.Count > 0 || tooLarge.Count == 0
+            ? (await mediator.Send(new Contracts.IngestImages(uploads, parsed), cancellationToken)).Items
+            : [];
+        var next = 0;
+        for (var i = 0; i < fileList.Count; i++)
+        {
+            if (tooLarge.TryGetValue(i, out var error))
+            {
+                items.Add(new IngestItemResponse(Path.GetFileName(fileList[i].FileName), false, null, error));
+                continue;
+            }
+
+            var item = ingested[next++];
+            items.Add(new IngestItemResponse(item.FileName, item.Created,
+                item.Image is null ? null : ToResponse(item.Image, context, service.Value),
+                item.Error is null ? null : new FileError(item.Error.Type, item.Error.StatusCode, item.Error.Detail)));
+        }
+
+        if (items.Count > 0 && items.All(i => i.Error is not null))
+        {
+            var first = items[0].Error!;
+            return TypedResults.Problem(
+                title: "No file could be ingested", detail: $"'{items[0].FileName}': {first.Detail}", statusCode: first.Status, type: first.Type,
+                extensions: [new("items", items)]);
+        }
+
+        return TypedResults.Ok(new IngestResponse(items));
+    }
+
+    private static async Task<Ok<ImagePageResponse>> ListAsync(
+        HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, CancellationToken cancellationToken, int limit = 50, string? cursor = null)
+    {
+        var page = await mediator.Send(new Contracts.ListImages(limit, cursor), cancellationToken);
+        return TypedResults.Ok(new ImagePageResponse(page.Items.Select(i => ToResponse(i, context, service.Value)).ToList(), page.NextCursor));
+    }
+
+    private static async Task<Ok<ImageResponse>> GetAsync(string id, HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, CancellationToken cancellationToken) =>
+        TypedResults.Ok(ToResponse(await mediator.Send(new Contracts.GetImage(id), cancellationToken), context, service.Value));
+
+    private static async Task<FileStreamHttpResult> GetContentAsync(string id, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var content = await mediator.Send(new OpenImageContent(id), cancellationToken);
+        return TypedResults.Stream(content.Content, content.ContentType, fileDownloadName: null, enableRangeProcessing: content.Content.CanSeek);
+    }
+
+    private static async Task<NoContent> DeleteAsync(string id, IMediator mediator, CancellationToken cancellationToken)
+    {
+        await mediator.Send(new Contracts.DeleteImage(id), cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    public static ImageResponse ToResponse(ImageRecord record, HttpContext context, ServiceOptions service) =>
+        new(record.Id, record.Sha256, record.ContentType, record.Width, record.Height, record.SizeBytes,
+            ImageLinks.For(context, record.Id, record.SignedUrl, service.PublicBaseUrl), record.Metadata, record.CreatedAt);
+}

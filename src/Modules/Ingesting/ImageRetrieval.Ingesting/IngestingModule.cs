@@ -1,0 +1,28 @@
+using FluentValidation;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Ingesting.Catalog;
+using ImageRetrieval.Ingesting.IngestImages;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace ImageRetrieval.Ingesting;
+
+public static class IngestingModule
+{
+    public static IServiceCollection AddIngesting(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<CollectionGuard>();
+        services.AddSingleton<ImageCatalog>();
+        services.AddValidatorsFromAssemblyContaining<IngestImagesValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapIngestingApi(this IEndpointRouteBuilder api)
+    {
+        api.MapImages();
+        return api;
+    }
+}

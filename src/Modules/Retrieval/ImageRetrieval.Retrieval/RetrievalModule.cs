@@ -1,0 +1,26 @@
+using FluentValidation;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Retrieval.Search;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace ImageRetrieval.Retrieval;
+
+public static class RetrievalModule
+{
+    public static IServiceCollection AddRetrieval(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton<CollectionGuard>();
+        services.AddSingleton<NearestImages>();
+        services.AddValidatorsFromAssemblyContaining<SearchByImageValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapRetrievalApi(this IEndpointRouteBuilder api)
+    {
+        api.MapSearch();
+        return api;
+    }
+}
