@@ -2,6 +2,7 @@ using ImageRetrieval.Embedding;
 using ImageRetrieval.Host;
 using ImageRetrieval.Host.Api;
 using ImageRetrieval.Host.Cli;
+using ImageRetrieval.Host.Legacy;
 using ImageRetrieval.Ingesting;
 using ImageRetrieval.Retrieval;
 
@@ -23,6 +24,7 @@ app.MapApiV1()
     .MapEmbeddingApi()
     .MapIngestingApi()
     .MapRetrievalApi();
+app.MapLegacyApi();
 
 await app.RunAsync();
 return 0;

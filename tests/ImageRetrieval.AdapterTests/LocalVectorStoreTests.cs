@@ -1,0 +1,286 @@
+using System.Text.Json;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.VectorStores.Local;
+
+namespace ImageRetrieval.AdapterTests;
+
+/// <summary>What only the embedded store promises: durability across restarts, its file layout and its scan.</summary>
+public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : IClassFixture<LocalVectorStoreFixture>
+{
+    private const int Dimension = 8;
+    private static readonly CancellationToken Ct = CancellationToken.None;
+
+    [Fact]
+    public async Task Given_records_When_the_store_is_reopened_Then_every_record_is_there()
+    {
+        var collection = NewCollection();
+        var first = await CreateAsync(collection);
+        var records = Enumerable.Range(0, 50).Select(i => Record($"img-{i:D2}", Random(i), ("n", i), ("even", i % 2 == 0))).ToList();
+        await first.UpsertAsync(records, Ct);
+        first.Dispose();
+
+        var reopened = fixture.Open(collection);
+
+        Assert.Equal(50, await reopened.CountAsync(Ct));
+        Assert.Equal(new CollectionDescriptor(collection, "model-a", Dimension), await reopened.EnsureCollectionAsync(new(collection, "other", 3), Ct));
+        var fetched = (await reopened.FetchAsync(records.Select(r => r.Id).ToList(), includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        foreach (var (record, i) in records.Select((r, i) => (r, i)))
+        {
+            var back = fetched[record.Id];
+            AssertClose(record.Vector.ToArray(), back.Vector.ToArray());
+            Assert.Equal(i, back.Metadata["n"].GetInt32());
+        }
+
+        var hit = (await reopened.QueryAsync(new VectorQuery(Random(7), TopK: 1), Ct))[0];
+        Assert.Equal("img-07", hit.Record.Id);
+    }
+
+    [Fact]
+    public async Task Given_an_acknowledged_upsert_When_the_process_state_is_dropped_without_dispose_Then_a_new_store_still_has_it()
+    {
+        var collection = NewCollection();
+        var crashed = await CreateAsync(collection);
+        await crashed.UpsertAsync([Record("kept", Random(1), ("k", "v"))], Ct);
+
+        // No Dispose: the first store's connection and memory are simply abandoned, as after kill -9.
+        var survivor = fixture.Open(collection);
+
+        var fetched = Assert.Single(await survivor.FetchAsync(["kept"], includeVectors: true, Ct));
+        AssertClose(Random(1), fetched.Vector.ToArray());
+        Assert.Equal("v", fetched.Metadata["k"].GetString());
+    }
+
+    [Fact]
+    public async Task Given_deleted_records_When_the_store_is_reopened_Then_they_stay_deleted_and_the_rest_is_intact()
+    {
+        var collection = NewCollection();
+        var first = await CreateAsync(collection);
+        await first.UpsertAsync(Enumerable.Range(0, 10).Select(i => Record($"r{i}", Random(i))).ToList(), Ct);
+        await first.DeleteAsync(["r0", "r5", "r9"], Ct);
+        first.Dispose();
+
+        var reopened = fixture.Open(collection);
+
+        Assert.Equal(7, await reopened.CountAsync(Ct));
+        var ids = (await reopened.FetchAsync(Enumerable.Range(0, 10).Select(i => $"r{i}").ToList(), includeVectors: false, Ct)).Select(r => r.Id);
+        Assert.Equal(["r1", "r2", "r3", "r4", "r6", "r7", "r8"], ids.Order(StringComparer.Ordinal));
+        Assert.Equal("r8", (await reopened.QueryAsync(new VectorQuery(Random(8), TopK: 1), Ct))[0].Record.Id);
+    }
+
+    [Fact]
+    public async Task Given_a_recreated_collection_When_reopened_Then_the_new_descriptor_and_no_old_records_remain()
+    {
+        var collection = NewCollection();
+        var first = await CreateAsync(collection);
+        await first.UpsertAsync([Record("old", Random(1))], Ct);
+        await first.RecreateCollectionAsync(new CollectionDescriptor(collection, "model-b", 4), Ct);
+        first.Dispose();
+
+        var reopened = fixture.Open(collection);
+
+        Assert.Equal(0, await reopened.CountAsync(Ct));
+        Assert.Equal(new CollectionDescriptor(collection, "model-b", 4), await reopened.EnsureCollectionAsync(new(collection, "model-a", Dimension), Ct));
+    }
+
+    [Fact]
+    public async Task Given_a_collection_When_created_Then_it_lives_in_a_sqlite_file_named_after_it_under_vectors()
+    {
+        var collection = NewCollection();
+        var store = await CreateAsync(collection);
+
+        Assert.Equal(Path.Combine(fixture.DataPath, "vectors", collection + ".db"), store.DatabasePath);
+        Assert.True(File.Exists(store.DatabasePath));
+    }
+
+    [Fact]
+    public async Task Given_a_vector_that_is_not_unit_length_When_upserted_Then_it_is_stored_normalised_and_scores_are_cosines()
+    {
+        var store = await CreateAsync(NewCollection());
+
+        await store.UpsertAsync([Record("long", [3, 4, 0, 0, 0, 0, 0, 0])], Ct);
+
+        var fetched = Assert.Single(await store.FetchAsync(["long"], includeVectors: true, Ct));
+        AssertClose([0.6f, 0.8f, 0, 0, 0, 0, 0, 0], fetched.Vector.ToArray());
+        var hit = Assert.Single(await store.QueryAsync(new VectorQuery(new float[] { 10, 0, 0, 0, 0, 0, 0, 0 }, TopK: 1), Ct));
+        Assert.Equal(0.6f, hit.Score, 1e-6f);
+    }
+
+    [Fact]
+    public async Task Given_equal_scores_When_queried_Then_ties_are_ordered_by_id()
+    {
+        var store = await CreateAsync(NewCollection());
+        var same = Random(3);
+        await store.UpsertAsync(new[] { "d", "b", "e", "a", "c" }.Select(id => Record(id, same)).ToList(), Ct);
+
+        var hits = await store.QueryAsync(new VectorQuery(same, TopK: 3), Ct);
+
+        Assert.Equal(["a", "b", "c"], hits.Select(h => h.Record.Id));
+    }
+
+    [Fact]
+    public async Task Given_a_wrong_dimension_When_upserted_Then_the_message_names_both_dimensions()
+    {
+        var store = await CreateAsync(NewCollection());
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => store.UpsertAsync([Record("x", [1, 2, 3])], Ct));
+
+        Assert.Contains("3-d", error.Message, StringComparison.Ordinal);
+        Assert.Contains("8-d", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Given_a_query_of_the_wrong_dimension_When_run_Then_an_argument_exception_is_thrown()
+    {
+        var store = await CreateAsync(NewCollection());
+
+        await Assert.ThrowsAsync<ArgumentException>(() => store.QueryAsync(new VectorQuery(new float[] { 1, 2, 3 }, TopK: 1), Ct));
+    }
+
+    [Fact]
+    public async Task Given_no_collection_When_upserting_Then_it_says_to_ensure_the_collection_first()
+    {
+        var store = fixture.Open(NewCollection());
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.UpsertAsync([Record("x", Random(1))], Ct));
+
+        Assert.Contains("EnsureCollectionAsync", error.Message, StringComparison.Ordinal);
+        Assert.Empty(await store.QueryAsync(new VectorQuery(Random(1), TopK: 3), Ct));
+        Assert.Equal(0, await store.CountAsync(Ct));
+    }
+
+    [Theory]
+    [InlineData("{\"a\":1}")]
+    [InlineData("[1,2]")]
+    [InlineData("null")]
+    public async Task Given_metadata_that_remote_stores_reject_When_upserted_Then_it_is_rejected_here_too(string json)
+    {
+        var store = await CreateAsync(NewCollection());
+        using var document = JsonDocument.Parse(json);
+        var record = new VectorRecord("x", Random(1), new Dictionary<string, JsonElement> { ["bad"] = document.RootElement.Clone() });
+
+        await Assert.ThrowsAsync<ArgumentException>(() => store.UpsertAsync([record], Ct));
+    }
+
+    [Fact]
+    public async Task Given_pages_When_listed_Then_ids_come_in_ordinal_order_and_the_cursor_is_the_base64url_last_id()
+    {
+        var store = await CreateAsync(NewCollection());
+        await store.UpsertAsync(new[] { "b", "a", "C", "c", "a-1" }.Select(id => Record(id, Random(id.Length))).ToList(), Ct);
+
+        var page = await store.ListAsync(2, null, Ct);
+        var rest = await store.ListAsync(10, page.NextCursor, Ct);
+
+        Assert.Equal(["C", "a"], page.Items.Select(r => r.Id));
+        Assert.Equal(LocalVectorStore.EncodeCursor("a"), page.NextCursor);
+        Assert.Equal(["a-1", "b", "c"], rest.Items.Select(r => r.Id));
+        Assert.Null(rest.NextCursor);
+        Assert.All(page.Items, r => Assert.True(r.Vector.IsEmpty));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.ListAsync(2, "not base64url!", Ct));
+    }
+
+    [Fact]
+    public async Task Given_many_rows_When_scanned_in_parallel_Then_results_equal_the_single_threaded_scan()
+    {
+        var index = new LocalVectorIndex(16);
+        var rng = new Random(42);
+        for (var i = 0; i < 5000; i++)
+        {
+            var v = Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+            index.Upsert($"id{i:D5}", LocalVectorIndex.Normalize(v, "v"), new Dictionary<string, JsonElement> { ["even"] = JsonSerializer.SerializeToElement(i % 2 == 0) });
+        }
+
+        var query = LocalVectorIndex.Normalize(Enumerable.Range(0, 16).Select(i => (float)Math.Sin(i)).ToArray(), "q");
+        var filter = new MetadataFilter([new FieldCondition("even", [JsonSerializer.SerializeToElement(true)])]);
+
+        var serial = index.Search(query, 25, filter, minScore: 0.1f, excludeIds: ["id00000", "id00002"], parallel: false);
+        var parallel = index.Search(query, 25, filter, minScore: 0.1f, excludeIds: ["id00000", "id00002"], parallel: true);
+
+        Assert.Equal(25, serial.Count);
+        Assert.Equal(serial.Select(r => (r.Record.Id, r.Score)), parallel.Select(r => (r.Record.Id, r.Score)));
+        Assert.True(serial.Zip(serial.Skip(1)).All(p => p.First.Score >= p.Second.Score));
+        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Given_deletes_in_the_middle_When_more_rows_are_added_Then_swap_removal_keeps_every_row_addressable()
+    {
+        var store = await CreateAsync(NewCollection());
+        await store.UpsertAsync(Enumerable.Range(0, 100).Select(i => Record($"r{i:D3}", Random(i))).ToList(), Ct);
+        await store.DeleteAsync(Enumerable.Range(0, 100).Where(i => i % 3 == 0).Select(i => $"r{i:D3}").ToList(), Ct);
+        await store.UpsertAsync(Enumerable.Range(100, 40).Select(i => Record($"r{i:D3}", Random(i))).ToList(), Ct);
+
+        var expected = Enumerable.Range(0, 140).Where(i => i >= 100 || i % 3 != 0).ToList();
+        Assert.Equal(expected.Count, await store.CountAsync(Ct));
+        foreach (var i in expected)
+        {
+            var hit = (await store.QueryAsync(new VectorQuery(Random(i), TopK: 1), Ct))[0];
+            Assert.Equal($"r{i:D3}", hit.Record.Id);
+            Assert.Equal(1f, hit.Score, 1e-5f);
+        }
+    }
+
+    [Fact]
+    public async Task Given_concurrent_queries_and_writes_When_run_together_Then_nothing_throws_and_every_write_lands()
+    {
+        var store = await CreateAsync(NewCollection());
+        await store.UpsertAsync(Enumerable.Range(0, 200).Select(i => Record($"seed{i}", Random(i))).ToList(), Ct);
+
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                await store.UpsertAsync([Record($"w{w}-{i}", Random(1000 + (w * 100) + i))], Ct);
+            }
+        }));
+        var readers = Enumerable.Range(0, 4).Select(r => Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                Assert.Equal(5, (await store.QueryAsync(new VectorQuery(Random(i), TopK: 5), Ct)).Count);
+            }
+        }));
+        await Task.WhenAll(writers.Concat(readers));
+
+        Assert.Equal(300, await store.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Given_a_store_When_checked_Then_it_is_reachable_and_after_dispose_it_refuses_calls()
+    {
+        var store = await CreateAsync(NewCollection());
+        await store.CheckReachableAsync(Ct);
+
+        store.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.CountAsync(Ct));
+    }
+
+    private static string NewCollection() => "local-" + Guid.NewGuid().ToString("N")[..16];
+
+    private async Task<LocalVectorStore> CreateAsync(string collection)
+    {
+        var store = fixture.Open(collection);
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, "model-a", Dimension), Ct);
+        return store;
+    }
+
+    /// <summary>A deterministic unit vector per seed.</summary>
+    private static float[] Random(int seed)
+    {
+        var rng = new Random(seed);
+        var v = Enumerable.Range(0, Dimension).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        return LocalVectorIndex.Normalize(v, "test vector");
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i], 1e-6f);
+        }
+    }
+
+    private static VectorRecord Record(string id, float[] vector, params (string Key, object Value)[] metadata) =>
+        new(id, vector, metadata.ToDictionary(m => m.Key, m => JsonSerializer.SerializeToElement(m.Value), StringComparer.Ordinal));
+}

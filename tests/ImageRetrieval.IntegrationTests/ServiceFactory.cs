@@ -1,0 +1,135 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+
+namespace ImageRetrieval.IntegrationTests;
+
+/// <summary>
+/// The real Host over HTTP with a generated fixture model and its own data directory. Settings can
+/// be overridden per factory; a second factory on the same data directory is a restart.
+/// </summary>
+public sealed class ServiceFactory : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> settings;
+    private readonly bool ownsDataPath;
+
+    public ServiceFactory(string model = "vit-tiny", string? dataPath = null, IDictionary<string, string?>? overrides = null)
+    {
+        ownsDataPath = dataPath is null;
+        DataPath = dataPath ?? Directory.CreateTempSubdirectory("ir-it-").FullName;
+        settings = new Dictionary<string, string?>
+        {
+            ["ImageRetrieval:DataPath"] = DataPath,
+            ["ImageRetrieval:Embedding:Model"] = Path.IsPathRooted(model) ? model : Paths.Model(model),
+            ["ImageRetrieval:Embedding:IntraOpThreads"] = "1",
+            ["ImageRetrieval:Logging:Format"] = "text",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+    }
+
+    public string DataPath { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings));
+    }
+
+    /// <summary>A client once the model is loaded (readiness green), so tests never race the background load.</summary>
+    public async Task<HttpClient> CreateReadyClientAsync()
+    {
+        var client = CreateClient();
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            using var response = await client.GetAsync(new Uri("/healthz/ready", UriKind.Relative));
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return client;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("The service did not become ready: " + await client.GetStringAsync(new Uri("/healthz/ready", UriKind.Relative)));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (ownsDataPath)
+        {
+            TryDelete(DataPath);
+        }
+    }
+
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+public static class Paths
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Model(string name) => Path.Combine(RepoRoot, "tests", "fixtures", "models", name);
+
+    public static string Photos => Path.Combine(RepoRoot, "tests", "fixtures", "photos");
+
+    public static IReadOnlyList<string> PhotoFiles => Directory.GetFiles(Photos).Where(f => f.EndsWith(".jpg", StringComparison.Ordinal) || f.EndsWith(".png", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The shared photos the parity references were computed on (../shared/data/photos beside the repo).</summary>
+    public static string SharedPhotos => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "photos"));
+
+    private static string FindRepoRoot()
+    {
+        var built = typeof(Paths).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepoRoot")?.Value;
+        if (built is not null && File.Exists(Path.Combine(built, "ImageRetrieval.sln")))
+        {
+            return built;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ImageRetrieval.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("ImageRetrieval.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+public static class Multipart
+{
+    public static MultipartFormDataContent Files(string field, params string[] paths)
+    {
+        var form = new MultipartFormDataContent();
+        foreach (var path in paths)
+        {
+            form.Add(Bytes(path, System.IO.File.ReadAllBytes(path)), field, Path.GetFileName(path));
+        }
+
+        return form;
+    }
+
+    public static ByteArrayContent Bytes(string name, byte[] bytes)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(name.EndsWith(".png", StringComparison.Ordinal) ? "image/png" : "image/jpeg");
+        return content;
+    }
+}

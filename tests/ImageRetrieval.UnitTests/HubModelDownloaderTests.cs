@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using ImageRetrieval.Infrastructure.Onnx;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ImageRetrieval.UnitTests;
+
+/// <summary>
+/// The downloader against a local server that answers like the Hugging Face hub: small files from
+/// <c>/{repo}/resolve/{revision}/{path}</c>, LFS files as a 302 to a CDN path carrying X-Linked-Size and
+/// X-Linked-Etag (the SHA-256), Range requests answered with 206.
+/// </summary>
+public sealed class HubModelDownloaderTests : IAsyncLifetime
+{
+    private const string Repo = "someone/tiny-vit";
+    private const string Token = "hf_test_token";
+    private readonly byte[] model = File.ReadAllBytes(Path.Combine(TestPaths.Model("vit-tiny-crop"), "onnx", "model.onnx"));
+    private readonly byte[] quantized = File.ReadAllBytes(Path.Combine(TestPaths.Model("vit-tiny-crop"), "onnx", "model_quantized.onnx"));
+    private readonly ConcurrentQueue<(string Path, string? Range, string? Authorization)> requests = new();
+    private readonly string cache = Directory.CreateTempSubdirectory("ir-hub-").FullName;
+    private WebApplication server = null!;
+    private string endpoint = null!;
+
+    public int FailModelBodyAfterBytes { get; set; } = -1;
+
+    public string? CorruptEtag { get; set; }
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        server = builder.Build();
+        server.MapGet("/{owner}/{name}/resolve/{revision}/{**path}", (HttpContext context, string owner, string name, string revision, string path) =>
+        {
+            requests.Enqueue((context.Request.Path, context.Request.Headers.Range.ToString(), context.Request.Headers.Authorization.ToString()));
+            if ($"{owner}/{name}" != Repo || revision != "main")
+            {
+                return Results.NotFound();
+            }
+
+            if (context.Request.Headers.Authorization != $"Bearer {Token}")
+            {
+                return Results.Unauthorized();
+            }
+
+            var source = TestPaths.Model("vit-tiny-crop");
+            return path switch
+            {
+                "config.json" or "preprocessor_config.json" => Results.File(File.ReadAllBytes(Path.Combine(source, path)), "application/json"),
+                "onnx/model.onnx" => LfsRedirect(context, "model", model),
+                "onnx/model_quantized.onnx" => LfsRedirect(context, "quantized", quantized),
+                _ => Results.NotFound(),
+            };
+        });
+        server.MapGet("/cdn/{name}", async (HttpContext context, string name) =>
+        {
+            requests.Enqueue((context.Request.Path, context.Request.Headers.Range.ToString(), context.Request.Headers.Authorization.ToString()));
+            var bytes = name == "model" ? model : quantized;
+            var range = context.Request.GetTypedHeaders().Range?.Ranges.Single();
+            var from = range?.From ?? 0;
+            context.Response.StatusCode = from > 0 ? 206 : 200;
+            context.Response.ContentLength = bytes.Length - from;
+            if (FailModelBodyAfterBytes > 0 && from == 0)
+            {
+                await context.Response.Body.WriteAsync(bytes.AsMemory(0, FailModelBodyAfterBytes));
+                await context.Response.Body.FlushAsync();
+                context.Abort();
+                return;
+            }
+
+            await context.Response.Body.WriteAsync(bytes.AsMemory((int)from));
+        });
+        await server.StartAsync();
+        endpoint = server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await server.DisposeAsync();
+        Directory.Delete(cache, recursive: true);
+    }
+
+    private IResult LfsRedirect(HttpContext context, string name, byte[] bytes)
+    {
+        context.Response.Headers["X-Linked-Size"] = bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.Headers["X-Linked-Etag"] = $"\"{CorruptEtag ?? Convert.ToHexStringLower(SHA256.HashData(bytes))}\"";
+        // The hub sends LFS files to another host (its CDN); "localhost" is another host name for this server.
+        return Results.Redirect($"http://localhost:{context.Connection.LocalPort}/cdn/{name}");
+    }
+
+    private Task<ModelFiles> DownloadAsync(bool quantized = false, string? token = Token) =>
+        new HubModelDownloader(new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }), NullLogger<HubModelDownloader>.Instance)
+            .DownloadAsync(new ModelSourceOptions { Model = Repo, HubEndpoint = endpoint, HubToken = token, Quantized = quantized }, cache, CancellationToken.None);
+
+    [Fact]
+    public async Task Given_a_hub_repo_When_downloaded_Then_the_files_land_whole_and_the_token_never_reaches_the_cdn()
+    {
+        var files = await DownloadAsync();
+        Assert.Equal(model, await File.ReadAllBytesAsync(files.OnnxPath));
+        Assert.EndsWith(Path.Combine("onnx", "model.onnx"), files.OnnxPath, StringComparison.Ordinal);
+        Assert.True(File.Exists(files.PreprocessorConfigPath));
+        Assert.Empty(Directory.GetFiles(cache, "*.incomplete", SearchOption.AllDirectories));
+        Assert.Equal($"{Repo}@main", files.Name);
+        Assert.All(requests.Where(r => r.Path.StartsWith("/cdn", StringComparison.Ordinal)), r => Assert.Equal("", r.Authorization));
+        Assert.Contains(requests, r => r.Path.EndsWith("resolve/main/onnx/model.onnx", StringComparison.Ordinal) && r.Authorization == $"Bearer {Token}");
+    }
+
+    [Fact]
+    public async Task Given_a_cached_model_When_resolved_again_Then_the_hub_is_not_asked()
+    {
+        await DownloadAsync();
+        requests.Clear();
+        await DownloadAsync();
+        Assert.Empty(requests);
+    }
+
+    [Fact]
+    public async Task Given_a_connection_dropped_mid_file_When_retried_Then_the_download_resumes_from_the_partial_bytes()
+    {
+        FailModelBodyAfterBytes = 100_000;
+        var files = await DownloadAsync();
+        Assert.Equal(model, await File.ReadAllBytesAsync(files.OnnxPath));
+        Assert.Contains(requests, r => r.Path == "/cdn/model" && r.Range == "bytes=100000-");
+    }
+
+    [Fact]
+    public async Task Given_bytes_that_do_not_match_the_hub_hash_Then_no_model_file_is_left_behind()
+    {
+        CorruptEtag = new string('0', 64);
+        var error = await Assert.ThrowsAsync<ModelLoadException>(() => DownloadAsync());
+        Assert.Contains("SHA-256", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(cache, "model.onnx*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Given_a_gated_repo_without_a_token_Then_the_error_says_to_set_HF_TOKEN()
+    {
+        var error = await Assert.ThrowsAsync<ModelLoadException>(() => DownloadAsync(token: null));
+        Assert.Contains("HF_TOKEN", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Given_the_quantized_variant_is_asked_for_Then_model_quantized_onnx_is_fetched()
+    {
+        var files = await DownloadAsync(quantized: true);
+        Assert.EndsWith("model_quantized.onnx", files.OnnxPath, StringComparison.Ordinal);
+        Assert.Equal(quantized, await File.ReadAllBytesAsync(files.OnnxPath));
+    }
+
+    [Theory]
+    [InlineData("owner/name", true)]
+    [InlineData("onnx-community/dinov2-small", true)]
+    [InlineData("../etc/passwd", false)]
+    [InlineData("/abs/path", false)]
+    [InlineData("justname", false)]
+    public void Given_a_model_setting_Then_only_owner_slash_name_is_a_repo_id(string value, bool isRepo) =>
+        Assert.Equal(isRepo, HubModelDownloader.LooksLikeRepoId(value));
+}
