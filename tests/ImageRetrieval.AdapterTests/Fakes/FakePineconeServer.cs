@@ -33,7 +33,9 @@ public sealed class FakePineconeServer : FakeProviderServer
         {
             lock (_gate)
             {
-                return _indexes.Values.SelectMany(i => i.Namespaces.Values).Any(n => n.Pending.Count > 0);
+                var namespaces = _indexes.Values.SelectMany(i => i.Namespaces.Values).ToList();
+                namespaces.ForEach(ApplyDue);
+                return namespaces.Any(n => n.Pending.Count > 0);
             }
         }
     }
