@@ -9,8 +9,15 @@ public sealed class DocumentAndHealthTests(ServiceWithSmallLimits service) : ICl
     [Fact]
     public async Task Given_the_openapi_document_Then_every_operation_is_named_summarised_secured_and_declares_its_problems()
     {
-        var document = await service.Client.GetFromJsonAsync<JsonObject>(new Uri("/openapi/v1.json", UriKind.Relative));
-        Assert.False(document!["servers"]![0]!["url"]!.GetValue<string>().EndsWith('/'));
+        var text = await service.Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        var document = JsonNode.Parse(text)!.AsObject();
+        Assert.False(document["servers"]![0]!["url"]!.GetValue<string>().EndsWith('/'));
+
+        // CI lints this exact document and generates a client from it (.ci/run sets OPENAPI_OUT).
+        if (Environment.GetEnvironmentVariable("OPENAPI_OUT") is { Length: > 0 } output)
+        {
+            await File.WriteAllTextAsync(output, text);
+        }
         var operations = document["paths"]!.AsObject().SelectMany(p => p.Value!.AsObject().Select(o => (Path: p.Key, Method: o.Key, Op: o.Value!.AsObject()))).ToList();
         Assert.Contains(operations, o => o.Path == "/api/v1/images" && o.Method == "post");
         Assert.Contains(operations, o => o.Path == "/api/v1/search" && o.Method == "post");

@@ -46,6 +46,21 @@ internal static class ApiDocument
                 Description = "Reverse image search: ingest images, then search with an image to find the most similar stored ones. Errors are RFC 9457 problem documents with a stable `type`.",
                 License = new OpenApiLicense { Name = "MIT", Identifier = "MIT" },
             };
+            var descriptions = new Dictionary<string, string>
+            {
+                ["embeddings"] = "Vectors for images, from the configured vision model.",
+                ["images"] = "Ingest, list, read and delete stored images.",
+                ["search"] = "Find the stored images most similar to a query image.",
+                ["legacy"] = "Drop-in routes of the old Python services; deprecated, off unless ImageRetrieval:LegacyApi:Enabled.",
+            };
+            foreach (var tag in document.Tags ?? new HashSet<OpenApiTag>())
+            {
+                if (tag.Name is { } name && descriptions.TryGetValue(name, out var description))
+                {
+                    tag.Description = description;
+                }
+            }
+
             var request = accessor.HttpContext?.Request;
             var origin = service.Value.PublicBaseUrl ?? (request is null ? "http://localhost:8080" : $"{request.Scheme}://{request.Host}{request.PathBase}");
             document.Servers = [new OpenApiServer { Url = origin.TrimEnd('/'), Description = "This service" }];

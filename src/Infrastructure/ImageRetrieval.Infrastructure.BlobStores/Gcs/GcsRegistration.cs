@@ -1,11 +1,33 @@
+using ImageRetrieval.Infrastructure.Abstractions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace ImageRetrieval.Infrastructure.BlobStores.Gcs;
 
 public static class GcsRegistration
 {
-    // Placeholder until the GCS adapter lands (issue 5).
-    public static IServiceCollection AddGcsBlobStore(this IServiceCollection services, IConfiguration configuration) =>
-        throw new NotSupportedException("The GCS blob store is not implemented yet.");
+    /// <summary>
+    /// Binds <see cref="GcsOptions"/> (validated on start), the Google credential (ADC or a key file), the
+    /// resilient named HTTP client with a bearer token per request, and the store as the keyed singleton
+    /// <see cref="BlobStoreRegistration.ProviderKey"/>.
+    /// </summary>
+    public static IServiceCollection AddGcsBlobStore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<GcsOptions>()
+            .Bind(configuration.GetSection(GcsOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IGcsCredential, GoogleGcsCredential>();
+        services.TryAddTransient<GcsAuthorizationHandler>();
+
+        services.AddHttpClient(GcsBlobStore.HttpClientName, static http => http.Timeout = Timeout.InfiniteTimeSpan)
+            // Retries outside, token inside: every attempt carries a current token.
+            .AddGcsResilience()
+            .AddHttpMessageHandler<GcsAuthorizationHandler>();
+
+        services.AddKeyedSingleton<IBlobStore, GcsBlobStore>(BlobStoreRegistration.ProviderKey);
+        return services;
+    }
 }

@@ -1,0 +1,37 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace ImageRetrieval.Infrastructure.BlobStores.Gcs;
+
+/// <summary>Settings under <c>ImageRetrieval:BlobStore:Gcs</c>.</summary>
+public sealed class GcsOptions
+{
+    public const string Section = "ImageRetrieval:BlobStore:Gcs";
+
+    [Required]
+    [RegularExpression("^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", ErrorMessage = "Bucket must be a valid GCS bucket name.")]
+    public string Bucket { get; set; } = "";
+
+    /// <summary>Put before every key to form the object name (e.g. <c>prod/</c>); "" keeps keys as they are.</summary>
+    public string Prefix { get; set; } = "";
+
+    /// <summary>How long a V4 signed URL stays valid; GCS allows at most 7 days.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan SignedUrlLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>A service-account key file; when unset, Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, or the GKE/GCE metadata server).</summary>
+    public string? CredentialsPath { get; set; }
+
+    /// <summary>JSON API and signed-URL endpoint; overridden only for tests and emulators.</summary>
+    [Required]
+    [Url]
+    public string Endpoint { get; set; } = "https://storage.googleapis.com";
+
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    [Range(0, 10)]
+    public int MaxRetries { get; set; } = 3;
+
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+}
