@@ -20,7 +20,7 @@ internal sealed class ListImagesValidator : AbstractValidator<Contracts.ListImag
 {
     public ListImagesValidator()
     {
-        RuleFor(r => r.Limit).InclusiveBetween(1, 500).OverridePropertyName("limit");
+        RuleFor(r => r.Limit).InclusiveBetween(1, 500).OverridePropertyName("limit").WithName("limit");
         RuleFor(r => r.Cursor).MaximumLength(512).OverridePropertyName("cursor");
     }
 }

@@ -62,8 +62,8 @@ internal sealed class SearchByImageValidator : AbstractValidator<SearchByImage>
 {
     public SearchByImageValidator()
     {
-        RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK");
-        RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore");
+        RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK").WithName("topK");
+        RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore").WithName("minScore");
         RuleFor(r => r.Image.Content.Length).GreaterThan(0).OverridePropertyName("file").WithMessage("Send the query image in the 'file' field.");
         RuleFor(r => r.Filter).Custom(FilterParser.Validate);
     }
@@ -73,8 +73,8 @@ internal sealed class FindSimilarValidator : AbstractValidator<FindSimilar>
 {
     public FindSimilarValidator()
     {
-        RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK");
-        RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore");
+        RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK").WithName("topK");
+        RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore").WithName("minScore");
         RuleFor(r => r.Filter).Custom(FilterParser.Validate);
     }
 }

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using ImageRetrieval.Embedding.Preprocessing;
+
+namespace ImageRetrieval.Bench;
+
+/// <summary>ONNX Runtime inference alone: LoadedModel.RunBatch over pre-made pixel tensors.</summary>
+internal static class EmbedBench
+{
+    public static void Run(BenchOptions options, Report report)
+    {
+        var models = options.GetList("model", "bench/models/vit-s16,bench/models/vit-b16");
+        var batches = options.GetInts("batch", "1,4,8");
+        var threads = options.GetInt("threads", 2);
+        var seconds = options.GetDouble("seconds", 8);
+        var warmup = options.GetDouble("warmup", 2);
+        var photos = Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos));
+
+        report.Column("model").Column("batch").Column("images_per_s", "0.00").Column("p50_ms", "0.0").Column("p95_ms", "0.0").Column("runs").Column("cpu_of_threads", "0%").Column("dim");
+        foreach (var path in models)
+        {
+            var (onnx, preprocessorPath, label) = Fixtures.ResolveModel(path, options.Get("preprocessor", Fixtures.DefaultModel));
+            label = options.Get("label", label);
+            var preprocessor = PreprocessorConfig.Load(preprocessorPath);
+            var loadStart = Stopwatch.GetTimestamp();
+            using var model = Fixtures.LoadModel(onnx, preprocessor, threads, label);
+            var loadMs = Timing.Ms(loadStart);
+            var pixels = Fixtures.PixelTensors(model.Writer, photos, batches.Max());
+            foreach (var batch in batches)
+            {
+                Timing.WarmUp(() => model.RunBatch(pixels, batch), warmup);
+                var (latencies, wall, cpu) = Timing.ForBudget(() => model.RunBatch(pixels, batch), seconds);
+                report.Row(new()
+                {
+                    ["model"] = label,
+                    ["batch"] = batch,
+                    ["images_per_s"] = latencies.Count * batch / wall,
+                    ["p50_ms"] = latencies.Percentile(50),
+                    ["p95_ms"] = latencies.Percentile(95),
+                    ["runs"] = latencies.Count,
+                    ["dim"] = model.Dimension,
+                    ["cpu_of_threads"] = cpu / (wall * threads),
+                    ["intra_op_threads"] = threads,
+                    ["budget_s"] = seconds,
+                    ["load_ms"] = loadMs,
+                    ["onnx"] = onnx,
+                });
+            }
+        }
+
+        report.Note($"ONNX Runtime CPU, fp32, intra-op threads = {threads}, sequential execution, graph optimisation ALL (InferenceSessionFactory); {warmup:0.#} s warm-up then a {seconds:0.#} s budget per batch size; inputs are real photos preprocessed once; p50/p95 are per batch run. cpu_of_threads = process CPU time / (wall time x intra-op threads): well below 100% means other processes took the cores.");
+    }
+}

@@ -1,0 +1,47 @@
+using ImageRetrieval.Bench;
+
+// Bench <preprocess|embed|e2e|search> [--option value ...]; see bench/README.md.
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine("""
+        usage: Bench <command> [options]
+          preprocess [--photos DIR] [--model DIR] [--seconds 3]
+          embed      [--model DIR[,DIR]|FILE.onnx] [--batch 1,4,8] [--threads 2] [--seconds 8] [--warmup 2] [--label NAME]
+          e2e        [--model DIR] [--batch 8] [--threads 2] [--photos DIR] [--seconds 8] [--warmup 2]
+          search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000]
+        common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)
+        """);
+    return args.Length == 0 ? 2 : 0;
+}
+
+var options = BenchOptions.Parse(args.AsSpan(1));
+var report = new Report(args[0], "Bench " + string.Join(' ', args), options.Get("results", Path.Combine("bench", "results")));
+try
+{
+    switch (args[0])
+    {
+        case "preprocess":
+            PreprocessBench.Run(options, report);
+            break;
+        case "embed":
+            EmbedBench.Run(options, report);
+            break;
+        case "e2e":
+            EndToEndBench.Run(options, report);
+            break;
+        case "search":
+            await SearchBench.RunAsync(options, report);
+            break;
+        default:
+            Console.Error.WriteLine($"unknown command '{args[0]}'; try --help");
+            return 2;
+    }
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 2;
+}
+
+report.Flush();
+return 0;
