@@ -55,7 +55,7 @@ public sealed class GcsV4SignerTests
     {
         // The production path: Google.Apis.Auth's ServiceAccountCredential behind our GoogleGcsCredential.
         var google = CredentialFactory.FromJson<ServiceAccountCredential>(ServiceAccountJson).ToGoogleCredential();
-        var credential = new GoogleGcsCredential(Task.FromResult(google), NullLogger<GoogleGcsCredential>.Instance);
+        var credential = new GoogleGcsCredential(() => Task.FromResult(google), NullLogger<GoogleGcsCredential>.Instance);
         var now = DateTimeOffset.Parse(timestamp, System.Globalization.CultureInfo.InvariantCulture);
         var date = now.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
 

@@ -5,6 +5,7 @@ using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.VectorStores.Pinecone;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.AdapterTests;
 
@@ -288,4 +289,25 @@ public sealed class PineconeProtocolTests : IAsyncLifetime
     [InlineData("http://localhost:5081", "http://localhost:5081/")]
     public void Given_a_described_host_When_resolved_Then_https_is_assumed_unless_a_scheme_is_given(string host, string expected) =>
         Assert.Equal(new Uri(expected), PineconeVectorStore.HostUri(host));
+
+    [Fact]
+    public void Given_no_api_key_When_options_are_read_Then_validation_names_the_missing_setting()
+    {
+        using var provider = PineconeTestHost.Build(_server.BaseUri, Index, "");
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<PineconeOptions>>().Value);
+
+        Assert.Contains("ApiKey", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Given_defaults_When_options_are_read_Then_serverless_gcp_and_api_version_2025_04()
+    {
+        using var provider = PineconeTestHost.Build(_server.BaseUri, Index, "k");
+
+        var options = provider.GetRequiredService<IOptions<PineconeOptions>>().Value;
+
+        Assert.Equal(("gcp", "us-central1", "2025-04", 1000), (options.Cloud, options.Region, options.ApiVersion, options.UpsertBatchSize));
+        Assert.True(options.MaxUpsertRequestBytes < 2 * 1024 * 1024);
+    }
 }

@@ -187,7 +187,7 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
             return;
         }
 
-        var segments = rawPath.Split('/', 3, StringSplitOptions.RemoveEmptyEntries);
+        var segments = rawPath.TrimStart('/').Split('/', 2);
         var name = Uri.UnescapeDataString(segments[1]);
         (byte[] Bytes, string ContentType, long Generation) found;
         lock (_gate)

@@ -36,13 +36,14 @@ internal sealed partial class GoogleGcsCredential : IGcsCredential
     private readonly ILogger<GoogleGcsCredential> _logger;
 
     public GoogleGcsCredential(IOptions<GcsOptions> options, ILogger<GoogleGcsCredential> logger)
-        : this(LoadAsync(options.Value.CredentialsPath), logger)
+        : this(() => LoadAsync(options.Value.CredentialsPath), logger)
     {
     }
 
-    internal GoogleGcsCredential(Task<GoogleCredential> credential, ILogger<GoogleGcsCredential> logger)
+    /// <summary>Loads lazily: resolving the store never blocks on (or fails for) credential discovery; the first call does.</summary>
+    internal GoogleGcsCredential(Func<Task<GoogleCredential>> load, ILogger<GoogleGcsCredential> logger)
     {
-        _credential = new Lazy<Task<GoogleCredential>>(async () => (await credential).CreateScoped(Scope));
+        _credential = new Lazy<Task<GoogleCredential>>(async () => (await load()).CreateScoped(Scope));
         _logger = logger;
     }
 

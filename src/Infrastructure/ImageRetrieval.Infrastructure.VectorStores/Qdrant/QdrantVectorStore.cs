@@ -36,8 +36,8 @@ internal sealed partial class QdrantVectorStore(
     private const string ModelKey = "model";
     private const string DimensionKey = "dimension";
 
-    private readonly string collection = storeOptions.Value.Collection;
-    private readonly QdrantOptions options = qdrantOptions.Value;
+    private readonly string _collection = storeOptions.Value.Collection;
+    private readonly QdrantOptions _options = qdrantOptions.Value;
 
     // The collection's dimension once known (Ensure, Recreate or a lookup), so bad vectors are refused
     // before anything is sent: Qdrant would reject the whole batch, we want nothing written and an
@@ -46,9 +46,9 @@ internal sealed partial class QdrantVectorStore(
 
     public string ProviderName => nameof(VectorStoreProvider.Qdrant);
 
-    private string CollectionPath => $"collections/{Uri.EscapeDataString(collection)}";
+    private string CollectionPath => $"collections/{Uri.EscapeDataString(_collection)}";
 
-    private string MetaPath => $"collections/{Uri.EscapeDataString(collection + MetaSuffix)}";
+    private string MetaPath => $"collections/{Uri.EscapeDataString(_collection + MetaSuffix)}";
 
     public async Task<CollectionDescriptor> EnsureCollectionAsync(CollectionDescriptor wanted, CancellationToken cancellationToken)
     {
@@ -56,9 +56,9 @@ internal sealed partial class QdrantVectorStore(
         if (existing is null)
         {
             await CreateAsync(wanted, cancellationToken);
-            LogCreated(logger, collection, wanted.ModelId, wanted.Dimension);
+            LogCreated(logger, _collection, wanted.ModelId, wanted.Dimension);
             _dimension = wanted.Dimension;
-            return wanted with { Name = collection };
+            return wanted with { Name = _collection };
         }
 
         _dimension = existing.Size;
@@ -69,15 +69,15 @@ internal sealed partial class QdrantVectorStore(
             // creates. Adopt it when its shape fits; otherwise report what it is so the caller refuses.
             if (existing.Size != wanted.Dimension)
             {
-                return new CollectionDescriptor(collection, "unknown", existing.Size);
+                return new CollectionDescriptor(_collection, "unknown", existing.Size);
             }
 
             await WriteDescriptorAsync(wanted, cancellationToken);
-            LogAdopted(logger, collection, wanted.ModelId);
-            return wanted with { Name = collection };
+            LogAdopted(logger, _collection, wanted.ModelId);
+            return wanted with { Name = _collection };
         }
 
-        return new CollectionDescriptor(collection, stored.Value.ModelId, existing.Size);
+        return new CollectionDescriptor(_collection, stored.Value.ModelId, existing.Size);
     }
 
     public async Task RecreateCollectionAsync(CollectionDescriptor descriptor, CancellationToken cancellationToken)
@@ -86,7 +86,7 @@ internal sealed partial class QdrantVectorStore(
         await DeleteCollectionAsync(MetaPath, cancellationToken);
         await CreateAsync(descriptor, cancellationToken);
         _dimension = descriptor.Dimension;
-        LogCreated(logger, collection, descriptor.ModelId, descriptor.Dimension);
+        LogCreated(logger, _collection, descriptor.ModelId, descriptor.Dimension);
     }
 
     public async Task UpsertAsync(IReadOnlyList<VectorRecord> records, CancellationToken cancellationToken)
@@ -104,11 +104,11 @@ internal sealed partial class QdrantVectorStore(
             ArgumentException.ThrowIfNullOrEmpty(record.Id, nameof(records));
             if (record.Vector.Length != dimension)
             {
-                throw new ArgumentException($"Record '{record.Id}' has {record.Vector.Length} dimensions; collection '{collection}' has {dimension}.", nameof(records));
+                throw new ArgumentException($"Record '{record.Id}' has {record.Vector.Length} dimensions; collection '{_collection}' has {dimension}.", nameof(records));
             }
         }
 
-        foreach (var batch in records.Chunk(options.UpsertBatchSize))
+        foreach (var batch in records.Chunk(_options.UpsertBatchSize))
         {
             var points = batch.Select(ToPoint).ToList();
             // wait=true: Qdrant answers once the points are applied, so a read right after sees them.
@@ -209,7 +209,7 @@ internal sealed partial class QdrantVectorStore(
         }
 
         var existing = await GetVectorParamsAsync(cancellationToken)
-            ?? throw new InvalidOperationException($"Qdrant collection '{collection}' does not exist yet; call EnsureCollectionAsync first.");
+            ?? throw new InvalidOperationException($"Qdrant collection '{_collection}' does not exist yet; call EnsureCollectionAsync first.");
         _dimension = existing.Size;
         return _dimension;
     }
@@ -262,14 +262,14 @@ internal sealed partial class QdrantVectorStore(
         if (vectors.ValueKind != JsonValueKind.Object || !vectors.TryGetProperty("size", out _))
         {
             throw new StoreRequestException(QdrantApi.StoreName, 409,
-                $"Collection '{collection}' uses named vectors; this service needs one unnamed cosine vector per point. Use another collection name or delete it.");
+                $"Collection '{_collection}' uses named vectors; this service needs one unnamed cosine vector per point. Use another collection name or delete it.");
         }
 
         var parameters = vectors.Deserialize(QdrantJsonContext.Default.QdrantVectorParams)!;
         if (!string.Equals(parameters.Distance, CosineDistance, StringComparison.OrdinalIgnoreCase))
         {
             throw new StoreRequestException(QdrantApi.StoreName, 409,
-                $"Collection '{collection}' uses {parameters.Distance} distance; this service searches by Cosine. Use another collection name or re-index into a new one.");
+                $"Collection '{_collection}' uses {parameters.Distance} distance; this service searches by Cosine. Use another collection name or re-index into a new one.");
         }
 
         return parameters;
@@ -303,7 +303,7 @@ internal sealed partial class QdrantVectorStore(
         {
             [ModelKey] = JsonSerializer.SerializeToElement(descriptor.ModelId, QdrantJsonContext.Default.String),
             [DimensionKey] = JsonSerializer.SerializeToElement(descriptor.Dimension, QdrantJsonContext.Default.Int32),
-            ["collection"] = JsonSerializer.SerializeToElement(collection, QdrantJsonContext.Default.String),
+            ["collection"] = JsonSerializer.SerializeToElement(_collection, QdrantJsonContext.Default.String),
             ["createdAt"] = JsonSerializer.SerializeToElement(DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), QdrantJsonContext.Default.String),
         };
         var upsert = new QdrantUpsert { Points = [new QdrantPoint { Id = MetaPointId, Vector = [1f], Payload = payload }] };
