@@ -20,6 +20,15 @@ internal static class ServiceDefaults
         services.AddReadinessReporting();
         builder.AddTelemetry();
         builder.ConfigureRequestLimits();
+
+        // Port 8080 on a developer machine, as in the container; any configured address (ASPNETCORE_URLS,
+        // ASPNETCORE_HTTP_PORTS, --urls) wins. Kept out of appsettings.json, which would override those.
+        var configuration = builder.Configuration;
+        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["http_ports"]) && string.IsNullOrEmpty(configuration["https_ports"]))
+        {
+            builder.WebHost.UseUrls("http://localhost:8080");
+        }
+
         return builder;
     }
 

@@ -73,6 +73,10 @@ internal sealed class InferenceQueue : BackgroundService
                 Run(model, buffer, batch);
             }
         }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: waiting requests are cancelled below.
+        }
         finally
         {
             channel.Writer.TryComplete();
