@@ -214,7 +214,7 @@ internal sealed partial class GcsBlobStore(
 
         detail = detail.Length > 500 ? detail[..500] : detail;
         var status = response.StatusCode;
-        if (GcsResilience.IsTransient(status))
+        if (StoreResilience.IsTransient(status))
         {
             throw new StoreUnavailableException(StoreName, $"{url.AbsolutePath} answered {(int)status}: {detail}");
         }

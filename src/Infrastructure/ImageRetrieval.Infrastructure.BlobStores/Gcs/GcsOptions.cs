@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using ImageRetrieval.Infrastructure.Abstractions;
 
 namespace ImageRetrieval.Infrastructure.BlobStores.Gcs;
 
 /// <summary>Settings under <c>ImageRetrieval:BlobStore:Gcs</c>.</summary>
-public sealed class GcsOptions
+public sealed class GcsOptions : IStoreResilienceSettings
 {
     public const string Section = "ImageRetrieval:BlobStore:Gcs";
 

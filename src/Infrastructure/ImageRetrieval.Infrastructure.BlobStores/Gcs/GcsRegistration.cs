@@ -24,7 +24,7 @@ public static class GcsRegistration
 
         services.AddHttpClient(GcsBlobStore.HttpClientName, static http => http.Timeout = Timeout.InfiniteTimeSpan)
             // Retries outside, token inside: every attempt carries a current token.
-            .AddGcsResilience()
+            .AddStoreResilience<GcsOptions>("gcs")
             .AddHttpMessageHandler<GcsAuthorizationHandler>();
 
         services.AddKeyedSingleton<IBlobStore, GcsBlobStore>(BlobStoreRegistration.ProviderKey);

@@ -61,7 +61,7 @@ internal sealed class PineconeApi(IHttpClientFactory httpClientFactory)
             }
 
             var detail = await ReadErrorAsync(response, cancellationToken);
-            if (PineconeResilience.IsTransient(response.StatusCode))
+            if (StoreResilience.IsTransient(response.StatusCode))
             {
                 throw new StoreUnavailableException(StoreName, $"{method} {url.AbsolutePath} answered {(int)response.StatusCode}: {detail}");
             }

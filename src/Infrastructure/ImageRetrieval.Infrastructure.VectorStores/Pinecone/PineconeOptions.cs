@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using ImageRetrieval.Infrastructure.Abstractions;
 
 namespace ImageRetrieval.Infrastructure.VectorStores.Pinecone;
 
 /// <summary>Settings under <c>ImageRetrieval:VectorStore:Pinecone</c>.</summary>
-public sealed class PineconeOptions
+public sealed class PineconeOptions : IStoreResilienceSettings
 {
     public const string Section = "ImageRetrieval:VectorStore:Pinecone";
 

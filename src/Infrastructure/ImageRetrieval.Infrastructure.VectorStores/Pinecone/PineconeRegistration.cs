@@ -29,7 +29,7 @@ public static class PineconeRegistration
                 http.DefaultRequestHeaders.Add("Api-Key", options.ApiKey);
                 http.DefaultRequestHeaders.Add("X-Pinecone-API-Version", options.ApiVersion);
             })
-            .AddPineconeResilience();
+            .AddStoreResilience<PineconeOptions>("pinecone");
 
         services.AddSingleton<PineconeApi>();
         services.AddKeyedSingleton<IVectorStore, PineconeVectorStore>(VectorStoreRegistration.ProviderKey);

@@ -61,7 +61,7 @@ internal sealed class QdrantApi(IHttpClientFactory httpClientFactory)
             }
 
             var detail = await ReadErrorAsync(response, cancellationToken);
-            if (QdrantResilience.IsTransient(response.StatusCode))
+            if (StoreResilience.IsTransient(response.StatusCode))
             {
                 throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} answered {(int)response.StatusCode}: {detail}");
             }

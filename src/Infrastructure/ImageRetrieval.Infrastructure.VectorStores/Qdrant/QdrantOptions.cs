@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using ImageRetrieval.Infrastructure.Abstractions;
 
 namespace ImageRetrieval.Infrastructure.VectorStores.Qdrant;
 
 /// <summary>Settings under <c>ImageRetrieval:VectorStore:Qdrant</c>.</summary>
-public sealed class QdrantOptions
+public sealed class QdrantOptions : IStoreResilienceSettings
 {
     public const string Section = "ImageRetrieval:VectorStore:Qdrant";
 

@@ -29,7 +29,7 @@ public static class QdrantRegistration
                     http.DefaultRequestHeaders.Add("api-key", options.ApiKey);
                 }
             })
-            .AddQdrantResilience();
+            .AddStoreResilience<QdrantOptions>("qdrant");
 
         services.AddSingleton<QdrantApi>();
         services.AddKeyedSingleton<IVectorStore, QdrantVectorStore>(VectorStoreRegistration.ProviderKey);

@@ -1,0 +1,70 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace ImageRetrieval.Infrastructure.Abstractions;
+
+/// <summary>The knobs every remote store's options expose for its HTTP resilience pipeline.</summary>
+public interface IStoreResilienceSettings
+{
+    /// <summary>Per attempt.</summary>
+    TimeSpan Timeout { get; }
+
+    int MaxRetries { get; }
+
+    /// <summary>First backoff delay; doubles per retry, with jitter. A Retry-After header wins.</summary>
+    TimeSpan RetryBaseDelay { get; }
+}
+
+public static partial class StoreResilience
+{
+    /// <summary>
+    /// Retry (jittered exponential backoff on 408/429/5xx and transport errors, honouring Retry-After)
+    /// around a circuit breaker around a per-attempt timeout. Every store call we make is idempotent
+    /// (upserts and deletes by id, content-addressed uploads), so retrying writes is safe.
+    /// </summary>
+    public static IHttpClientBuilder AddStoreResilience<TOptions>(this IHttpClientBuilder builder, string store)
+        where TOptions : class, IStoreResilienceSettings
+    {
+        builder.AddResilienceHandler(store, (pipeline, context) =>
+        {
+            var options = context.ServiceProvider.GetRequiredService<IOptions<TOptions>>().Value;
+            var logger = context.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StoreResilience));
+            pipeline
+                .AddRetry(new HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = Math.Max(options.MaxRetries, 0),
+                    Delay = options.RetryBaseDelay,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    ShouldRetryAfterHeader = true,
+                    MaxDelay = TimeSpan.FromSeconds(30),
+                    OnRetry = args =>
+                    {
+                        LogRetrying(logger, store, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds,
+                            args.Outcome.Result is { } r ? (int)r.StatusCode : 0, args.Outcome.Exception?.Message);
+                        return default;
+                    },
+                })
+                .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+                {
+                    FailureRatio = 0.5,
+                    MinimumThroughput = 20,
+                    SamplingDuration = TimeSpan.FromSeconds(30),
+                    BreakDuration = TimeSpan.FromSeconds(15),
+                })
+                .AddTimeout(options.Timeout);
+        });
+        return builder;
+    }
+
+    /// <summary>Answers worth retrying later; anything else in 4xx is a request we got wrong.</summary>
+    public static bool IsTransient(HttpStatusCode status) =>
+        status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int)status >= 500;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Store} request failed (status {Status}, {Error}); retry {Attempt} in {DelayMs} ms")]
+    private static partial void LogRetrying(ILogger logger, string store, int attempt, double delayMs, int status, string? error);
+}
