@@ -10,7 +10,7 @@ internal static class ServiceDefaults
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<ServiceOptions>().Bind(builder.Configuration.GetSection(ServiceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddServiceOptions(builder.Configuration);
         // Numbers are numbers: the default web setting also accepts strings, which makes every number schema "integer|string".
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
         services.AddProblemDetailsWithStableTypes();

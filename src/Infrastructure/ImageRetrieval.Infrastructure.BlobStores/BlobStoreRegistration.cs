@@ -21,8 +21,6 @@ using ImageRetrieval.Infrastructure.BlobStores.Gcs;
 using ImageRetrieval.Infrastructure.BlobStores.Local;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Infrastructure.BlobStores;
 
@@ -33,14 +31,12 @@ public static class BlobStoreRegistration
 
     public const string HealthCheckName = "blob-store";
 
-    public const string ReadinessTag = "ready";
-
     public static IServiceCollection AddBlobStore(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
-        services.AddServiceOptionsOnce(configuration);
+        services.AddServiceOptions(configuration);
         services.AddOptions<BlobStoreOptions>().Bind(configuration.GetSection(BlobStoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         // Read now (not through IOptions) because the choice decides which services exist at all.
@@ -58,46 +54,9 @@ public static class BlobStoreRegistration
         }
 
         services.AddSingleton<IBlobStore>(static sp => new InstrumentedBlobStore(sp.GetRequiredKeyedService<IBlobStore>(ProviderKey)));
-        services.AddHealthChecks().AddCheck<BlobStoreReadinessCheck>(HealthCheckName, tags: [ReadinessTag]);
+        services.AddStoreReadinessCheck<IBlobStore>(HealthCheckName, "blob store", s => s.ProviderName, (s, token) => s.CheckReachableAsync(token));
         return services;
     }
 
-    /// <summary>
-    /// The Host and the vector stores bind <see cref="ServiceOptions"/> too; binding it again would only
-    /// repeat the same values, but a second data-annotations validator would report every error twice.
-    /// </summary>
-    private static void AddServiceOptionsOnce(this IServiceCollection services, IConfiguration configuration)
-    {
-        var builder = services.AddOptions<ServiceOptions>();
-        var alreadyBound = services.Any(d => d.ServiceType == typeof(IValidateOptions<ServiceOptions>));
-        if (!alreadyBound)
-        {
-            builder.Bind(configuration.GetSection(ServiceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        }
-    }
 }
 
-/// <summary>Readiness: the store answers a cheap call within a few seconds.</summary>
-internal sealed class BlobStoreReadinessCheck(IBlobStore store) : IHealthCheck
-{
-    internal static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
-
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Timeout);
-        try
-        {
-            await store.CheckReachableAsync(timeout.Token);
-            return HealthCheckResult.Healthy($"{store.ProviderName} blob store is reachable");
-        }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            return HealthCheckResult.Unhealthy($"{store.ProviderName} blob store did not answer within {Timeout.TotalSeconds:0} s", ex);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            return HealthCheckResult.Unhealthy($"{store.ProviderName} blob store is unreachable: {ex.Message}", ex);
-        }
-    }
-}

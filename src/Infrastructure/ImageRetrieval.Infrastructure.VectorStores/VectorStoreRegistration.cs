@@ -22,8 +22,6 @@ using ImageRetrieval.Infrastructure.VectorStores.Pinecone;
 using ImageRetrieval.Infrastructure.VectorStores.Qdrant;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Infrastructure.VectorStores;
 
@@ -34,14 +32,12 @@ public static class VectorStoreRegistration
 
     public const string HealthCheckName = "vector-store";
 
-    public const string ReadinessTag = "ready";
-
     public static IServiceCollection AddVectorStore(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
-        services.AddServiceOptionsOnce(configuration);
+        services.AddServiceOptions(configuration);
         services.AddOptions<VectorStoreOptions>().Bind(configuration.GetSection(VectorStoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         // Read now (not through IOptions) because the choice decides which services exist at all.
@@ -62,46 +58,9 @@ public static class VectorStoreRegistration
         }
 
         services.AddSingleton<IVectorStore>(static sp => new InstrumentedVectorStore(sp.GetRequiredKeyedService<IVectorStore>(ProviderKey)));
-        services.AddHealthChecks().AddCheck<VectorStoreReadinessCheck>(HealthCheckName, tags: [ReadinessTag]);
+        services.AddStoreReadinessCheck<IVectorStore>(HealthCheckName, "vector store", s => s.ProviderName, (s, token) => s.CheckReachableAsync(token));
         return services;
     }
 
-    /// <summary>
-    /// The Host and the blob stores bind <see cref="ServiceOptions"/> too; binding it again would only
-    /// repeat the same values, but a second data-annotations validator would report every error twice.
-    /// </summary>
-    private static void AddServiceOptionsOnce(this IServiceCollection services, IConfiguration configuration)
-    {
-        var builder = services.AddOptions<ServiceOptions>();
-        var alreadyBound = services.Any(d => d.ServiceType == typeof(IValidateOptions<ServiceOptions>));
-        if (!alreadyBound)
-        {
-            builder.Bind(configuration.GetSection(ServiceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        }
-    }
 }
 
-/// <summary>Readiness: the store answers a cheap call within a few seconds.</summary>
-internal sealed class VectorStoreReadinessCheck(IVectorStore store) : IHealthCheck
-{
-    internal static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
-
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Timeout);
-        try
-        {
-            await store.CheckReachableAsync(timeout.Token);
-            return HealthCheckResult.Healthy($"{store.ProviderName} vector store is reachable");
-        }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            return HealthCheckResult.Unhealthy($"{store.ProviderName} vector store did not answer within {Timeout.TotalSeconds:0} s", ex);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            return HealthCheckResult.Unhealthy($"{store.ProviderName} vector store is unreachable: {ex.Message}", ex);
-        }
-    }
-}

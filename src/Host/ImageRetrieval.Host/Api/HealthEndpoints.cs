@@ -1,3 +1,4 @@
+using ImageRetrieval.SharedKernel;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -6,14 +7,12 @@ namespace ImageRetrieval.Host.Api;
 
 internal static class HealthEndpoints
 {
-    public const string ReadyTag = "ready";
-
     /// <summary>Live: the process answers. Ready: the model is loaded and every store answers.</summary>
     public static void MapHealthEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
             .WithName("Live").WithSummary("Liveness probe").WithTags("health").ExcludeFromDescription();
-        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
+        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(HealthTags.Ready), ResponseWriter = WriteAsync })
             .WithName("Ready").WithSummary("Readiness probe").WithTags("health").ExcludeFromDescription();
     }
 

@@ -42,7 +42,6 @@ internal static class CommandLine
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.AddOptions<Infrastructure.Abstractions.ServiceOptions>().Bind(builder.Configuration.GetSection(Infrastructure.Abstractions.ServiceOptions.Section));
         builder.Services.AddImageRetrieval(builder.Configuration);
         using var host = builder.Build();
         using var cancel = new CancellationTokenSource();

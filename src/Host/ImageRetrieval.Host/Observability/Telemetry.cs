@@ -56,7 +56,7 @@ internal static class Telemetry
         {
             o.Delay = TimeSpan.FromSeconds(2);
             o.Period = TimeSpan.FromSeconds(10);
-            o.Predicate = check => check.Tags.Contains(Api.HealthEndpoints.ReadyTag);
+            o.Predicate = check => check.Tags.Contains(ImageRetrieval.SharedKernel.HealthTags.Ready);
         });
         services.AddSingleton<IHealthCheckPublisher, ReadinessGauge>();
         return services;

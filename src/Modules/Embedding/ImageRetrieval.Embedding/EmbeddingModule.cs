@@ -13,8 +13,6 @@ namespace ImageRetrieval.Embedding;
 
 public static class EmbeddingModule
 {
-    public const string ReadinessTag = "ready";
-
     public static IServiceCollection AddEmbedding(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ModelSourceOptions>().Bind(configuration.GetSection(EmbeddingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
@@ -31,7 +29,7 @@ public static class EmbeddingModule
         services.AddSingleton<ModelLoader>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelLoader>());
         services.AddValidatorsFromAssemblyContaining<EmbedImagesValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
-        services.AddHealthChecks().AddCheck<ModelReadinessCheck>("embedding-model", tags: [ReadinessTag]);
+        services.AddHealthChecks().AddCheck<ModelReadinessCheck>("embedding-model", tags: [HealthTags.Ready]);
         return services;
     }
 

@@ -1,0 +1,65 @@
+using ImageRetrieval.SharedKernel;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Infrastructure.Abstractions;
+
+public static class StoreRegistration
+{
+    /// <summary>
+    /// Binds <see cref="ServiceOptions"/> once however many parts of the service ask for it: binding twice
+    /// would only repeat the values, but a second data-annotations validator would report every error twice.
+    /// </summary>
+    public static IServiceCollection AddServiceOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        var builder = services.AddOptions<ServiceOptions>();
+        if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<ServiceOptions>)))
+        {
+            builder.Bind(configuration.GetSection(ServiceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        }
+
+        return services;
+    }
+
+    /// <summary>A readiness check that the store answers a cheap call within a few seconds.</summary>
+    public static IServiceCollection AddStoreReadinessCheck<TStore>(this IServiceCollection services, string name, string kind, Func<TStore, string> providerName, Func<TStore, CancellationToken, Task> checkReachable)
+        where TStore : notnull
+    {
+        services.AddHealthChecks().Add(new HealthCheckRegistration(
+            name,
+            sp =>
+            {
+                var store = sp.GetRequiredService<TStore>();
+                return new StoreReadinessCheck($"{providerName(store)} {kind}", token => checkReachable(store, token));
+            },
+            failureStatus: null,
+            tags: [HealthTags.Ready]));
+        return services;
+    }
+
+    private sealed class StoreReadinessCheck(string store, Func<CancellationToken, Task> checkReachable) : IHealthCheck
+    {
+        private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Timeout);
+            try
+            {
+                await checkReachable(timeout.Token);
+                return HealthCheckResult.Healthy($"{store} is reachable");
+            }
+            catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return HealthCheckResult.Unhealthy($"{store} did not answer within {Timeout.TotalSeconds:0} s", ex);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return HealthCheckResult.Unhealthy($"{store} is unreachable: {ex.Message}", ex);
+            }
+        }
+    }
+}
