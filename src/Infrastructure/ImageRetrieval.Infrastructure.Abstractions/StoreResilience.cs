@@ -4,6 +4,7 @@ using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
+using Polly.Timeout;
 
 namespace ImageRetrieval.Infrastructure.Abstractions;
 
@@ -60,6 +61,23 @@ public static partial class StoreResilience
         });
         return builder;
     }
+
+    /// <summary>
+    /// Our exception for a provider's error answer: <see cref="StoreUnavailableException"/> (503 to our
+    /// callers) when it may pass, <see cref="StoreRequestException"/> when the request itself was wrong.
+    /// </summary>
+    public static Exception FailureFor(string store, string request, HttpStatusCode status, string detail) =>
+        IsTransient(status)
+            ? new StoreUnavailableException(store, $"{request} answered {(int)status}: {detail}")
+            : new StoreRequestException(store, (int)status, $"{request}: {detail}");
+
+    /// <summary>The provider could not be reached or did not answer in time (after the pipeline's retries).</summary>
+    public static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) => ex switch
+    {
+        HttpRequestException or TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException or IOException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        _ => false,
+    };
 
     /// <summary>Answers worth retrying later; anything else in 4xx is a request we got wrong.</summary>
     public static bool IsTransient(HttpStatusCode status) =>

@@ -213,13 +213,7 @@ internal sealed partial class GcsBlobStore(
         }
 
         detail = detail.Length > 500 ? detail[..500] : detail;
-        var status = response.StatusCode;
-        if (StoreResilience.IsTransient(status))
-        {
-            throw new StoreUnavailableException(StoreName, $"{url.AbsolutePath} answered {(int)status}: {detail}");
-        }
-
-        throw new StoreRequestException(StoreName, (int)status, $"{url.AbsolutePath}: {detail}");
+        throw StoreResilience.FailureFor(StoreName, url.AbsolutePath, response.StatusCode, detail);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not sign a GCS URL as {Account} ({Error}); the link goes through the service instead")]

@@ -38,7 +38,7 @@ internal sealed class PineconeApi(IHttpClientFactory httpClientFactory)
         {
             response = await http.SendAsync(request, cancellationToken);
         }
-        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        catch (Exception ex) when (StoreResilience.IsTransportFailure(ex, cancellationToken))
         {
             throw new StoreUnavailableException(StoreName, $"{method} {url.AbsolutePath} failed: {ex.Message}", ex);
         }
@@ -61,21 +61,9 @@ internal sealed class PineconeApi(IHttpClientFactory httpClientFactory)
             }
 
             var detail = await ReadErrorAsync(response, cancellationToken);
-            if (StoreResilience.IsTransient(response.StatusCode))
-            {
-                throw new StoreUnavailableException(StoreName, $"{method} {url.AbsolutePath} answered {(int)response.StatusCode}: {detail}");
-            }
-
-            throw new StoreRequestException(StoreName, (int)response.StatusCode, $"{method} {url.AbsolutePath}: {detail}");
+            throw StoreResilience.FailureFor(StoreName, $"{method} {url.AbsolutePath}", response.StatusCode, detail);
         }
     }
-
-    private static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) => ex switch
-    {
-        HttpRequestException or TimeoutRejectedException or BrokenCircuitException or IOException => true,
-        OperationCanceledException => !cancellationToken.IsCancellationRequested,
-        _ => false,
-    };
 
     /// <summary>
     /// The control plane answers <c>{"error": {"code", "message"}, "status"}</c>, the data plane

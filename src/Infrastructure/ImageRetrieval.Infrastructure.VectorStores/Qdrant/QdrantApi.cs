@@ -42,7 +42,7 @@ internal sealed class QdrantApi(IHttpClientFactory httpClientFactory)
         {
             response = await http.SendAsync(request, cancellationToken);
         }
-        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        catch (Exception ex) when (StoreResilience.IsTransportFailure(ex, cancellationToken))
         {
             throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} failed: {ex.Message}", ex);
         }
@@ -61,21 +61,9 @@ internal sealed class QdrantApi(IHttpClientFactory httpClientFactory)
             }
 
             var detail = await ReadErrorAsync(response, cancellationToken);
-            if (StoreResilience.IsTransient(response.StatusCode))
-            {
-                throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} answered {(int)response.StatusCode}: {detail}");
-            }
-
-            throw new StoreRequestException(StoreName, (int)response.StatusCode, $"{method} {pathAndQuery}: {detail}");
+            throw StoreResilience.FailureFor(StoreName, $"{method} {pathAndQuery}", response.StatusCode, detail);
         }
     }
-
-    internal static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) => ex switch
-    {
-        HttpRequestException or TimeoutRejectedException or BrokenCircuitException or IOException => true,
-        OperationCanceledException => !cancellationToken.IsCancellationRequested,
-        _ => false,
-    };
 
     /// <summary>Qdrant reports errors as <c>{"status": {"error": "..."}}</c>; fall back to the raw body.</summary>
     private static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
