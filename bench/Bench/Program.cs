@@ -8,6 +8,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           preprocess [--photos DIR] [--model DIR] [--seconds 3]
           embed      [--model DIR[,DIR]|FILE.onnx] [--batch 1,4,8] [--threads 2] [--seconds 8] [--warmup 2] [--label NAME]
           e2e        [--model DIR] [--batch 8] [--threads 2] [--photos DIR] [--seconds 8] [--warmup 2]
+          quant      [--model DIR|FP32DIR:INT8DIR[,...]] [--batch 1,8] [--threads 2] [--seconds 5] [--warmup 2] [--rounds 2]
           search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000]
         common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)
         """);
@@ -28,6 +29,9 @@ try
             break;
         case "e2e":
             EndToEndBench.Run(options, report);
+            break;
+        case "quant":
+            QuantizedBench.Run(options, report);
             break;
         case "search":
             await SearchBench.RunAsync(options, report);

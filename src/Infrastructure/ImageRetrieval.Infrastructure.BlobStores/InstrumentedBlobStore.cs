@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using ImageRetrieval.Infrastructure.Abstractions;
 
@@ -11,23 +9,6 @@ namespace ImageRetrieval.Infrastructure.BlobStores;
 /// </summary>
 internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
 {
-    public const string ActivitySourceName = "ImageRetrieval.Stores";
-    public const string MeterName = "ImageRetrieval";
-    public const string DurationInstrument = "imageretrieval.store.call.duration";
-    public const string ErrorsInstrument = "imageretrieval.store.errors";
-
-    private static readonly ActivitySource Source = new(ActivitySourceName);
-    private static readonly Meter Meter = new(MeterName);
-
-    // Name, unit and description match the vector store's instruments exactly, so the two meters of the
-    // same name are exported as one metric stream split by the "store" tag.
-    private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(
-        DurationInstrument, unit: "s", description: "Duration of calls to the vector and blob stores",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
-
-    private static readonly Counter<long> Errors = Meter.CreateCounter<long>(
-        ErrorsInstrument, description: "Calls to the vector and blob stores that threw");
-
     public IBlobStore Inner => inner;
 
     public string ProviderName => inner.ProviderName;
@@ -56,9 +37,7 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
     /// <summary>One measurement for the whole enumeration, from the first request to the last key.</summary>
     public async IAsyncEnumerable<string> ListKeysAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var tags = Tags("list");
-        using var activity = Start("list");
-        var started = Stopwatch.GetTimestamp();
+        using var measured = new StoreCall("blob", inner.ProviderName, "list");
         var count = 0;
         var enumerator = inner.ListKeysAsync(prefix, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
@@ -77,7 +56,7 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
                 }
                 catch (Exception ex)
                 {
-                    Failed(activity, tags, ex);
+                    measured.Failed(ex);
                     throw;
                 }
 
@@ -88,8 +67,7 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
         finally
         {
             await enumerator.DisposeAsync();
-            activity?.SetTag("keys.count", count);
-            Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+            measured.Activity?.SetTag("keys.count", count);
         }
     }
 
@@ -105,45 +83,6 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
             return true;
         });
 
-    private async Task<T> Measure<T>(string operation, Func<Task<T>> call, int? bytes = null)
-    {
-        var tags = Tags(operation);
-        using var activity = Start(operation);
-        if (bytes is { } size)
-        {
-            activity?.SetTag("blob.size", size);
-        }
-
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            return await call();
-        }
-        catch (Exception ex)
-        {
-            Failed(activity, tags, ex);
-            throw;
-        }
-        finally
-        {
-            Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
-        }
-    }
-
-    private TagList Tags(string operation) => new() { { "store", inner.ProviderName }, { "operation", operation } };
-
-    private Activity? Start(string operation)
-    {
-        var activity = Source.StartActivity("blob " + operation, ActivityKind.Client);
-        activity?.SetTag("store", inner.ProviderName);
-        activity?.SetTag("operation", operation);
-        return activity;
-    }
-
-    private static void Failed(Activity? activity, TagList tags, Exception ex)
-    {
-        Errors.Add(1, tags);
-        activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-        activity?.SetTag("error.type", ex.GetType().FullName);
-    }
+    private Task<T> Measure<T>(string operation, Func<Task<T>> call, int? bytes = null) =>
+        StoreCall.MeasureAsync("blob", inner.ProviderName, operation, call, "blob.size", bytes);
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using ImageRetrieval.Infrastructure.Abstractions;
 
 namespace ImageRetrieval.Infrastructure.VectorStores;
@@ -11,23 +9,6 @@ namespace ImageRetrieval.Infrastructure.VectorStores;
 /// </summary>
 internal sealed class InstrumentedVectorStore(IVectorStore inner) : IVectorStore
 {
-    public const string ActivitySourceName = "ImageRetrieval.Stores";
-    public const string MeterName = "ImageRetrieval";
-    public const string DurationInstrument = "imageretrieval.store.call.duration";
-    public const string ErrorsInstrument = "imageretrieval.store.errors";
-
-    private static readonly ActivitySource Source = new(ActivitySourceName);
-    private static readonly Meter Meter = new(MeterName);
-
-    // Name, unit and description match the blob store's instruments exactly, so the two meters of the
-    // same name are exported as one metric stream split by the "store" tag.
-    private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(
-        DurationInstrument, unit: "s", description: "Duration of calls to the vector and blob stores",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
-
-    private static readonly Counter<long> Errors = Meter.CreateCounter<long>(
-        ErrorsInstrument, description: "Calls to the vector and blob stores that threw");
-
     public IVectorStore Inner => inner;
 
     public string ProviderName => inner.ProviderName;
@@ -75,35 +56,6 @@ internal sealed class InstrumentedVectorStore(IVectorStore inner) : IVectorStore
             return true;
         });
 
-    private async Task<T> Measure<T>(string operation, Func<Task<T>> call, int? batchSize = null)
-    {
-        var tags = new TagList { { "store", inner.ProviderName }, { "operation", operation } };
-        using var activity = Source.StartActivity("vector " + operation, ActivityKind.Client);
-        if (activity is not null)
-        {
-            activity.SetTag("store", inner.ProviderName);
-            activity.SetTag("operation", operation);
-            if (batchSize is { } size)
-            {
-                activity.SetTag("batch.size", size);
-            }
-        }
-
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            return await call();
-        }
-        catch (Exception ex)
-        {
-            Errors.Add(1, tags);
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            activity?.SetTag("error.type", ex.GetType().FullName);
-            throw;
-        }
-        finally
-        {
-            Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
-        }
-    }
+    private Task<T> Measure<T>(string operation, Func<Task<T>> call, int? batchSize = null) =>
+        StoreCall.MeasureAsync("vector", inner.ProviderName, operation, call, "batch.size", batchSize);
 }
