@@ -16,6 +16,7 @@ internal static class ServiceDefaults
         services.AddProblemDetailsWithStableTypes();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddHttpContextAccessor();
+        services.AddApiKeys(builder.Configuration);
         services.AddApiDocument();
         services.AddReadinessReporting();
         builder.AddTelemetry();
@@ -36,6 +37,7 @@ internal static class ServiceDefaults
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseApiKeys();
         app.MapApiDocument();
         app.MapHealthEndpoints();
         app.MapTelemetryEndpoints();

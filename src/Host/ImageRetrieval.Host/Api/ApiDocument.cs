@@ -13,16 +13,22 @@ namespace ImageRetrieval.Host.Api;
 internal static class ApiDocument
 {
     public const string DocumentName = "v1";
+    public const string ApiKeyScheme = "ApiKey";
 
     public static IServiceCollection AddApiDocument(this IServiceCollection services) =>
         services.AddOpenApi(DocumentName, options =>
         {
             options.AddDocumentTransformer<DocumentInfoTransformer>();
             options.AddOperationTransformer(MultipartSchemaFlattener.TransformAsync);
-            options.AddOperationTransformer((operation, _, _) =>
+            options.AddOperationTransformer((operation, context, _) =>
             {
-                // Anonymous access is allowed until API keys are configured: an empty requirement says so explicitly.
-                operation.Security = [new OpenApiSecurityRequirement()];
+                // Every operation states its security: the API key where one is required and configured,
+                // otherwise an empty requirement, which says "anonymous" explicitly.
+                var auth = context.ApplicationServices.GetRequiredService<IOptions<AuthOptions>>().Value;
+                var needsKey = auth.Enabled && context.Description.ActionDescriptor.EndpointMetadata.OfType<ApiKeyRequired>().Any();
+                operation.Security = needsKey
+                    ? [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, context.Document)] = [] }]
+                    : [new OpenApiSecurityRequirement()];
                 return Task.CompletedTask;
             });
         });
@@ -35,7 +41,7 @@ internal static class ApiDocument
             .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
     }
 
-    private sealed class DocumentInfoTransformer(IHttpContextAccessor accessor, IOptions<ServiceOptions> service) : IOpenApiDocumentTransformer
+    private sealed class DocumentInfoTransformer(IHttpContextAccessor accessor, IOptions<ServiceOptions> service, IOptions<AuthOptions> auth) : IOpenApiDocumentTransformer
     {
         public Task TransformAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
         {
@@ -59,6 +65,19 @@ internal static class ApiDocument
                 {
                     tag.Description = description;
                 }
+            }
+
+            if (auth.Value.Enabled)
+            {
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[ApiKeyScheme] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.ApiKey,
+                    In = ParameterLocation.Header,
+                    Name = AuthOptions.HeaderName,
+                    Description = "One of the keys in ImageRetrieval:Auth:ApiKeys.",
+                };
             }
 
             var request = accessor.HttpContext?.Request;

@@ -1,4 +1,5 @@
 using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.Host.Api;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.Retrieval.Contracts;
@@ -43,6 +44,7 @@ internal static partial class LegacyApi
             });
 
         legacy.MapPost("/embed", EmbedAsync)
+            .RequireApiKey()
             .WithName("LegacyEmbed")
             .WithSummary("Embed an image (old embedding service)")
             .WithDescription("Deprecated: use `POST /api/v1/embeddings`. Answers the CLS vector of the uploaded `file` as the model produced it, not L2-normalised, as a bare array.")
@@ -51,6 +53,7 @@ internal static partial class LegacyApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         legacy.MapPost("/push_image", PushImageAsync)
+            .RequireApiKey()
             .WithName("LegacyPushImage")
             .WithSummary("Store an image (old ingesting service)")
             .WithDescription("Deprecated: use `POST /api/v1/images`. Stores and indexes the uploaded `file`; `file_id` is the image id, `gcs_path` where the blob store keeps it, `signed_url` the same link as the v1 `url`.")
@@ -60,6 +63,7 @@ internal static partial class LegacyApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         legacy.MapPost("/search_image", SearchImageAsync)
+            .RequireApiKey()
             .WithName("LegacySearchImage")
             .WithSummary("Search by image (old retriever service)")
             .WithDescription("Deprecated: use `POST /api/v1/search`. Answers the links of the five stored images most similar to the uploaded `file`, best first (`[]` when none).")
