@@ -76,7 +76,7 @@ public sealed class CrashDurabilityTests
         }
     }
 
-    private sealed class ServiceProcess : IDisposable
+    internal sealed class ServiceProcess : IDisposable
     {
         private readonly Process process;
         private readonly Uri baseAddress;
@@ -87,19 +87,26 @@ public sealed class CrashDurabilityTests
             this.baseAddress = baseAddress;
         }
 
-        public static async Task<ServiceProcess> StartAsync(string dataPath)
+        /// <summary>The Host binary with the fixture model and <paramref name="dataPath"/>; arguments select a CLI verb.</summary>
+        public static ProcessStartInfo HostCommand(string dataPath, params string[] arguments)
         {
-            var port = FreePort();
-            var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ImageRetrieval.Host.dll")])
+            var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ImageRetrieval.Host.dll"), .. arguments])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 WorkingDirectory = dataPath,
             };
-            start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
             start.Environment["ImageRetrieval__DataPath"] = dataPath;
             start.Environment["ImageRetrieval__Embedding__Model"] = Paths.Model("vit-tiny");
             start.Environment["ImageRetrieval__Embedding__IntraOpThreads"] = "1";
+            return start;
+        }
+
+        public static async Task<ServiceProcess> StartAsync(string dataPath)
+        {
+            var port = FreePort();
+            var start = HostCommand(dataPath);
+            start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
             var process = Process.Start(start)!;
             process.OutputDataReceived += (_, _) => { };
             process.ErrorDataReceived += (_, _) => { };

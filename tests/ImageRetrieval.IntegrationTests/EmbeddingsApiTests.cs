@@ -75,10 +75,16 @@ public sealed class EmbeddingsApiTests(ServiceWithSmallLimits service) : IClassF
     [Fact]
     public async Task Given_a_body_over_the_request_limit_Then_413_problem()
     {
-        using var form = new MultipartFormDataContent { { new ByteArrayContent(new byte[1_200_000]), "files", "huge.jpg" } };
+        // Every part is under the per-file limit; only the whole body is over MaxRequestBytes.
+        using var form = new MultipartFormDataContent();
+        for (var i = 0; i < 11; i++)
+        {
+            form.Add(new ByteArrayContent(new byte[95_000]), "files", $"part{i}.jpg");
+        }
+
         using var response = await service.Client.PostAsync(Embeddings, form);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("urn:image-retrieval:problem:request-too-large", (await response.Content.ReadFromJsonAsync<JsonObject>())!["type"]!.GetValue<string>());
     }
 
     [Fact]

@@ -95,3 +95,24 @@ public sealed class LifecycleTests
         return body!["items"]![0]!["image"]!["id"]!.GetValue<string>();
     }
 }
+
+public sealed class MissingBlobTests
+{
+    [Fact]
+    public async Task Given_a_vector_whose_blob_was_removed_behind_the_services_back_Then_search_never_returns_it()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.CreateReadyClientAsync();
+        var kept = await LifecycleTests.IngestAsync(client, Paths.PhotoFiles[0]);
+        var lost = await LifecycleTests.IngestAsync(client, Paths.PhotoFiles[1]);
+        File.Delete(Directory.GetFiles(Path.Combine(factory.DataPath, "blobs"), lost + ".*", SearchOption.AllDirectories).Single());
+
+        using var form = Multipart.Files("file", Paths.PhotoFiles[1]);
+        form.Add(new StringContent("10"), "topK");
+        var search = await (await client.PostAsync(new Uri("/api/v1/search", UriKind.Relative), form)).Content.ReadFromJsonAsync<JsonObject>();
+        var ids = search!["results"]!.AsArray().Select(r => r!["id"]!.GetValue<string>()).ToList();
+        Assert.Equal([kept], ids);
+        var similar = await client.GetFromJsonAsync<JsonObject>(new Uri($"/api/v1/images/{kept}/similar", UriKind.Relative));
+        Assert.Empty(similar!["results"]!.AsArray());
+    }
+}

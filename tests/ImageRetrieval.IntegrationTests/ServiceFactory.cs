@@ -37,6 +37,14 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Production");
+
+        // UseSetting reaches the configuration Program reads while it composes the app (telemetry,
+        // request limits); ConfigureAppConfiguration alone would only apply after that.
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings));
     }
 

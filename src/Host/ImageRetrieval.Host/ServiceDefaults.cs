@@ -37,6 +37,7 @@ internal static class ServiceDefaults
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRequestLimits();
         app.UseApiKeys();
         app.MapApiDocument();
         app.MapHealthEndpoints();

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.IntegrationTests;
+
+public sealed class ConfigurationTests
+{
+    [Theory]
+    [InlineData("ImageRetrieval:Embedding:MaxBatchSize", "0", "MaxBatchSize")]
+    [InlineData("ImageRetrieval:VectorStore:Collection", "Not_Valid", "Collection")]
+    [InlineData("ImageRetrieval:Limits:MaxPixels", "-1", "MaxPixels")]
+    [InlineData("ImageRetrieval:PublicBaseUrl", "not a url", "PublicBaseUrl")]
+    public async Task Given_an_invalid_setting_When_the_service_starts_Then_it_refuses_naming_the_setting(string key, string value, string named)
+    {
+        await using var factory = new ServiceFactory(overrides: new Dictionary<string, string?> { [key] = value });
+        var error = Assert.ThrowsAny<OptionsValidationException>(() => factory.CreateClient());
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+}
