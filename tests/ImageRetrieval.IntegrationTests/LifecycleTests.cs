@@ -86,6 +86,22 @@ public sealed class LifecycleTests
         }
     }
 
+    [Fact]
+    public async Task Given_the_same_bytes_sent_concurrently_Then_exactly_one_request_creates_the_image()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.CreateReadyClientAsync();
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var form = Multipart.Files("files", Paths.PhotoFiles[3]);
+            using var response = await client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
+            return (await response.Content.ReadFromJsonAsync<JsonObject>())!["items"]![0]!;
+        }));
+
+        Assert.Single(responses, r => r["created"]!.GetValue<bool>());
+        Assert.Single(responses.Select(r => r["image"]!["createdAt"]!.GetValue<string>()).Distinct());
+    }
+
     internal static async Task<string> IngestAsync(HttpClient client, string path)
     {
         using var form = Multipart.Files("files", path);
