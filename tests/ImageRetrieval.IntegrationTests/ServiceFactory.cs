@@ -1,4 +1,5 @@
 using System.Net;
+using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
@@ -89,36 +90,15 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
 
 public static class Paths
 {
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => RepositoryPaths.RepoRoot;
 
-    public static string Model(string name) => Path.Combine(RepoRoot, "tests", "fixtures", "models", name);
+    public static string Photos => RepositoryPaths.Photos;
 
-    public static string Photos => Path.Combine(RepoRoot, "tests", "fixtures", "photos");
+    public static string SharedPhotos => RepositoryPaths.SharedPhotos;
 
     public static IReadOnlyList<string> PhotoFiles => Directory.GetFiles(Photos).Where(f => f.EndsWith(".jpg", StringComparison.Ordinal) || f.EndsWith(".png", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
 
-    /// <summary>The shared photos the parity references were computed on (../shared/data/photos beside the repo).</summary>
-    public static string SharedPhotos => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "photos"));
-
-    private static string FindRepoRoot()
-    {
-        var built = typeof(Paths).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-            .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepoRoot")?.Value;
-        if (built is not null && File.Exists(Path.Combine(built, "ImageRetrieval.sln")))
-        {
-            return built;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ImageRetrieval.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("ImageRetrieval.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string Model(string name) => RepositoryPaths.Model(name);
 }
 
 public static class Multipart

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using ImageRetrieval.Infrastructure.Onnx;
+using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -21,8 +22,8 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
 {
     private const string Repo = "someone/tiny-vit";
     private const string Token = "hf_test_token";
-    private readonly byte[] model = File.ReadAllBytes(Path.Combine(TestPaths.Model("vit-tiny-crop"), "onnx", "model.onnx"));
-    private readonly byte[] quantized = File.ReadAllBytes(Path.Combine(TestPaths.Model("vit-tiny-crop"), "onnx", "model_quantized.onnx"));
+    private readonly byte[] model = File.ReadAllBytes(Path.Combine(RepositoryPaths.Model("vit-tiny-crop"), "onnx", "model.onnx"));
+    private readonly byte[] quantized = File.ReadAllBytes(Path.Combine(RepositoryPaths.Model("vit-tiny-crop"), "onnx", "model_quantized.onnx"));
     private readonly ConcurrentQueue<(string Path, string? Range, string? Authorization)> requests = new();
     private readonly string cache = Directory.CreateTempSubdirectory("ir-hub-").FullName;
     private WebApplication server = null!;
@@ -51,7 +52,7 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
                 return Results.Unauthorized();
             }
 
-            var source = TestPaths.Model("vit-tiny-crop");
+            var source = RepositoryPaths.Model("vit-tiny-crop");
             return path switch
             {
                 "config.json" or "preprocessor_config.json" => Results.File(File.ReadAllBytes(Path.Combine(source, path)), "application/json"),

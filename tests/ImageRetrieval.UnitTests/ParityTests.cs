@@ -4,6 +4,7 @@ using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.Infrastructure.Onnx;
 using ImageRetrieval.SharedKernel;
+using ImageRetrieval.Tests;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.UnitTests;
@@ -28,8 +29,8 @@ public sealed class ParityTests
     [MemberData(nameof(Cases))]
     public void Given_the_shared_photos_When_embedded_Then_cosine_to_the_reference_is_at_least_0_999_on_average_and_0_995_each(string model, string reference, PoolingMode pooling)
     {
-        Skip.IfNot(Directory.Exists(TestPaths.SharedPhotos), $"the shared photos are not at {TestPaths.SharedPhotos}");
-        var cosines = Compare(model, reference, pooling, TestPaths.SharedPhotos);
+        Skip.IfNot(Directory.Exists(RepositoryPaths.SharedPhotos), $"the shared photos are not at {RepositoryPaths.SharedPhotos}");
+        var cosines = Compare(model, reference, pooling, RepositoryPaths.SharedPhotos);
         Assert.Equal(29, cosines.Count);
         Assert.True(cosines.Values.Min() >= 0.995, $"min {cosines.MinBy(c => c.Value)}");
         Assert.True(cosines.Values.Average() >= 0.999, $"mean {cosines.Values.Average()}");
@@ -38,7 +39,7 @@ public sealed class ParityTests
     [Fact]
     public void Given_grayscale_palette_alpha_and_exif_rotated_images_When_embedded_Then_they_match_the_reference()
     {
-        var cosines = Compare("vit-tiny", "vit-tiny-hard", PoolingMode.Cls, Path.Combine(TestPaths.Fixtures, "photos", "hard"));
+        var cosines = Compare("vit-tiny", "vit-tiny-hard", PoolingMode.Cls, Path.Combine(RepositoryPaths.Fixtures, "photos", "hard"));
         // CMYK is excluded: Pillow converts CMYK naively, libvips through a colour profile; both are defensible.
         cosines.Remove("cmyk.jpg");
         Assert.Equal(["exif-rotated.jpg", "grayscale.jpg", "palette.png", "rgba.png"], cosines.Keys.Order(StringComparer.Ordinal));
@@ -47,9 +48,9 @@ public sealed class ParityTests
 
     private static Dictionary<string, double> Compare(string modelName, string referenceName, PoolingMode pooling, string photos)
     {
-        using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(TestPaths.Fixtures, "parity", referenceName + ".json")));
+        using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(RepositoryPaths.Fixtures, "parity", referenceName + ".json")));
         var key = pooling.ToString().ToLowerInvariant();
-        var files = ModelFiles.FromDirectory(TestPaths.Model(modelName), modelName, quantized: false);
+        var files = ModelFiles.FromDirectory(RepositoryPaths.Model(modelName), modelName, quantized: false);
         using var model = new LoadedModel(InferenceSessionFactory.Create(files.OnnxPath, 1),
             new PixelTensorWriter(PreprocessorConfig.Load(files.PreprocessorConfigPath)), pooling, modelName, "test");
         var cosines = new Dictionary<string, double>();

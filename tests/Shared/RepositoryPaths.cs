@@ -1,6 +1,7 @@
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.Tests;
 
-internal static class TestPaths
+/// <summary>Fixtures in the source tree, found the same way whether tests run from bin/ or an artifacts path.</summary>
+internal static class RepositoryPaths
 {
     public static string RepoRoot { get; } = Find();
 
@@ -8,11 +9,15 @@ internal static class TestPaths
 
     public static string Model(string name) => Path.Combine(Fixtures, "models", name);
 
+    public static string Photos => Path.Combine(Fixtures, "photos");
+
+    /// <summary>The shared photos the parity references were computed on (../shared/data/photos beside the repo).</summary>
     public static string SharedPhotos => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "photos"));
 
     private static string Find()
     {
-        var built = typeof(TestPaths).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        // Stamped at build time by tests/Directory.Build.props.
+        var built = typeof(RepositoryPaths).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
             .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepoRoot")?.Value;
         if (built is not null && File.Exists(Path.Combine(built, "ImageRetrieval.sln")))
         {
@@ -27,6 +32,6 @@ internal static class TestPaths
             }
         }
 
-        throw new InvalidOperationException("ImageRetrieval.sln not found");
+        throw new InvalidOperationException("ImageRetrieval.sln not found above " + AppContext.BaseDirectory);
     }
 }
