@@ -1,0 +1,44 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using ImageRetrieval.Embedding.Preprocessing;
+using ImageRetrieval.SharedKernel;
+using ImageRetrieval.Tests;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.UnitTests;
+
+/// <summary>
+/// Pixels, not just embeddings: SHA-256 of our decoded and resized RGB bytes against Pillow's
+/// (scripts/parity/make_resize_hashes.py). The counts show how close "exact" is on the shared photos.
+/// </summary>
+public sealed class PixelExactnessTests
+{
+    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
+
+    [SkippableFact]
+    public void Given_the_shared_photos_Then_decoding_and_both_resizes_give_pillows_exact_bytes()
+    {
+        Skip.IfNot(Directory.Exists(RepositoryPaths.SharedPhotos), $"the shared photos are not at {RepositoryPaths.SharedPhotos}");
+        using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(RepositoryPaths.Fixtures, "parity", "pillow-resize-sha256.json")));
+        var mismatches = new List<string>();
+        foreach (var entry in reference.RootElement.GetProperty("decoded").EnumerateObject())
+        {
+            var rgb = Decoder.Decode(File.ReadAllBytes(Path.Combine(RepositoryPaths.SharedPhotos, entry.Name)));
+            Check("decoded", entry.Name, rgb.Pixels);
+            Check("bilinear_224x224", entry.Name, PillowResampler.Resize(rgb.Pixels, rgb.Width, rgb.Height, 224, 224, ResampleFilter.Bilinear));
+            var (w, h) = PixelTensorWriter.ShortestEdgeSize(rgb.Width, rgb.Height, 256);
+            Check("bicubic_shortest_256", entry.Name, PillowResampler.Resize(rgb.Pixels, rgb.Width, rgb.Height, w, h, ResampleFilter.Bicubic));
+        }
+
+        Assert.Empty(mismatches);
+
+        void Check(string step, string name, byte[] pixels)
+        {
+            var expected = reference.RootElement.GetProperty(step).GetProperty(name).GetString();
+            if (Convert.ToHexStringLower(SHA256.HashData(pixels)) != expected)
+            {
+                mismatches.Add($"{step}: {name}");
+            }
+        }
+    }
+}
