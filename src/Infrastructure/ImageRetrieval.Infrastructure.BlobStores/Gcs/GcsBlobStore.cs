@@ -7,8 +7,6 @@ using System.Text.Json.Serialization;
 using ImageRetrieval.Infrastructure.Abstractions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Polly.CircuitBreaker;
-using Polly.Timeout;
 
 namespace ImageRetrieval.Infrastructure.BlobStores.Gcs;
 
@@ -181,8 +179,7 @@ internal sealed partial class GcsBlobStore(
         {
             return await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, completion, cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TimeoutRejectedException or BrokenCircuitException or IOException
-            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (StoreResilience.IsTransportFailure(ex, cancellationToken))
         {
             throw new StoreUnavailableException(StoreName, $"{method} {url.AbsolutePath} failed: {ex.Message}", ex);
         }

@@ -4,8 +4,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using ImageRetrieval.Infrastructure.Abstractions;
-using Polly.CircuitBreaker;
-using Polly.Timeout;
 
 namespace ImageRetrieval.Infrastructure.VectorStores.Qdrant;
 
