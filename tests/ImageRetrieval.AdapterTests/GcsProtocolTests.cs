@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Security.Cryptography;
 using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.BlobStores;
@@ -171,6 +172,21 @@ public sealed class GcsProtocolTests : IAsyncLifetime
         var tampered = new Uri(url.OriginalString.Replace("X-Goog-Expires=900", "X-Goog-Expires=901", StringComparison.Ordinal));
         using var rejected = await anonymous.GetAsync(tampered);
         Assert.Equal(HttpStatusCode.Forbidden, rejected.StatusCode);
+    }
+
+    [Fact]
+    public async Task Given_a_key_signed_before_When_asked_again_Then_the_url_is_reused_without_signing_again()
+    {
+        var credential = new FakeGcsCredential(RSA.Create(2048), "reuse@dummy-project-id.iam.gserviceaccount.com");
+        await using var provider = GcsTestHost.Build(_server.BaseUri, Bucket, "", credential);
+        var store = provider.GcsStore();
+
+        var first = await store.TryGetSignedUrlAsync(Key, default);
+        var second = await store.TryGetSignedUrlAsync(Key, default);
+        await store.TryGetSignedUrlAsync("images/other.jpg", default);
+
+        Assert.Equal(first, second);
+        Assert.Equal(2, credential.Signatures);
     }
 
     [Fact]

@@ -257,6 +257,13 @@ internal sealed class FakeGcsCredential(RSA? key, string? account) : IGcsCredent
 
     public Task<string?> GetSigningAccountAsync(CancellationToken cancellationToken) => Task.FromResult(key is null ? null : account);
 
-    public Task<byte[]> SignAsync(byte[] data, CancellationToken cancellationToken) =>
-        Task.FromResult(key!.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+    public int Signatures => _signatures;
+
+    private int _signatures;
+
+    public Task<byte[]> SignAsync(byte[] data, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _signatures);
+        return Task.FromResult(key!.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+    }
 }

@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ImageRetrieval.Infrastructure.Abstractions;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -23,13 +24,19 @@ internal sealed partial class GcsBlobStore(
     IGcsCredential credential,
     IOptions<GcsOptions> gcsOptions,
     TimeProvider timeProvider,
-    ILogger<GcsBlobStore> logger) : IBlobStore
+    ILogger<GcsBlobStore> logger) : IBlobStore, IDisposable
 {
     public const string HttpClientName = "ImageRetrieval.Gcs";
     public const string StoreName = "Gcs";
 
     private readonly GcsOptions _options = gcsOptions.Value;
     private readonly Uri _endpoint = new(gcsOptions.Value.Endpoint.TrimEnd('/') + "/");
+
+    // Listing a page of records signs a URL per record; with Workload Identity every signature is an IAM
+    // signBlob call. A URL is reused for half its lifetime, and a refused signer is not asked again for a while.
+    private readonly MemoryCache _signed = new(new MemoryCacheOptions { SizeLimit = 50_000 });
+    private static readonly TimeSpan SigningRetryAfterFailure = TimeSpan.FromMinutes(5);
+    private DateTimeOffset _signingRefusedUntil = DateTimeOffset.MinValue;
 
     public string ProviderName => nameof(BlobStoreProvider.Gcs);
 
@@ -126,6 +133,12 @@ internal sealed partial class GcsBlobStore(
     public async Task<Uri?> TryGetSignedUrlAsync(string key, CancellationToken cancellationToken)
     {
         var name = ObjectName(key);
+        var now = timeProvider.GetUtcNow();
+        if (_signed.TryGetValue(name, out Uri? cached) || now < _signingRefusedUntil)
+        {
+            return cached;
+        }
+
         var account = await credential.GetSigningAccountAsync(cancellationToken);
         if (account is null)
         {
@@ -134,17 +147,21 @@ internal sealed partial class GcsBlobStore(
 
         try
         {
-            var signed = await GcsV4Signer.SignAsync(_endpoint, _options.Bucket, name, "GET", timeProvider.GetUtcNow(), _options.SignedUrlLifetime,
+            var signed = await GcsV4Signer.SignAsync(_endpoint, _options.Bucket, name, "GET", now, _options.SignedUrlLifetime,
                 account, credential.SignAsync, cancellationToken);
+            _signed.Set(name, signed.Url, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _options.SignedUrlLifetime / 2 });
             return signed.Url;
         }
         catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or System.Security.Cryptography.CryptographicException or FormatException)
         {
             // IAM signBlob refused (no Token Creator role) or the key cannot sign: serve through the service.
+            _signingRefusedUntil = now + SigningRetryAfterFailure;
             LogSigningFailed(logger, account, ex.Message);
             return null;
         }
     }
+
+    public void Dispose() => _signed.Dispose();
 
     public string DescribeLocation(string key) => ObjectName(key);
 

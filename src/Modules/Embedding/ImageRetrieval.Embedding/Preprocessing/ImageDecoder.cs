@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
@@ -52,7 +53,10 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
             throw Reject(422, ProblemTypes.UndecodableImage, "The file is empty.");
         }
 
-        var buffer = bytes.ToArray();
+        // libvips takes a byte[]; uploads already are one, so avoid copying megabytes per image.
+        var buffer = MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToArray();
         var loader = Image.FindLoadBuffer(buffer)?.ToUpperInvariant() ?? "";
         var contentType = AllowedLoaders.FirstOrDefault(a => loader.Contains(a.LoaderPart, StringComparison.OrdinalIgnoreCase)).ContentType;
         if (contentType is null)
