@@ -12,10 +12,7 @@ public sealed record EmbedImages(IReadOnlyList<ImageUpload> Images, bool Normali
 
 public sealed record EmbedImagesResult(string Model, int Dimension, IReadOnlyList<ImageEmbedding> Items);
 
-public sealed record ImageEmbedding(string FileName, float[]? Vector, DecodedImageInfo? Image, ImageRejection? Rejection)
-{
-    public bool Succeeded => Vector is not null;
-}
+public sealed record ImageEmbedding(string FileName, float[]? Vector, DecodedImageInfo? Image, ImageRejection? Rejection);
 
 /// <summary>What decoding found: the real format (from the bytes, not the file name) and the upright size.</summary>
 public sealed record DecodedImageInfo(string ContentType, int Width, int Height);

@@ -43,8 +43,9 @@ internal static class EmbedImagesEndpoint
         if (failed.Count > 0)
         {
             var first = failed[0].Rejection!;
-            return Problems.Create(first.StatusCode, first.Slug, "Image rejected", $"'{failed[0].FileName}': {first.Detail}",
-                [new("errors", failed.Select(f => new { fileName = f.FileName, type = ProblemTypes.Uri(f.Rejection!.Slug), detail = f.Rejection.Detail }).ToList())]);
+            return TypedResults.Problem(
+                title: "Image rejected", detail: $"'{failed[0].FileName}': {first.Detail}", statusCode: first.StatusCode, type: ProblemTypes.Uri(first.Slug),
+                extensions: [new("errors", failed.Select(f => new { fileName = f.FileName, type = ProblemTypes.Uri(f.Rejection!.Slug), detail = f.Rejection.Detail }).ToList())]);
         }
 
         return TypedResults.Ok(new EmbeddingsResponse(result.Model, result.Dimension,
