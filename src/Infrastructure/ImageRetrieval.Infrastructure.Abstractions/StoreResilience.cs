@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
@@ -60,6 +61,46 @@ public static partial class StoreResilience
                 .AddTimeout(options.Timeout);
         });
         return builder;
+    }
+
+    /// <summary>Sends through the resilient client; a transport failure left after retries becomes <see cref="StoreUnavailableException"/>.</summary>
+    public static async Task<HttpResponseMessage> SendAsync(
+        HttpClient http, string store, string description, HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await http.SendAsync(request, completion, cancellationToken);
+        }
+        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        {
+            throw new StoreUnavailableException(store, $"{description} failed: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// The exception for a provider's error answer, with the message <paramref name="providerMessage"/> finds in
+    /// its JSON error body, else the raw body (a proxy's page, say), at most 500 characters.
+    /// </summary>
+    public static async Task<Exception> FailureFromAsync(
+        string store, string description, HttpResponseMessage response, Func<JsonElement, string?> providerMessage, CancellationToken cancellationToken)
+    {
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        string? detail = null;
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                detail = providerMessage(document.RootElement);
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the raw text is the best detail there is.
+        }
+
+        detail ??= body;
+        return FailureFor(store, description, response.StatusCode, detail.Length > 500 ? detail[..500] : detail);
     }
 
     /// <summary>

@@ -192,43 +192,22 @@ internal sealed partial class GcsBlobStore(
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, HttpContent? content, HttpCompletionOption completion, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, url) { Content = content };
-        try
+        return await StoreResilience.SendAsync(httpClientFactory.CreateClient(HttpClientName), StoreName, $"{method} {url.AbsolutePath}", request, completion, cancellationToken);
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, Uri url, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
         {
-            return await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, completion, cancellationToken);
-        }
-        catch (Exception ex) when (StoreResilience.IsTransportFailure(ex, cancellationToken))
-        {
-            throw new StoreUnavailableException(StoreName, $"{method} {url.AbsolutePath} failed: {ex.Message}", ex);
+            throw await StoreResilience.FailureFromAsync(StoreName, url.AbsolutePath, response, ErrorMessage, cancellationToken);
         }
     }
 
     /// <summary>GCS errors are <c>{"error": {"code", "message", "errors": [...]}}</c>.</summary>
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, Uri url, CancellationToken cancellationToken)
-    {
-        if (response.IsSuccessStatusCode)
-        {
-            return;
-        }
-
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        var detail = body;
-        try
-        {
-            using var document = JsonDocument.Parse(body);
-            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("error", out var error)
-                && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var message))
-            {
-                detail = message.ToString();
-            }
-        }
-        catch (JsonException)
-        {
-            // Not JSON: keep the raw text.
-        }
-
-        detail = detail.Length > 500 ? detail[..500] : detail;
-        throw StoreResilience.FailureFor(StoreName, url.AbsolutePath, response.StatusCode, detail);
-    }
+    private static string? ErrorMessage(JsonElement root) =>
+        root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var message)
+            ? message.ToString()
+            : null;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not sign a GCS URL as {Account} ({Error}); the link goes through the service instead")]
     private static partial void LogSigningFailed(ILogger logger, string account, string error);

@@ -30,17 +30,8 @@ internal sealed class PineconeApi(IHttpClientFactory httpClientFactory)
     public async Task<T?> SendAsync<T>(HttpMethod method, Uri url, HttpContent? content, JsonTypeInfo<T>? resultType, bool notFoundIsDefault, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, url) { Content = content };
-        var http = httpClientFactory.CreateClient(HttpClientName);
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.SendAsync(request, cancellationToken);
-        }
-        catch (Exception ex) when (StoreResilience.IsTransportFailure(ex, cancellationToken))
-        {
-            throw new StoreUnavailableException(StoreName, $"{method} {url.AbsolutePath} failed: {ex.Message}", ex);
-        }
-
+        var response = await StoreResilience.SendAsync(httpClientFactory.CreateClient(HttpClientName), StoreName, $"{method} {url.AbsolutePath}", request,
+            HttpCompletionOption.ResponseContentRead, cancellationToken);
         using (response)
         {
             if (response.IsSuccessStatusCode)
@@ -58,40 +49,21 @@ internal sealed class PineconeApi(IHttpClientFactory httpClientFactory)
                 return default;
             }
 
-            var detail = await ReadErrorAsync(response, cancellationToken);
-            throw StoreResilience.FailureFor(StoreName, $"{method} {url.AbsolutePath}", response.StatusCode, detail);
+            throw await StoreResilience.FailureFromAsync(StoreName, $"{method} {url.AbsolutePath}", response, ErrorMessage, cancellationToken);
         }
     }
 
     /// <summary>
     /// The control plane answers <c>{"error": {"code", "message"}, "status"}</c>, the data plane
-    /// <c>{"code", "message", "details"}</c>; fall back to the raw body.
+    /// <c>{"code", "message", "details"}</c>.
     /// </summary>
-    private static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static string? ErrorMessage(JsonElement root)
     {
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        try
+        if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var message))
         {
-            using var document = JsonDocument.Parse(body);
-            var root = document.RootElement;
-            if (root.ValueKind == JsonValueKind.Object)
-            {
-                if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var m1))
-                {
-                    return error.TryGetProperty("code", out var code) ? $"{code}: {m1}" : m1.ToString();
-                }
-
-                if (root.TryGetProperty("message", out var m2))
-                {
-                    return m2.ToString();
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            // Plain text ("Unauthorized") or a proxy's page: the raw text is the detail.
+            return error.TryGetProperty("code", out var code) ? $"{code}: {message}" : message.ToString();
         }
 
-        return body.Length > 500 ? body[..500] : body;
+        return root.TryGetProperty("message", out var plain) ? plain.ToString() : null;
     }
 }

@@ -34,17 +34,8 @@ internal sealed class QdrantApi(IHttpClientFactory httpClientFactory)
         CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, pathAndQuery) { Content = content };
-        var http = httpClientFactory.CreateClient(HttpClientName);
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.SendAsync(request, cancellationToken);
-        }
-        catch (Exception ex) when (StoreResilience.IsTransportFailure(ex, cancellationToken))
-        {
-            throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} failed: {ex.Message}", ex);
-        }
-
+        var response = await StoreResilience.SendAsync(httpClientFactory.CreateClient(HttpClientName), StoreName, $"{method} {pathAndQuery}", request,
+            HttpCompletionOption.ResponseContentRead, cancellationToken);
         using (response)
         {
             if (response.IsSuccessStatusCode)
@@ -58,31 +49,13 @@ internal sealed class QdrantApi(IHttpClientFactory httpClientFactory)
                 return null;
             }
 
-            var detail = await ReadErrorAsync(response, cancellationToken);
-            throw StoreResilience.FailureFor(StoreName, $"{method} {pathAndQuery}", response.StatusCode, detail);
+            throw await StoreResilience.FailureFromAsync(StoreName, $"{method} {pathAndQuery}", response, ErrorMessage, cancellationToken);
         }
     }
 
-    /// <summary>Qdrant reports errors as <c>{"status": {"error": "..."}}</c>; fall back to the raw body.</summary>
-    private static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        try
-        {
-            using var document = JsonDocument.Parse(body);
-            if (document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("status", out var status)
-                && status.ValueKind == JsonValueKind.Object
-                && status.TryGetProperty("error", out var error))
-            {
-                return error.ToString();
-            }
-        }
-        catch (JsonException)
-        {
-            // Not JSON (a proxy's error page, say): the raw text is the best detail we have.
-        }
-
-        return body.Length > 500 ? body[..500] : body;
-    }
+    /// <summary>Qdrant reports errors as <c>{"status": {"error": "..."}}</c>.</summary>
+    private static string? ErrorMessage(JsonElement root) =>
+        root.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.Object && status.TryGetProperty("error", out var error)
+            ? error.ToString()
+            : null;
 }
