@@ -50,3 +50,25 @@ public interface IVectorStore
     /// <summary>Throws <see cref="StoreUnavailableException"/> when the store cannot answer.</summary>
     Task CheckReachableAsync(CancellationToken cancellationToken);
 }
+
+public static class VectorRecordBatch
+{
+    /// <summary>
+    /// The contract every store enforces before writing anything: ids present and every vector of the
+    /// collection's dimension; otherwise <see cref="ArgumentException"/> and nothing is written.
+    /// </summary>
+    public static void Validate(IReadOnlyList<VectorRecord> records, int dimension, string collection)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        foreach (var record in records)
+        {
+            ArgumentNullException.ThrowIfNull(record, nameof(records));
+            ArgumentException.ThrowIfNullOrEmpty(record.Id, nameof(records));
+            if (record.Vector.Length != dimension)
+            {
+                throw new ArgumentException(
+                    $"Record '{record.Id}' has a {record.Vector.Length}-d vector but collection '{collection}' holds {dimension}-d vectors.", nameof(records));
+            }
+        }
+    }
+}

@@ -103,17 +103,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             var index = RequireIndex();
             var rows = new List<(string Id, byte[] Vector, string Metadata)>(records.Count);
             var unitVectors = new List<float[]>(records.Count);
+            VectorRecordBatch.Validate(records, index.Dimension, _collection);
             foreach (var record in records)
             {
-                ArgumentNullException.ThrowIfNull(record, nameof(records));
-                ArgumentException.ThrowIfNullOrEmpty(record.Id, nameof(records));
-                if (record.Vector.Length != index.Dimension)
-                {
-                    throw new ArgumentException(
-                        $"Record '{record.Id}' has a {record.Vector.Length}-d vector but collection '{_collection}' holds {index.Dimension}-d vectors.",
-                        nameof(records));
-                }
-
                 MetadataJson.Validate(record.Id, record.Metadata);
                 var unit = LocalVectorIndex.Normalize(record.Vector.Span, $"The vector of record '{record.Id}'");
                 unitVectors.Add(unit);

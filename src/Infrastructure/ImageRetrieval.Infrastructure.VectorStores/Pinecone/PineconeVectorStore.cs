@@ -109,15 +109,7 @@ internal sealed partial class PineconeVectorStore(
         }
 
         var dimension = await RequireDimensionAsync(cancellationToken);
-        foreach (var record in records)
-        {
-            ArgumentNullException.ThrowIfNull(record, nameof(records));
-            ArgumentException.ThrowIfNullOrEmpty(record.Id, nameof(records));
-            if (record.Vector.Length != dimension)
-            {
-                throw new ArgumentException($"Record '{record.Id}' has {record.Vector.Length} dimensions; index '{_index}' has {dimension}.", nameof(records));
-            }
-        }
+        VectorRecordBatch.Validate(records, dimension, _index);
 
         var url = new Uri(await HostAsync(cancellationToken), "vectors/upsert");
         foreach (var body in PineconeUpsertBatcher.Batches(records, _namespace, _options.UpsertBatchSize, _options.MaxUpsertRequestBytes))

@@ -98,15 +98,7 @@ internal sealed partial class QdrantVectorStore(
         }
 
         var dimension = await RequireDimensionAsync(cancellationToken);
-        foreach (var record in records)
-        {
-            ArgumentNullException.ThrowIfNull(record, nameof(records));
-            ArgumentException.ThrowIfNullOrEmpty(record.Id, nameof(records));
-            if (record.Vector.Length != dimension)
-            {
-                throw new ArgumentException($"Record '{record.Id}' has {record.Vector.Length} dimensions; collection '{_collection}' has {dimension}.", nameof(records));
-            }
-        }
+        VectorRecordBatch.Validate(records, dimension, _collection);
 
         foreach (var batch in records.Chunk(_options.UpsertBatchSize))
         {
