@@ -23,4 +23,5 @@ public sealed record ImageRejection(int StatusCode, string Slug, string Detail);
 /// <summary>The loaded model's identity; throws a 503 problem while the model is still loading.</summary>
 public sealed record GetEmbeddingModel : IRequest<EmbeddingModelInfo>;
 
-public sealed record EmbeddingModelInfo(string ModelId, int Dimension);
+/// <param name="TextSearch">True when the model has a text tower, so text queries can be embedded into the image space.</param>
+public sealed record EmbeddingModelInfo(string ModelId, int Dimension, bool TextSearch = false);

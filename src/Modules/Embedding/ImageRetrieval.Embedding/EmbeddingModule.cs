@@ -1,5 +1,6 @@
 using FluentValidation;
 using ImageRetrieval.Embedding.EmbedImages;
+using ImageRetrieval.Embedding.GetModel;
 using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.Infrastructure.Onnx;
@@ -36,6 +37,7 @@ public static class EmbeddingModule
     public static IEndpointRouteBuilder MapEmbeddingApi(this IEndpointRouteBuilder api)
     {
         api.MapEmbedImages();
+        api.MapGetModel();
         return api;
     }
 }

@@ -1,0 +1,29 @@
+using ImageRetrieval.Embedding.Contracts;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace ImageRetrieval.Embedding.GetModel;
+
+/// <param name="TextSearch">Whether text queries work: true only when the model has a text tower.</param>
+public sealed record ModelResponse(string Model, int Dimension, bool TextSearch);
+
+internal static class GetModelEndpoint
+{
+    public static void MapGetModel(this IEndpointRouteBuilder api) =>
+        api.MapGet("/model", HandleAsync)
+            .WithName("GetModel")
+            .WithSummary("The loaded embedding model")
+            .WithDescription("The model id the collection records, the vector dimension, and whether the model can embed text (textSearch), so a client knows whether to offer text search.")
+            .WithTags("embeddings")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<Ok<ModelResponse>> HandleAsync(IMediator mediator, CancellationToken cancellationToken)
+    {
+        var model = await mediator.Send(new GetEmbeddingModel(), cancellationToken);
+        return TypedResults.Ok(new ModelResponse(model.ModelId, model.Dimension, model.TextSearch));
+    }
+}

@@ -1,0 +1,20 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace ImageRetrieval.IntegrationTests;
+
+public sealed class ModelApiTests(ServiceWithSmallLimits service) : IClassFixture<ServiceWithSmallLimits>
+{
+    [Fact]
+    public async Task Given_an_image_only_model_When_the_model_is_asked_for_Then_it_names_it_with_its_dimension_and_no_text_search()
+    {
+        var body = await service.Client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/model", UriKind.Relative));
+        Assert.StartsWith("vit-tiny#", body!["model"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(48, body["dimension"]!.GetValue<int>());
+        Assert.False(body["textSearch"]!.GetValue<bool>());
+
+        var document = await service.Client.GetFromJsonAsync<JsonObject>(new Uri("/openapi/v1.json", UriKind.Relative));
+        var schema = document!["paths"]!["/api/v1/model"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!;
+        Assert.NotNull(schema);
+    }
+}
