@@ -74,6 +74,18 @@ public sealed class PreprocessingTests
         Assert.All(tensor[8..], v => Assert.Equal(-0.6f, v, 5));
     }
 
+    [Fact]
+    public void Given_a_crop_larger_than_the_image_Then_it_is_zero_padded_with_the_image_placed_like_transformers()
+    {
+        // transformers pads by ceil((crop - size) / 2) before cropping: a 1x1 image in a 4x4 crop lands at (2, 2), not (1, 1).
+        var writer = new PixelTensorWriter(Parse("""{"do_resize":false,"do_center_crop":true,"crop_size":4,"do_rescale":false,"do_normalize":false}"""));
+        var tensor = new float[writer.Length];
+        writer.Write(new RgbImage([7, 8, 9], 1, 1, "image/png"), tensor);
+        Assert.Equal([2 * 4 + 2], tensor[..16].Select((v, i) => (v, i)).Where(p => p.v != 0).Select(p => p.i));
+        Assert.Equal(7f, tensor[10]);
+        Assert.Equal(9f, tensor[32 + 10]);
+    }
+
     private static PreprocessorConfig Parse(string json)
     {
         using var document = JsonDocument.Parse(json);

@@ -14,6 +14,20 @@ public sealed class ImageLimitsOptions
     [Range(1, 1L << 32)]
     public long MaxPixels { get; set; } = 40_000_000;
 
+    /// <summary>
+    /// Pixels x bands x bytes a sample, checked from the header: bounds what decoding one image holds
+    /// in memory whatever its bit depth or band count. The default admits 40 MP of 8-bit RGBA or 16-bit RGB.
+    /// </summary>
+    [Range(1, 1L << 34)]
+    public long MaxDecodedBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Long side over short side. A 1x40000 strip passes the pixel limit, but resizing it to a model's
+    /// input reads every row for a handful of columns; past this ratio it is refused.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxAspectRatio { get; set; } = 1000;
+
     [Range(1, 1000)]
     public int MaxFilesPerRequest { get; set; } = 64;
 

@@ -46,7 +46,7 @@ internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder
     private DecodedImageInfo Preprocess(LoadedModel model, ImageUpload image, float[] pixels)
     {
         using var activity = EmbeddingMetrics.ActivitySource.StartActivity("decode and preprocess");
-        var rgb = decoder.Decode(image.Content);
+        var rgb = decoder.Decode(image.Content, model.Writer.SourceWindow);
         activity?.SetTag("image.width", rgb.Width);
         activity?.SetTag("image.height", rgb.Height);
         model.Writer.Write(rgb, pixels);

@@ -7,7 +7,12 @@ using NetVips;
 namespace ImageRetrieval.Embedding.Preprocessing;
 
 /// <summary>Upright 8-bit RGB pixels of a decoded image, row-major, 3 bytes a pixel.</summary>
-internal sealed record RgbImage(byte[] Pixels, int Width, int Height, string ContentType);
+/// <param name="Width">Of the whole upright image, even when only a part of it was decoded.</param>
+internal sealed record RgbImage(byte[] Pixels, int Width, int Height, string ContentType)
+{
+    /// <summary>The part of the upright image that <see cref="Pixels"/> holds: all of it unless decoding was given a window.</summary>
+    public PixelWindow Region { get; init; } = new(0, 0, Width, Height);
+}
 
 internal sealed class ImageRejectedException(ImageRejection rejection) : Exception(rejection.Detail)
 {
@@ -18,7 +23,8 @@ internal sealed class ImageRejectedException(ImageRejection rejection) : Excepti
 /// Decodes uploads with libvips into what Pillow's <c>exif_transpose(img).convert("RGB")</c> gives:
 /// EXIF orientation applied, grey replicated to three channels, alpha dropped (not composited),
 /// CMYK and 16-bit converted to 8-bit sRGB. Only raster formats from an allow-list are opened; size
-/// limits are checked from the header so a decompression bomb is refused before it is decoded.
+/// limits (pixels, decoded bytes, aspect ratio) are checked from the header so a decompression bomb
+/// is refused before it is decoded, and only the first frame or page of a multi-image file is read.
 /// </summary>
 internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
 {
@@ -38,9 +44,16 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         // Untrusted bytes must never reach loaders such as ImageMagick, PDF or SVG.
         NetVips.NetVips.BlockUntrusted = true;
         NetVips.NetVips.Concurrency = 1;
+
+        // libvips' operation cache would keep decoded pixels of past uploads alive; every upload is new.
+        Cache.Max = 0;
     }
 
-    public RgbImage Decode(ReadOnlyMemory<byte> bytes)
+    /// <param name="window">
+    /// Given the upright width and height, the part of the image that is needed; only that part is
+    /// converted and copied out (libvips still has to decompress the rows before it).
+    /// </param>
+    public RgbImage Decode(ReadOnlyMemory<byte> bytes, Func<int, int, PixelWindow>? window = null)
     {
         var limit = limits.Value;
         if (bytes.Length > limit.MaxFileBytes)
@@ -66,23 +79,65 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
 
         try
         {
-            using var header = Image.NewFromBuffer(buffer, failOn: Enums.FailOn.Truncated);
-            var pixels = (long)header.Width * header.Height;
-            if (pixels > limit.MaxPixels)
+            using var header = Image.NewFromBuffer(buffer, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated);
+            CheckHeader(header, limit);
+            using var rgb = ToRgb(header);
+            var (width, height) = (rgb.Width, rgb.Height);
+            var region = window?.Invoke(width, height) ?? new PixelWindow(0, 0, width, height);
+            if (region == new PixelWindow(0, 0, width, height))
             {
-                throw Reject(422, ProblemTypes.ImageTooLarge,
-                    $"The image is {header.Width}x{header.Height} ({pixels} pixels); the limit is {limit.MaxPixels} pixels.");
+                return new RgbImage(rgb.WriteToMemory<byte>(), width, height, contentType);
             }
 
-            using var rgb = ToRgb(header);
-            var data = rgb.WriteToMemory<byte>();
-            return new RgbImage(data, rgb.Width, rgb.Height, contentType);
+            using var part = rgb.ExtractArea(region.X, region.Y, region.Width, region.Height);
+            return new RgbImage(part.WriteToMemory<byte>(), width, height, contentType) { Region = region };
         }
         catch (VipsException ex)
         {
             throw Reject(422, ProblemTypes.UndecodableImage, $"The {contentType} file could not be decoded: {FirstLine(ex.Message)}");
         }
     }
+
+    /// <summary>What decoding will cost, from the header alone: pixels, bytes of decoded samples, shape.</summary>
+    private static void CheckHeader(Image header, ImageLimitsOptions limit)
+    {
+        var (width, height) = (header.Width, header.Height);
+        if (width <= 0 || height <= 0)
+        {
+            throw Reject(422, ProblemTypes.UndecodableImage, $"The image declares a size of {width}x{height}.");
+        }
+
+        var pixels = (long)width * height;
+        if (pixels > limit.MaxPixels)
+        {
+            throw Reject(422, ProblemTypes.ImageTooLarge, $"The image is {width}x{height} ({pixels} pixels); the limit is {limit.MaxPixels} pixels.");
+        }
+
+        // Bands x bytes a sample: a 16-bit RGBA or a float image takes many times the bytes of 8-bit RGB.
+        var decodedBytes = checked(pixels * header.Bands * SampleBytes(header.Format));
+        if (decodedBytes > limit.MaxDecodedBytes)
+        {
+            throw Reject(422, ProblemTypes.ImageTooLarge,
+                $"The image is {width}x{height} with {header.Bands} {header.Format} bands, {decodedBytes} bytes decoded; the limit is {limit.MaxDecodedBytes} bytes.");
+        }
+
+        var (shortSide, longSide) = width <= height ? (width, height) : (height, width);
+        if (longSide > (long)shortSide * limit.MaxAspectRatio)
+        {
+            throw Reject(422, ProblemTypes.ImageTooLarge,
+                $"The image is {width}x{height}, an aspect ratio over {limit.MaxAspectRatio}:1, the limit.");
+        }
+    }
+
+    private static int SampleBytes(Enums.BandFormat format) => format switch
+    {
+        Enums.BandFormat.Uchar or Enums.BandFormat.Char => 1,
+        Enums.BandFormat.Ushort or Enums.BandFormat.Short => 2,
+        Enums.BandFormat.Uint or Enums.BandFormat.Int or Enums.BandFormat.Float => 4,
+        Enums.BandFormat.Complex or Enums.BandFormat.Double => 8,
+        Enums.BandFormat.Dpcomplex => 16,
+        _ => 8,
+    };
 
     private static Image ToRgb(Image image)
     {

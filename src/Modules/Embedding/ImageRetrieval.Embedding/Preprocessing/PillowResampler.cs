@@ -2,6 +2,19 @@ using System.Buffers;
 
 namespace ImageRetrieval.Embedding.Preprocessing;
 
+/// <summary>A rectangle of an image in pixels.</summary>
+internal readonly record struct PixelWindow(int X, int Y, int Width, int Height)
+{
+    public int Right => X + Width;
+
+    public int Bottom => Y + Height;
+
+    public bool Contains(PixelWindow other) =>
+        other.X >= X && other.Y >= Y && other.Right <= Right && other.Bottom <= Bottom;
+
+    public override string ToString() => $"{Width}x{Height}+{X}+{Y}";
+}
+
 /// <summary>
 /// Resizes 8-bit RGB exactly as Pillow's <c>Image.resize</c> does (libImaging/Resample.c): separable
 /// convolution whose filter support widens with the downscale factor (so it antialiases), fixed-point
@@ -11,139 +24,236 @@ namespace ImageRetrieval.Embedding.Preprocessing;
 /// </summary>
 internal static class PillowResampler
 {
+    /// <summary>The whole resized image; what Pillow returns.</summary>
+    public static byte[] Resize(ReadOnlySpan<byte> rgb, int width, int height, int outWidth, int outHeight, ResampleFilter filter)
+    {
+        var plan = ResizePlan.Create(width, height, outWidth, outHeight, filter, new PixelWindow(0, 0, outWidth, outHeight));
+        return plan.Execute(rgb, new PixelWindow(0, 0, width, height));
+    }
+}
+
+/// <summary>
+/// How to compute one window of a resized image, and which input pixels that takes. Each output pixel
+/// of a separable resample depends only on its own coordinate, so computing a sub-rectangle gives
+/// exactly the pixels Pillow would have there: the horizontal pass runs only for the output columns
+/// in the window and the input rows the window's vertical taps read, the vertical pass only for the
+/// window's rows. A centre crop therefore costs its own size, not the size of the resized image
+/// (1x4000 resized to a 256 shortest edge would be 256x1024000 otherwise).
+/// </summary>
+internal sealed class ResizePlan
+{
     private const int PrecisionBits = 32 - 8 - 2;
     private const int Channels = 3;
 
-    public static byte[] Resize(ReadOnlySpan<byte> rgb, int width, int height, int outWidth, int outHeight, ResampleFilter filter)
+    private readonly ResampleFilter filter;
+    private readonly int inWidth;
+    private readonly int inHeight;
+    private readonly int outWidth;
+    private readonly int outHeight;
+
+    /// <summary>Null when that pass is skipped (same size), as Pillow skips it.</summary>
+    private readonly Coefficients? horizontal;
+    private readonly Coefficients? vertical;
+
+    private ResizePlan(ResampleFilter filter, int inWidth, int inHeight, int outWidth, int outHeight, PixelWindow output,
+        Coefficients? horizontal, Coefficients? vertical, PixelWindow source)
     {
-        if (outWidth == width && outHeight == height)
+        this.filter = filter;
+        this.inWidth = inWidth;
+        this.inHeight = inHeight;
+        this.outWidth = outWidth;
+        this.outHeight = outHeight;
+        this.horizontal = horizontal;
+        this.vertical = vertical;
+        Output = output;
+        Source = source;
+    }
+
+    /// <summary>The part of the resized image this plan computes.</summary>
+    public PixelWindow Output { get; }
+
+    /// <summary>The input pixels the output window depends on.</summary>
+    public PixelWindow Source { get; }
+
+    public static ResizePlan Create(int inWidth, int inHeight, int outWidth, int outHeight, ResampleFilter filter, PixelWindow output)
+    {
+        if (inWidth <= 0 || inHeight <= 0 || outWidth <= 0 || outHeight <= 0)
         {
-            return rgb.ToArray();
+            throw new ArgumentOutOfRangeException(nameof(inWidth), $"Sizes must be positive: {inWidth}x{inHeight} to {outWidth}x{outHeight}.");
+        }
+
+        if (output.Width <= 0 || output.Height <= 0 || !new PixelWindow(0, 0, outWidth, outHeight).Contains(output))
+        {
+            throw new ArgumentOutOfRangeException(nameof(output), $"Window {output} is not inside {outWidth}x{outHeight}.");
         }
 
         if (filter == ResampleFilter.Nearest)
         {
-            return Nearest(rgb, width, height, outWidth, outHeight);
+            var x0 = NearestSource(output.X, inWidth, outWidth);
+            var y0 = NearestSource(output.Y, inHeight, outHeight);
+            var source = new PixelWindow(x0, y0,
+                NearestSource(output.Right - 1, inWidth, outWidth) - x0 + 1,
+                NearestSource(output.Bottom - 1, inHeight, outHeight) - y0 + 1);
+            return new ResizePlan(filter, inWidth, inHeight, outWidth, outHeight, output, null, null, source);
         }
 
         var (support, kernel) = Filter(filter);
-        var horizontal = Coefficients.Compute(width, outWidth, support, kernel);
-        var vertical = Coefficients.Compute(height, outHeight, support, kernel);
+        var h = outWidth == inWidth ? null : Coefficients.Compute(inWidth, outWidth, output.X, output.Width, support, kernel);
+        var v = outHeight == inHeight ? null : Coefficients.Compute(inHeight, outHeight, output.Y, output.Height, support, kernel);
+        var (left, right) = h?.Span ?? (output.X, output.Right);
+        var (top, bottom) = v?.Span ?? (output.Y, output.Bottom);
+        return new ResizePlan(filter, inWidth, inHeight, outWidth, outHeight, output, h, v, new PixelWindow(left, top, right - left, bottom - top));
+    }
 
-        // Only the source rows the vertical pass will read need a horizontal pass.
-        var firstRow = vertical.Bounds[0];
-        var lastRow = vertical.Bounds[(outHeight - 1) * 2] + vertical.Bounds[(outHeight - 1) * 2 + 1];
-        var needHorizontal = outWidth != width;
-        var needVertical = outHeight != height;
+    /// <summary>Computes <see cref="Output"/> from <paramref name="rgb"/>, which holds the input's <paramref name="region"/> (it must contain <see cref="Source"/>).</summary>
+    public byte[] Execute(ReadOnlySpan<byte> rgb, PixelWindow region)
+    {
+        if (!region.Contains(Source) || rgb.Length < (long)region.Width * region.Height * Channels)
+        {
+            throw new ArgumentException($"The pixels cover {region}; the plan needs {Source}.", nameof(rgb));
+        }
 
-        byte[]? rented = null;
-        ReadOnlySpan<byte> source = rgb;
-        var sourceWidth = width;
-        var rowOffset = 0;
+        var output = new byte[checked(Output.Width * Output.Height * Channels)];
+        if (filter == ResampleFilter.Nearest)
+        {
+            Nearest(rgb, region, output);
+            return output;
+        }
+
+        // Horizontal rows are made on demand into a ring as tall as the widest vertical support: the
+        // vertical taps move down monotonically, so a row is never needed again once passed.
+        var rowBytes = Output.Width * Channels;
+        var ringRows = vertical?.MaxTaps ?? 1;
+        var ring = ArrayPool<byte>.Shared.Rent(checked(ringRows * rowBytes));
+        var sums = ArrayPool<int>.Shared.Rent(rowBytes);
         try
         {
-            if (needHorizontal)
+            var nextRow = int.MinValue;
+            for (var j = 0; j < Output.Height; j++)
             {
-                var rows = lastRow - firstRow;
-                rented = ArrayPool<byte>.Shared.Rent(rows * outWidth * Channels);
-                var temp = rented.AsSpan(0, rows * outWidth * Channels);
-                ResampleHorizontal(rgb, width, firstRow, rows, temp, outWidth, horizontal);
-                source = temp;
-                sourceWidth = outWidth;
-                rowOffset = firstRow;
+                var (first, taps) = vertical is null ? (Output.Y + j, 1) : (vertical.First[j], vertical.Count[j]);
+                for (var row = Math.Max(nextRow, first); row < first + taps; row++)
+                {
+                    HorizontalRow(rgb, region, row, ring.AsSpan(row % ringRows * rowBytes, rowBytes));
+                }
+
+                nextRow = Math.Max(nextRow, first + taps);
+                var destination = output.AsSpan(j * rowBytes, rowBytes);
+                if (vertical is null)
+                {
+                    ring.AsSpan(first % ringRows * rowBytes, rowBytes).CopyTo(destination);
+                    continue;
+                }
+
+                var sum = sums.AsSpan(0, rowBytes);
+                sum.Fill(1 << (PrecisionBits - 1));
+                var weights = vertical.WeightsOf(j);
+                for (var i = 0; i < taps; i++)
+                {
+                    var w = weights[i];
+                    var source = ring.AsSpan((first + i) % ringRows * rowBytes, rowBytes);
+                    for (var x = 0; x < rowBytes; x++)
+                    {
+                        sum[x] += source[x] * w;
+                    }
+                }
+
+                for (var x = 0; x < rowBytes; x++)
+                {
+                    destination[x] = Clip8(sum[x]);
+                }
             }
 
-            if (!needVertical)
-            {
-                return source.ToArray();
-            }
-
-            var output = new byte[outWidth * outHeight * Channels];
-            ResampleVertical(source, sourceWidth, rowOffset, output, outHeight, vertical);
             return output;
         }
         finally
         {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
+            ArrayPool<byte>.Shared.Return(ring);
+            ArrayPool<int>.Shared.Return(sums);
         }
     }
 
-    private static void ResampleHorizontal(ReadOnlySpan<byte> src, int srcWidth, int firstRow, int rows, Span<byte> dst, int outWidth, Coefficients k)
+    /// <summary>One input row through the horizontal pass, for the window's columns only.</summary>
+    private void HorizontalRow(ReadOnlySpan<byte> rgb, PixelWindow region, int row, Span<byte> destination)
     {
-        for (var y = 0; y < rows; y++)
+        var regionRow = rgb.Slice((row - region.Y) * region.Width * Channels, region.Width * Channels);
+        if (horizontal is null)
         {
-            var srcRow = src.Slice((firstRow + y) * srcWidth * Channels, srcWidth * Channels);
-            var dstRow = dst.Slice(y * outWidth * Channels, outWidth * Channels);
-            for (var x = 0; x < outWidth; x++)
-            {
-                var min = k.Bounds[x * 2];
-                var count = k.Bounds[x * 2 + 1];
-                var weights = k.Weights.AsSpan(x * k.Size, count);
-                int s0 = 1 << (PrecisionBits - 1), s1 = s0, s2 = s0;
-                var p = srcRow.Slice(min * Channels, count * Channels);
-                for (var i = 0; i < count; i++)
-                {
-                    var w = weights[i];
-                    s0 += p[i * 3] * w;
-                    s1 += p[i * 3 + 1] * w;
-                    s2 += p[i * 3 + 2] * w;
-                }
+            regionRow.Slice((Output.X - region.X) * Channels, Output.Width * Channels).CopyTo(destination);
+            return;
+        }
 
-                dstRow[x * 3] = Clip8(s0);
-                dstRow[x * 3 + 1] = Clip8(s1);
-                dstRow[x * 3 + 2] = Clip8(s2);
+        for (var x = 0; x < Output.Width; x++)
+        {
+            var count = horizontal.Count[x];
+            var weights = horizontal.WeightsOf(x);
+            int s0 = 1 << (PrecisionBits - 1), s1 = s0, s2 = s0;
+            var p = regionRow.Slice((horizontal.First[x] - region.X) * Channels, count * Channels);
+            for (var i = 0; i < count; i++)
+            {
+                var w = weights[i];
+                s0 += p[i * 3] * w;
+                s1 += p[i * 3 + 1] * w;
+                s2 += p[i * 3 + 2] * w;
             }
+
+            destination[x * 3] = Clip8(s0);
+            destination[x * 3 + 1] = Clip8(s1);
+            destination[x * 3 + 2] = Clip8(s2);
         }
     }
 
-    private static void ResampleVertical(ReadOnlySpan<byte> src, int width, int rowOffset, Span<byte> dst, int outHeight, Coefficients k)
+    /// <summary>Pillow's nearest neighbour: the source pixel under each output pixel's centre.</summary>
+    private void Nearest(ReadOnlySpan<byte> rgb, PixelWindow region, Span<byte> output)
     {
-        var stride = width * Channels;
-        for (var y = 0; y < outHeight; y++)
+        for (var j = 0; j < Output.Height; j++)
         {
-            var min = k.Bounds[y * 2] - rowOffset;
-            var count = k.Bounds[y * 2 + 1];
-            var weights = k.Weights.AsSpan(y * k.Size, count);
-            var dstRow = dst.Slice(y * stride, stride);
-            for (var x = 0; x < stride; x++)
+            var sy = NearestSource(Output.Y + j, inHeight, outHeight) - region.Y;
+            for (var i = 0; i < Output.Width; i++)
             {
-                var sum = 1 << (PrecisionBits - 1);
-                for (var i = 0; i < count; i++)
-                {
-                    sum += src[(min + i) * stride + x] * weights[i];
-                }
-
-                dstRow[x] = Clip8(sum);
+                var sx = NearestSource(Output.X + i, inWidth, outWidth) - region.X;
+                rgb.Slice((sy * region.Width + sx) * Channels, Channels).CopyTo(output.Slice(((j * Output.Width) + i) * Channels));
             }
         }
     }
+
+    private static int NearestSource(int index, int inSize, int outSize) => Math.Min((int)((index + 0.5) * inSize / outSize), inSize - 1);
 
     private static byte Clip8(int value) =>
         value >= 255 << PrecisionBits ? (byte)255 : value <= 0 ? (byte)0 : (byte)(value >> PrecisionBits);
 
+    /// <summary>Pillow's precompute_coeffs for the output indices [first, first + count) only.</summary>
     private sealed class Coefficients
     {
-        public required int Size { get; init; }
+        private int[] weights = [];
 
-        /// <summary>Per output pixel: first source index and number of taps.</summary>
-        public required int[] Bounds { get; init; }
+        private int size;
 
-        public required int[] Weights { get; init; }
+        /// <summary>Per output index in the window: first input index and number of taps.</summary>
+        public int[] First { get; private init; } = [];
 
-        public static Coefficients Compute(int inSize, int outSize, double filterSupport, Func<double, double> filter)
+        public int[] Count { get; private init; } = [];
+
+        public int MaxTaps => Count.Max();
+
+        /// <summary>Input indices [start, end) the window reads.</summary>
+        public (int Start, int End) Span => (First[0], First[^1] + Count[^1]);
+
+        public ReadOnlySpan<int> WeightsOf(int index) => weights.AsSpan(index * size, Count[index]);
+
+        public static Coefficients Compute(int inSize, int outSize, int first, int count, double filterSupport, Func<double, double> filter)
         {
             var scale = (double)inSize / outSize;
             var filterScale = Math.Max(scale, 1.0);
             var support = filterSupport * filterScale;
-            var size = (int)Math.Ceiling(support) * 2 + 1;
-            var bounds = new int[outSize * 2];
-            var weights = new int[outSize * size];
+            var size = checked((int)Math.Ceiling(support) * 2 + 1);
+            var result = new Coefficients { First = new int[count], Count = new int[count] };
+            result.size = size;
+            result.weights = new int[checked(count * size)];
             var taps = new double[size];
-            for (var xx = 0; xx < outSize; xx++)
+            for (var i = 0; i < count; i++)
             {
+                var xx = first + i;
                 var center = (xx + 0.5) * scale;
                 var inverse = 1.0 / filterScale;
                 var min = Math.Max((int)(center - support + 0.5), 0);
@@ -159,16 +269,16 @@ internal static class PillowResampler
                 for (var x = 0; x < max; x++)
                 {
                     var normalised = total != 0.0 ? taps[x] / total : taps[x];
-                    weights[xx * size + x] = normalised < 0
+                    result.weights[i * size + x] = normalised < 0
                         ? (int)(-0.5 + normalised * (1 << PrecisionBits))
                         : (int)(0.5 + normalised * (1 << PrecisionBits));
                 }
 
-                bounds[xx * 2] = min;
-                bounds[xx * 2 + 1] = max;
+                result.First[i] = min;
+                result.Count[i] = max;
             }
 
-            return new Coefficients { Size = size, Bounds = bounds, Weights = weights };
+            return result;
         }
     }
 
@@ -220,22 +330,5 @@ internal static class PillowResampler
 
         x *= Math.PI;
         return Math.Sin(x) / x;
-    }
-
-    /// <summary>Pillow's nearest neighbour: the source pixel under each output pixel's centre.</summary>
-    private static byte[] Nearest(ReadOnlySpan<byte> rgb, int width, int height, int outWidth, int outHeight)
-    {
-        var output = new byte[outWidth * outHeight * Channels];
-        for (var y = 0; y < outHeight; y++)
-        {
-            var sy = Math.Min((int)((y + 0.5) * height / outHeight), height - 1);
-            for (var x = 0; x < outWidth; x++)
-            {
-                var sx = Math.Min((int)((x + 0.5) * width / outWidth), width - 1);
-                rgb.Slice((sy * width + sx) * Channels, Channels).CopyTo(output.AsSpan((y * outWidth + x) * Channels));
-            }
-        }
-
-        return output;
     }
 }

@@ -1,8 +1,13 @@
+using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.SharedKernel;
+
 namespace ImageRetrieval.Embedding.Preprocessing;
 
 /// <summary>
 /// Turns decoded RGB into the model's <c>pixel_values</c> (channels first), following the Hugging
-/// Face processor's steps in order: resize, centre crop, rescale, normalise.
+/// Face processor's steps in order: resize, centre crop, rescale, normalise. Only the resized pixels
+/// that survive the crop are computed (<see cref="ResizePlan"/>), so the cost follows the crop size
+/// and the input's size, never the size of the resized image.
 /// </summary>
 internal sealed class PixelTensorWriter(PreprocessorConfig config)
 {
@@ -10,14 +15,15 @@ internal sealed class PixelTensorWriter(PreprocessorConfig config)
 
     public int Length => 3 * OutputSize.Height * OutputSize.Width;
 
+    /// <summary>The input pixels (upright) that a <paramref name="width"/> x <paramref name="height"/> image needs decoded.</summary>
+    public PixelWindow SourceWindow(int width, int height) => Plan(width, height).Resize.Source;
+
     public void Write(RgbImage image, Span<float> destination)
     {
-        var (pixels, width, height) = Resize(image);
+        var plan = Plan(image.Width, image.Height);
+        var window = plan.Resize.Output;
+        var pixels = plan.Resize.Execute(image.Pixels, image.Region);
         var (outHeight, outWidth) = OutputSize;
-
-        // transformers' center_crop: top/left by integer halving; areas outside the image are zero-padded.
-        var top = config.CenterCrop ? (height - outHeight) / 2 : 0;
-        var left = config.CenterCrop ? (width - outWidth) / 2 : 0;
         var plane = outHeight * outWidth;
         Span<float> scale = stackalloc float[3];
         Span<float> offset = stackalloc float[3];
@@ -31,12 +37,12 @@ internal sealed class PixelTensorWriter(PreprocessorConfig config)
 
         for (var y = 0; y < outHeight; y++)
         {
-            var sy = y + top;
+            var sy = y + plan.Top - window.Y;
             for (var x = 0; x < outWidth; x++)
             {
-                var sx = x + left;
-                var inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
-                var index = (sy * width + sx) * 3;
+                var sx = x + plan.Left - window.X;
+                var inside = sy >= 0 && sy < window.Height && sx >= 0 && sx < window.Width;
+                var index = (sy * window.Width + sx) * 3;
                 for (var c = 0; c < 3; c++)
                 {
                     var value = inside ? pixels[index + c] : (byte)0;
@@ -46,22 +52,40 @@ internal sealed class PixelTensorWriter(PreprocessorConfig config)
         }
     }
 
-    private (byte[] Pixels, int Width, int Height) Resize(RgbImage image)
-    {
-        var (width, height) = config.Resize switch
-        {
-            ResizeMode.Exact => (config.ResizeWidth, config.ResizeHeight),
-            ResizeMode.ShortestEdge => ShortestEdgeSize(image.Width, image.Height, config.ShortestEdge),
-            _ => (image.Width, image.Height),
-        };
-        return (PillowResampler.Resize(image.Pixels, image.Width, image.Height, width, height, config.Resample), width, height);
-    }
-
     /// <summary>transformers' get_resize_output_image_size with default_to_square=False: the long side is truncated, not rounded.</summary>
     internal static (int Width, int Height) ShortestEdgeSize(int width, int height, int shortest)
     {
         var (shortSide, longSide) = width <= height ? (width, height) : (height, width);
-        var newLong = (int)(shortest * (double)longSide / shortSide);
-        return width <= height ? (shortest, newLong) : (newLong, shortest);
+        var newLong = Math.Floor(shortest * (double)longSide / shortSide);
+        if (newLong > int.MaxValue)
+        {
+            throw new ImageRejectedException(new ImageRejection(422, ProblemTypes.ImageTooLarge,
+                $"A {width}x{height} image would be resized to a {shortest}-pixel short side and a long side of {newLong} pixels, more than can be represented."));
+        }
+
+        return width <= height ? (shortest, (int)newLong) : ((int)newLong, shortest);
     }
+
+    private sealed record Layout(ResizePlan Resize, int Top, int Left);
+
+    private Layout Plan(int width, int height)
+    {
+        var (resizedWidth, resizedHeight) = config.Resize switch
+        {
+            ResizeMode.Exact => (config.ResizeWidth, config.ResizeHeight),
+            ResizeMode.ShortestEdge => ShortestEdgeSize(width, height, config.ShortestEdge),
+            _ => (width, height),
+        };
+
+        // transformers' center_crop: top/left by floor division; areas outside the image are zero-padded.
+        var (outHeight, outWidth) = OutputSize;
+        var top = config.CenterCrop ? FloorHalf(resizedHeight - outHeight) : 0;
+        var left = config.CenterCrop ? FloorHalf(resizedWidth - outWidth) : 0;
+        var x0 = Math.Max(left, 0);
+        var y0 = Math.Max(top, 0);
+        var window = new PixelWindow(x0, y0, Math.Min(left + outWidth, resizedWidth) - x0, Math.Min(top + outHeight, resizedHeight) - y0);
+        return new Layout(ResizePlan.Create(width, height, resizedWidth, resizedHeight, config.Resample, window), top, left);
+    }
+
+    private static int FloorHalf(int value) => (int)Math.Floor(value / 2.0);
 }
