@@ -22,6 +22,7 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
 {
     private const string Repo = "someone/tiny-vit";
     private const string Token = "hf_test_token";
+    private const string ClipRepo = "someone/tiny-clip";
     private readonly byte[] model = File.ReadAllBytes(Path.Combine(RepositoryPaths.Model("vit-tiny-crop"), "onnx", "model.onnx"));
     private readonly byte[] quantized = File.ReadAllBytes(Path.Combine(RepositoryPaths.Model("vit-tiny-crop"), "onnx", "model_quantized.onnx"));
     private readonly ConcurrentQueue<(string Path, string? Range, string? Authorization)> requests = new();
@@ -42,6 +43,12 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
         server.MapGet("/{owner}/{name}/resolve/{revision}/{**path}", (HttpContext context, string owner, string name, string revision, string path) =>
         {
             requests.Enqueue((context.Request.Path, context.Request.Headers.Range.ToString(), context.Request.Headers.Authorization.ToString()));
+            if ($"{owner}/{name}" == ClipRepo && revision == "main")
+            {
+                var clip = Path.Combine(RepositoryPaths.Model("clip-tiny"), path);
+                return File.Exists(clip) ? Results.File(File.ReadAllBytes(clip), "application/octet-stream") : Results.NotFound();
+            }
+
             if ($"{owner}/{name}" != Repo || revision != "main")
             {
                 return Results.NotFound();
@@ -154,6 +161,19 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
         var files = await DownloadAsync(quantized: true);
         Assert.EndsWith("model_quantized.onnx", files.OnnxPath, StringComparison.Ordinal);
         Assert.Equal(quantized, await File.ReadAllBytesAsync(files.OnnxPath));
+    }
+
+    [Theory]
+    [InlineData(false, "vision_model.onnx", "text_model.onnx")]
+    [InlineData(true, "vision_model_quantized.onnx", "text_model_quantized.onnx")]
+    public async Task Given_a_transformers_js_clip_repo_When_downloaded_Then_both_towers_and_the_tokenizer_are_fetched(bool quantized, string vision, string text)
+    {
+        var files = await new HubModelDownloader(new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }), NullLogger<HubModelDownloader>.Instance)
+            .DownloadAsync(new ModelSourceOptions { Model = ClipRepo, HubEndpoint = endpoint, Quantized = quantized }, cache, CancellationToken.None);
+        Assert.EndsWith(Path.Combine("onnx", vision), files.OnnxPath, StringComparison.Ordinal);
+        Assert.EndsWith(Path.Combine("onnx", text), files.TextOnnxPath, StringComparison.Ordinal);
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(RepositoryPaths.Model("clip-tiny"), "tokenizer.json")), await File.ReadAllBytesAsync(files.TokenizerPath!));
+        Assert.DoesNotContain(requests, r => r.Path.EndsWith("/model.onnx", StringComparison.Ordinal));
     }
 
     [Theory]

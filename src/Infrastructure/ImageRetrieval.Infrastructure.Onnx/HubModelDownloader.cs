@@ -43,6 +43,10 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
 
         await FetchAsync(context, ModelFiles.ConfigFile, required: true, cancellationToken);
         await FetchAsync(context, ModelFiles.PreprocessorConfigFile, required: true, cancellationToken);
+        if (IsClip(Path.Combine(directory, ModelFiles.ConfigFile)))
+        {
+            return await DownloadClipAsync(context, options, cancellationToken);
+        }
 
         // Hub exports keep the graph under onnx/; try that layout first to save a 404 round trip.
         var candidates = ModelFiles.OnnxCandidates(options.Quantized).OrderByDescending(c => c.StartsWith("onnx/", StringComparison.Ordinal));
@@ -63,6 +67,34 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
         }
 
         return ModelFiles.FromDirectory(directory, $"{repo}@{options.Revision}", options.Quantized);
+    }
+
+    /// <summary>
+    /// A transformers.js CLIP repo (as Xenova/clip-vit-base-patch32): both towers and the tokenizer.
+    /// Without a text tower the vision tower alone still serves image search.
+    /// </summary>
+    private async Task<ModelFiles> DownloadClipAsync(RepoFile context, ModelSourceOptions options, CancellationToken cancellationToken)
+    {
+        var (vision, text) = ModelFiles.ClipTowers(options.Quantized);
+        if (!await FetchAsync(context, vision, required: false, cancellationToken))
+        {
+            throw new ModelLoadException($"Repo '{context.Repo}' at '{options.Revision}' is a CLIP model (config.json model_type clip) but has no {vision}.");
+        }
+
+        if (await FetchAsync(context, text, required: false, cancellationToken))
+        {
+            await FetchAsync(context, ModelFiles.TokenizerFile, required: true, cancellationToken);
+            await FetchAsync(context, "tokenizer_config.json", required: false, cancellationToken);
+        }
+
+        return ModelFiles.FromDirectory(context.Directory, $"{context.Repo}@{options.Revision}", options.Quantized);
+    }
+
+    private static bool IsClip(string configPath)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(configPath));
+        return document.RootElement.TryGetProperty("model_type", out var type) && type.ValueKind == System.Text.Json.JsonValueKind.String
+            && type.GetString() == "clip";
     }
 
     private sealed record RepoFile(string Endpoint, string Repo, string Revision, string? Token, string Directory);

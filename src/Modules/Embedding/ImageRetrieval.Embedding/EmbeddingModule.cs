@@ -1,8 +1,10 @@
 using FluentValidation;
 using ImageRetrieval.Embedding.EmbedImages;
+using ImageRetrieval.Embedding.EmbedTexts;
 using ImageRetrieval.Embedding.GetModel;
 using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
+using ImageRetrieval.Embedding.Text;
 using ImageRetrieval.Infrastructure.Onnx;
 using ImageRetrieval.SharedKernel;
 using Microsoft.AspNetCore.Routing;
@@ -27,6 +29,8 @@ public static class EmbeddingModule
         services.AddSingleton<ImageDecoder>();
         services.AddSingleton<InferenceQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceQueue>());
+        services.AddSingleton<TextInferenceQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<TextInferenceQueue>());
         services.AddSingleton<ModelLoader>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelLoader>());
         services.AddValidatorsFromAssemblyContaining<EmbedImagesValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
@@ -38,6 +42,7 @@ public static class EmbeddingModule
     {
         api.MapEmbedImages();
         api.MapGetModel();
+        api.MapEmbedTexts();
         return api;
     }
 }

@@ -38,6 +38,7 @@ public static class ProblemTypes
     public const string ModelNotReady = "model-not-ready";
     public const string ModelMismatch = "model-mismatch";
     public const string StoreUnavailable = "store-unavailable";
+    public const string TextNotSupported = "text-not-supported";
     public const string Unexpected = "unexpected";
 }
 

@@ -68,6 +68,6 @@ internal sealed class GetEmbeddingModelHandler(ModelState models) : IRequestHand
     public ValueTask<EmbeddingModelInfo> Handle(GetEmbeddingModel request, CancellationToken cancellationToken)
     {
         var model = models.Current;
-        return ValueTask.FromResult(new EmbeddingModelInfo(model.ModelId, model.Dimension));
+        return ValueTask.FromResult(new EmbeddingModelInfo(model.ModelId, model.Dimension, model.Text is not null));
     }
 }

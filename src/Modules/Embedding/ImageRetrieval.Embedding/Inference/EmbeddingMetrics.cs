@@ -19,6 +19,10 @@ internal static class EmbeddingMetrics
         "imageretrieval.inference.duration", unit: "s", description: "Wall time of one inference run",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
 
+    public static readonly Histogram<double> TextInferenceDuration = Meter.CreateHistogram<double>(
+        "imageretrieval.text_inference.duration", unit: "s", description: "Wall time of one text-tower run",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+
     public static void ObserveQueueDepth(Func<int> depth) =>
         Meter.CreateObservableGauge("imageretrieval.embedding.queue_depth", depth, description: "Images waiting for inference");
 }

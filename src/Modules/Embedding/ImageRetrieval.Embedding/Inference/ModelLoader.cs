@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using ImageRetrieval.Embedding.Preprocessing;
+using ImageRetrieval.Embedding.Text;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Onnx;
 using Microsoft.Extensions.Hosting;
+using Microsoft.ML.OnnxRuntime;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -41,17 +43,22 @@ internal sealed partial class ModelLoader(
         var clock = Stopwatch.StartNew();
         var options = source.Value;
         var files = await resolver.ResolveAsync(options, Path.Combine(service.Value.FullDataPath, "models"), cancellationToken);
-        var preprocessor = PreprocessorConfig.Load(files.PreprocessorConfigPath);
+        var preprocessor = files.Layout == ModelLayout.Immich
+            ? OpenClipPreprocessConfig.Load(files.PreprocessorConfigPath)
+            : PreprocessorConfig.Load(files.PreprocessorConfigPath);
         var fingerprint = await FingerprintAsync(files.OnnxPath, cancellationToken);
-        var session = InferenceSessionFactory.Create(files.OnnxPath, options.IntraOpThreads);
+        var text = files.TextOnnxPath is null ? null : await TextModelLoader.LoadAsync(files, options.IntraOpThreads, cancellationToken);
+        InferenceSession? session = null;
         LoadedModel model;
         try
         {
-            model = new LoadedModel(session, new PixelTensorWriter(preprocessor), embedding.Value.Pooling, files.Name, fingerprint);
+            session = InferenceSessionFactory.Create(files.OnnxPath, options.IntraOpThreads);
+            model = new LoadedModel(session, new PixelTensorWriter(preprocessor), embedding.Value.Pooling, files.Name, fingerprint, text);
         }
         catch
         {
-            session.Dispose();
+            session?.Dispose();
+            text?.Dispose();
             throw;
         }
 

@@ -1,0 +1,35 @@
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace ImageRetrieval.Embedding.EmbedTexts;
+
+public sealed record TextEmbeddingsRequest(IReadOnlyList<string>? Texts);
+
+public sealed record TextEmbeddingsResponse(string Model, int Dimension, IReadOnlyList<TextEmbedding> Embeddings);
+
+public sealed record TextEmbedding(string Text, float[] Vector);
+
+internal static class EmbedTextsEndpoint
+{
+    public static void MapEmbedTexts(this IEndpointRouteBuilder api) =>
+        api.MapPost("/embeddings/text", HandleAsync)
+            .WithName("CreateTextEmbeddings")
+            .WithSummary("Embed texts")
+            .WithDescription($"Embeds each text with the model's text tower into the space of its image embeddings; vectors are L2-normalised. At most {Contracts.EmbedTexts.MaxTexts} texts of at most {Contracts.EmbedTexts.MaxTextLength} characters; texts longer than the model's context are truncated by its tokenizer. An image-only model answers 422 text-not-supported.")
+            .WithTags("embeddings")
+            .Accepts<TextEmbeddingsRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<Ok<TextEmbeddingsResponse>> HandleAsync(TextEmbeddingsRequest request, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var texts = request.Texts ?? [];
+        var result = await mediator.Send(new Contracts.EmbedTexts(texts), cancellationToken);
+        return TypedResults.Ok(new TextEmbeddingsResponse(result.Model, result.Dimension,
+            texts.Select((t, i) => new TextEmbedding(t, result.Vectors[i])).ToList()));
+    }
+}

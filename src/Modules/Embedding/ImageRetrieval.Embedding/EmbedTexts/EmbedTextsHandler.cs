@@ -1,0 +1,28 @@
+using System.Numerics.Tensors;
+using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.Embedding.Inference;
+using ImageRetrieval.Embedding.Text;
+using Mediator;
+
+namespace ImageRetrieval.Embedding.EmbedTexts;
+
+internal sealed class EmbedTextsHandler(ModelState models, TextInferenceQueue queue) : IRequestHandler<Contracts.EmbedTexts, EmbedTextsResult>
+{
+    public async ValueTask<EmbedTextsResult> Handle(Contracts.EmbedTexts request, CancellationToken cancellationToken)
+    {
+        var model = models.Current;
+        var text = model.Text ?? throw new TextNotSupportedException(model.ModelId);
+        var vectors = await Task.WhenAll(request.Texts.Select(async t =>
+        {
+            var vector = await queue.EmbedAsync(text, text.Tokenizer.Encode(t), cancellationToken);
+            var norm = TensorPrimitives.Norm(vector);
+            if (norm > 0)
+            {
+                TensorPrimitives.Divide(vector, norm, vector);
+            }
+
+            return vector;
+        }));
+        return new EmbedTextsResult(model.ModelId, model.Dimension, vectors);
+    }
+}
