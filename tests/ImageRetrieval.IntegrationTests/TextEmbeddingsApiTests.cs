@@ -59,7 +59,7 @@ public sealed class TextEmbeddingsApiTests(ClipService clip, ServiceWithSmallLim
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
             Assert.Equal("urn:image-retrieval:problem:validation", problem!["type"]!.GetValue<string>());
-            Assert.True(problem["errors"]!.AsObject().ContainsKey("texts"));
+            Assert.Contains(problem["errors"]!.AsObject(), e => e.Key.StartsWith("texts", StringComparison.Ordinal));
         }
     }
 
