@@ -25,6 +25,7 @@ app.MapApiV1()
     .MapIngestingApi()
     .MapRetrievalApi();
 app.MapLegacyApi();
+app.MapSearchPage();
 
 await app.RunAsync();
 return 0;
