@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -70,7 +72,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         Assert.True(await results.CountAsync() >= names.Length - 1);
         await AssertLoadedAsync(results.First.GetByRole(AriaRole.Img));
 
-        Assert.Empty(session.UnexpectedErrors(ModelEndpointStatuses));
+        Assert.Empty(session.UnexpectedErrors());
     }
 
     [SkippableFact]
@@ -91,7 +93,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         var (scrollWidth, viewportWidth) = (widths[0], widths[1]);
         Assert.True(scrollWidth <= viewportWidth, $"the page is {scrollWidth}px wide in a {viewportWidth}px viewport");
         await session.ScreenshotAsync("search-page-phone.png");
-        Assert.Empty(session.UnexpectedErrors(ModelEndpointStatuses));
+        Assert.Empty(session.UnexpectedErrors());
     }
 
     [SkippableFact]
@@ -123,7 +125,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("similar to");
         await Expect(page.GetByRole(AriaRole.Status)).Not.ToContainTextAsync("Searching");
         await Expect(Results(page).First).Not.ToContainTextAsync("Score 1.00");
-        Assert.Empty(session.UnexpectedErrors(ModelEndpointStatuses));
+        Assert.Empty(session.UnexpectedErrors());
     }
 
     [SkippableFact]
@@ -168,7 +170,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("for “opencv-stuff.jpg”");
         await Expect(alert).ToBeEmptyAsync();
 
-        Assert.Empty(session.UnexpectedErrors([.. ModelEndpointStatuses, 413, 415, 429, 503]));
+        Assert.Empty(session.UnexpectedErrors(413, 415, 429, 503));
     }
 
     [SkippableFact]
@@ -179,9 +181,11 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         var page = session.Page;
         var textBox = page.GetByRole(AriaRole.Searchbox, new() { Name = "Search by text" });
 
-        // The fixture model is vision-only: the service answers 404 (no model endpoint yet) or textSearch false.
-        await Expect(page.GetByLabel("Search by image")).ToBeVisibleAsync();
+        // The fixture model is vision-only, and the service says so.
+        var model = await Service.Client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/model", UriKind.Relative));
+        Assert.False(model!["textSearch"]!.GetValue<bool>());
         await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        await Expect(page.GetByLabel("Search by image")).ToBeVisibleAsync();
         await Expect(textBox).ToHaveCountAsync(0);
 
         // A text-capable model (the CLIP work) is stood in for: the page only has to react to what the service says.
@@ -205,7 +209,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         Assert.Contains("name=\"text\"", sent, StringComparison.Ordinal);
         Assert.Contains("a red apple", sent, StringComparison.Ordinal);
         Assert.DoesNotContain("name=\"file\"", sent, StringComparison.Ordinal);
-        Assert.Empty(session.UnexpectedErrors(ModelEndpointStatuses));
+        Assert.Empty(session.UnexpectedErrors());
     }
 
     [SkippableFact]
@@ -249,11 +253,8 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         await Expect(Results(page).First).ToContainTextAsync("Score 1.00");
         await AssertLoadedAsync(Results(page).First.GetByRole(AriaRole.Img));
 
-        Assert.Empty(session.UnexpectedErrors([.. ModelEndpointStatuses, 401]));
+        Assert.Empty(session.UnexpectedErrors(401));
     }
-
-    // Until the service has GET /api/v1/model (text search work), asking for it answers 404, which the browser notes in the console.
-    private static readonly int[] ModelEndpointStatuses = [404];
 
     private static string Photo(string name) => Path.Combine(Paths.Photos, name);
 

@@ -398,9 +398,11 @@
   // ---- Start -----------------------------------------------------------------------------------
 
   // Text search exists only when the model has a text tower; until the service says so the box stays hidden.
-  async function checkModel() {
+  async function checkModel(attempt = 0) {
     const answer = await call(`${api}/model`);
     ui.textForm.hidden = !(answer.ok && answer.body?.textSearch === true);
+    // The model loads in the background after start-up; ask again until it has.
+    if (answer.status === 503 && attempt < 40) setTimeout(() => checkModel(attempt + 1), 3000);
   }
 
   if (keysRequired) {
