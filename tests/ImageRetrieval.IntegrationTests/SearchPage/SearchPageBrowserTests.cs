@@ -129,6 +129,46 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     }
 
     [SkippableFact]
+    public async Task Given_an_image_dropped_on_the_page_Then_it_is_added_and_given_one_pasted_Then_it_is_the_query()
+    {
+        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
+        await using var session = await PageSession.OpenAsync(chromium, Service, PageSession.Desktop);
+        var page = session.Page;
+        var dropped = "opencv-left01.jpg";
+
+        // What a drop and a paste deliver to the page: events whose DataTransfer carries the files.
+        await page.EvaluateAsync(
+            """
+            ([name, base64]) => {
+              const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+              const data = new DataTransfer();
+              data.items.add(new File([bytes], name, { type: 'image/jpeg' }));
+              for (const type of ['dragenter', 'dragover', 'drop']) {
+                document.body.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
+              }
+            }
+            """,
+            new object[] { dropped, Convert.ToBase64String(await File.ReadAllBytesAsync(Photo(dropped))) });
+        await Expect(Outcome(page, dropped)).ToHaveTextAsync($"{dropped} stored");
+        Assert.False(await page.EvaluateAsync<bool>("() => document.body.classList.contains('dragging')"));
+
+        await page.EvaluateAsync(
+            """
+            async (base64) => {
+              const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+              const data = new DataTransfer();
+              data.items.add(new File([bytes], 'image.png', { type: 'image/jpeg' }));
+              document.dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: data }));
+            }
+            """,
+            Convert.ToBase64String(await File.ReadAllBytesAsync(Photo(dropped))));
+        var best = Results(page).First;
+        await Expect(best).ToContainTextAsync("Score 1.00");
+        await Expect(best.GetByRole(AriaRole.Img)).ToHaveAttributeAsync("alt", $"Stored image {dropped}");
+        Assert.Empty(session.UnexpectedErrors());
+    }
+
+    [SkippableFact]
     public async Task Given_a_file_that_is_not_an_image_or_is_too_large_or_a_busy_service_Then_the_alert_says_so_in_plain_words()
     {
         Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
