@@ -28,6 +28,7 @@ public static class EmbeddingModule
         services.AddSingleton<ModelState>();
         services.AddSingleton<ImageDecoder>();
         services.AddSingleton<InferenceQueue>();
+        services.AddSingleton<EmbeddingCapacity>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceQueue>());
         services.AddSingleton<TextInferenceQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<TextInferenceQueue>());

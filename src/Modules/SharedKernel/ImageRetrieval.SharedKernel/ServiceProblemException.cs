@@ -21,6 +21,9 @@ public class ServiceProblemException : Exception
     public string Title { get; }
 
     public IReadOnlyDictionary<string, object?> Extensions { get; init; } = new Dictionary<string, object?>();
+
+    /// <summary>When set, sent as the <c>Retry-After</c> header (whole seconds): the caller may try again then.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }
 
 public static class ProblemTypes
@@ -39,6 +42,7 @@ public static class ProblemTypes
     public const string ModelMismatch = "model-mismatch";
     public const string StoreUnavailable = "store-unavailable";
     public const string TextNotSupported = "text-not-supported";
+    public const string Overloaded = "overloaded";
     public const string Unexpected = "unexpected";
 }
 

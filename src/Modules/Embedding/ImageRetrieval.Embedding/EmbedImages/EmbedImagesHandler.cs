@@ -8,12 +8,15 @@ using Mediator;
 
 namespace ImageRetrieval.Embedding.EmbedImages;
 
-internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder, InferenceQueue queue)
+internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder, InferenceQueue queue, EmbeddingCapacity capacity)
     : IRequestHandler<Contracts.EmbedImages, EmbedImagesResult>
 {
     public async ValueTask<EmbedImagesResult> Handle(Contracts.EmbedImages request, CancellationToken cancellationToken)
     {
         var model = models.Current;
+
+        // Admission comes first: an overloaded service refuses before spending a cycle on decoding.
+        using var admission = capacity.Admit(request.Images.Count);
         var items = await Task.WhenAll(request.Images.Select(image => EmbedOneAsync(model, image, request.Normalize, cancellationToken)));
         return new EmbedImagesResult(model.ModelId, model.Dimension, items);
     }
@@ -23,9 +26,14 @@ internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder
         var pixels = ArrayPool<float>.Shared.Rent(model.Writer.Length);
         try
         {
-            // Decoding and resizing are CPU work; run them in parallel across the request's files.
-            var info = await Task.Run(() => Preprocess(model, image, pixels), cancellationToken);
-            var vector = await queue.EmbedAsync(model, pixels);
+            // Decoding and resizing are CPU work: in parallel across requests and files, up to DecodeParallelism.
+            DecodedImageInfo info;
+            using (await capacity.WaitToDecodeAsync(cancellationToken))
+            {
+                info = await Task.Run(() => Preprocess(model, image, pixels), cancellationToken);
+            }
+
+            var vector = await queue.EmbedAsync(model, pixels, cancellationToken);
             if (normalize)
             {
                 Normalize(vector);

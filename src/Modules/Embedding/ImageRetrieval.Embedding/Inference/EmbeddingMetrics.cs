@@ -23,6 +23,9 @@ internal static class EmbeddingMetrics
         "imageretrieval.text_inference.duration", unit: "s", description: "Wall time of one text-tower run",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
 
+    public static readonly Counter<long> Overloaded = Meter.CreateCounter<long>(
+        "imageretrieval.embedding.overloaded", description: "Images refused with 503 because the inference queue was full");
+
     public static void ObserveQueueDepth(Func<int> depth) =>
-        Meter.CreateObservableGauge("imageretrieval.embedding.queue_depth", depth, description: "Images waiting for inference");
+        Meter.CreateObservableGauge("imageretrieval.embedding.queue_depth", depth, description: "Images admitted and not yet embedded (decoding or waiting for inference)");
 }

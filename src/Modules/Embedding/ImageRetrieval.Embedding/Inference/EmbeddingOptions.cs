@@ -24,4 +24,19 @@ public sealed class EmbeddingOptions
     /// <summary>Most images one inference run takes; concurrent requests are batched up to it.</summary>
     [Range(1, 256)]
     public int MaxBatchSize { get; set; } = 8;
+
+    /// <summary>
+    /// Most images admitted and not yet embedded (decoding or waiting for a batch); past it new work gets
+    /// a 503 <c>overloaded</c> problem with <c>Retry-After</c>. The default is one maximal request
+    /// (64 files) and eight batches of the default size: a few seconds of work on a small node, so a
+    /// client waits at most that long and a burst beyond it is sent back at once instead of piling up
+    /// tensors in memory (one image waiting holds about 0.6 MB at 224x224). A request with more images
+    /// than this is admitted only when nothing else is in flight.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxQueueLength { get; set; } = 64;
+
+    /// <summary>Images decoded and resized at once; the rest wait (cancellably) for a slot.</summary>
+    [Range(1, 1024)]
+    public int DecodeParallelism { get; set; } = Environment.ProcessorCount;
 }

@@ -10,35 +10,57 @@ namespace ImageRetrieval.Embedding.Inference;
 /// takes whatever is waiting (up to the batch limit) as soon as the previous run ends, so a lone
 /// request is never delayed and a busy service runs full batches.
 /// </summary>
-internal sealed class InferenceQueue : BackgroundService
+internal sealed class InferenceQueue(IOptions<EmbeddingOptions> options) : BackgroundService
 {
     private readonly Channel<Pending> channel = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly int maxBatch;
-    private int depth;
+    private readonly int maxBatch = options.Value.MaxBatchSize;
+    private long lastRunTicks = TimeSpan.FromMilliseconds(100).Ticks;
 
-    public InferenceQueue(IOptions<EmbeddingOptions> options)
+    /// <summary>Wall time of the latest inference run, for estimating how long the queue takes to drain.</summary>
+    public double LastRunSeconds => TimeSpan.FromTicks(Interlocked.Read(ref lastRunTicks)).TotalSeconds;
+
+    private sealed class Pending(LoadedModel model, float[] pixels)
     {
-        maxBatch = options.Value.MaxBatchSize;
-        EmbeddingMetrics.ObserveQueueDepth(() => Volatile.Read(ref depth));
+        private const int Waiting = 0;
+        private const int Taken = 1;
+        private const int Abandoned = 2;
+        private int state;
+
+        public LoadedModel Model { get; } = model;
+
+        public float[] Pixels { get; } = pixels;
+
+        public TaskCompletionSource<float[]> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The consumer's claim; false when the caller has gone and its buffer may already be reused.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref state, Taken, Waiting) == Waiting;
+
+        public void Abandon(CancellationToken cancellationToken)
+        {
+            if (Interlocked.CompareExchange(ref state, Abandoned, Waiting) == Waiting)
+            {
+                Result.TrySetCanceled(cancellationToken);
+            }
+        }
     }
 
-    private sealed record Pending(LoadedModel Model, float[] Pixels, TaskCompletionSource<float[]> Result);
-
     /// <summary>
-    /// Queues one image's pixel tensor; the caller keeps ownership of <paramref name="pixels"/> and must
-    /// not reuse it before the returned task completes (so this does not take a cancellation token).
+    /// Queues one image's pixel tensor. The caller keeps ownership of <paramref name="pixels"/> and must
+    /// not reuse it before the returned task completes. Cancelling before the image is taken into a
+    /// batch drops it (the task is cancelled and the buffer is never read); once taken, the task
+    /// completes with the batch.
     /// </summary>
-    public Task<float[]> EmbedAsync(LoadedModel model, float[] pixels)
+    public async Task<float[]> EmbedAsync(LoadedModel model, float[] pixels, CancellationToken cancellationToken)
     {
-        var pending = new Pending(model, pixels, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
-        Interlocked.Increment(ref depth);
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new Pending(model, pixels);
         if (!channel.Writer.TryWrite(pending))
         {
-            Interlocked.Decrement(ref depth);
             throw new InvalidOperationException("The inference queue is closed.");
         }
 
-        return pending.Result.Task;
+        await using var registration = cancellationToken.Register(() => pending.Abandon(cancellationToken));
+        return await pending.Result.Task;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -54,10 +76,18 @@ internal sealed class InferenceQueue : BackgroundService
                        && (batch.Count == 0 || ReferenceEquals(next.Model, batch[0].Model))
                        && channel.Reader.TryRead(out next))
                 {
-                    batch.Add(next);
+                    // Work for a client that has gone away is dropped here, before it costs inference.
+                    if (next.TryTake())
+                    {
+                        batch.Add(next);
+                    }
                 }
 
-                Interlocked.Add(ref depth, -batch.Count);
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
                 var model = batch[0].Model;
                 var length = model.Writer.Length;
                 if (buffer.Length < batch.Count * length)
@@ -87,7 +117,7 @@ internal sealed class InferenceQueue : BackgroundService
         }
     }
 
-    private static void Run(LoadedModel model, float[] buffer, List<Pending> batch)
+    private void Run(LoadedModel model, float[] buffer, List<Pending> batch)
     {
         using var activity = EmbeddingMetrics.ActivitySource.StartActivity("embed batch");
         activity?.SetTag("batch.size", batch.Count);
@@ -95,6 +125,7 @@ internal sealed class InferenceQueue : BackgroundService
         try
         {
             var vectors = model.RunBatch(buffer, batch.Count);
+            Interlocked.Exchange(ref lastRunTicks, clock.Elapsed.Ticks);
             EmbeddingMetrics.InferenceDuration.Record(clock.Elapsed.TotalSeconds);
             EmbeddingMetrics.BatchSize.Record(batch.Count);
             for (var i = 0; i < batch.Count; i++)

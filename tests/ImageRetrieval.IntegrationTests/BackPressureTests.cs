@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace ImageRetrieval.IntegrationTests;
+
+/// <summary>
+/// The inference queue is bounded: past MaxQueueLength images in flight, new work gets a 503
+/// <c>overloaded</c> problem with Retry-After at once, and a request whose client has gone away
+/// gives its place back without being decoded or embedded.
+/// </summary>
+public sealed class BackPressureTests
+{
+    private const int HeavyImages = 4;
+    private static readonly Uri Embeddings = new("/api/v1/embeddings", UriKind.Relative);
+
+    [Fact]
+    public async Task Given_a_full_queue_Then_new_work_gets_503_with_retry_after_and_an_aborted_request_frees_its_place()
+    {
+        await using var factory = new ServiceFactory(overrides: new Dictionary<string, string?>
+        {
+            ["ImageRetrieval:Embedding:MaxQueueLength"] = (HeavyImages + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ImageRetrieval:Embedding:DecodeParallelism"] = "1",
+        });
+        var client = await factory.CreateReadyClientAsync();
+
+        // Images that take a while to decode (36 MP each, a few KB on the wire) hold all places but one.
+        using var heavy = NetVips.Image.Black(6000, 6000, bands: 3);
+        var heavyPng = heavy.PngsaveBuffer(compression: 1);
+        using var heavyForm = new MultipartFormDataContent();
+        for (var i = 0; i < HeavyImages; i++)
+        {
+            heavyForm.Add(Multipart.Bytes($"heavy{i}.png", heavyPng), "files", $"heavy{i}.png");
+        }
+
+        var busy = client.PostAsync(Embeddings, heavyForm);
+        await Task.Delay(500);
+        Assert.False(busy.IsCompleted, "the heavy request should still be decoding");
+
+        // One more image is admitted and waits for the decode slot; its client then goes away.
+        using var abandon = new CancellationTokenSource();
+        var abandoned = client.PostAsync(Embeddings, SmallForm(), abandon.Token);
+        await Task.Delay(200);
+
+        using (var refused = await client.PostAsync(Embeddings, SmallForm()))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {refused.Headers.RetryAfter}");
+            var problem = await refused.Content.ReadFromJsonAsync<JsonObject>();
+            Assert.Equal("urn:image-retrieval:problem:overloaded", problem!["type"]!.GetValue<string>());
+            Assert.Contains($"limit of {HeavyImages + 1}", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        await abandon.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        await Task.Delay(200);
+
+        // The abandoned image gave its place back without waiting to be decoded: there is room again
+        // while the heavy request is still running (the new image then waits behind it and succeeds).
+        Assert.False(busy.IsCompleted, "the heavy request should still be decoding");
+        using (var admitted = await client.PostAsync(Embeddings, SmallForm()))
+        {
+            Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        }
+
+        using var done = await busy;
+        Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+    }
+
+    private static MultipartFormDataContent SmallForm() => Multipart.Files("files", Path.Combine(Paths.Photos, "hard", "grayscale.jpg"));
+}
