@@ -16,8 +16,13 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 
 builder.AddServiceDefaults();
 builder.Services.AddImageRetrieval(builder.Configuration);
+builder.Services.AddDataDirectoryLock(builder.Configuration, ImageRetrieval.Infrastructure.Abstractions.DataDirectoryLock.WriterLockName, "service");
 
 var app = builder.Build();
+if (!DataDirectoryOwnership.TryTake(app.Services))
+{
+    return DataDirectoryOwnership.InUseExitCode;
+}
 
 app.UseServiceDefaults();
 app.MapApiV1()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using ImageRetrieval.Embedding.Inference;
+using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel;
 using Mediator;
@@ -19,10 +20,13 @@ internal static class CommandLine
     private const string Usage = """
         usage: ImageRetrieval.Host [command]
           (no command)            run the web service
-          ingest DIR [--concurrency N] [--metadata JSON]
-                                  ingest every image under DIR (recursive); safe to re-run: stored images are skipped
-          reindex                 re-embed every stored image with the configured model and rewrite the collection
-          reconcile               delete stored blobs that have no vector (run while no ingest is in flight)
+          ingest DIR [--concurrency N] [--metadata JSON] [--server URL [--api-key KEY]]
+                                  ingest every image under DIR (recursive); safe to re-run: stored images are skipped.
+                                  With --server, send them to a running service over HTTP instead of opening the stores
+                                  (the key may also come from IMAGE_RETRIEVAL_API_KEY)
+          reindex                 build the configured model's collection beside the active one, then switch to it;
+                                  the service keeps serving the old one meanwhile; re-run to resume after a stop
+          reconcile               delete stored blobs that have no vector (refused while a reindex is unfinished)
           download-model          fetch and verify the configured model into the cache, then exit
         """;
 
@@ -37,19 +41,42 @@ internal static class CommandLine
             return 0;
         }
 
-        // Positional arguments are not configuration; settings come from appsettings.json and ImageRetrieval__* variables.
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory, Args = [] });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.AddImageRetrieval(builder.Configuration);
-        using var host = builder.Build();
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
             e.Cancel = true;
             cancel.Cancel();
         };
+
+        if (args[0] == "ingest" && OptionValue(args, "--server") is { } server)
+        {
+            // Talks to a running service: opens no store and loads no model, so it needs no data directory.
+            return await IngestToServerAsync(args[1..], server, cancel.Token);
+        }
+
+        // Positional arguments are not configuration; settings come from appsettings.json and ImageRetrieval__* variables.
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.AddImageRetrieval(builder.Configuration);
+        switch (args[0])
+        {
+            case "reindex":
+                // Reindex writes only its own staging collection, so it runs beside the service (which keeps
+                // serving the old one); one reindex at a time.
+                builder.Services.AddDataDirectoryLock(builder.Configuration, DataDirectoryLock.ReindexLockName, "reindex");
+                break;
+            case "ingest" or "reconcile":
+                builder.Services.AddDataDirectoryLock(builder.Configuration, DataDirectoryLock.WriterLockName, args[0]);
+                break;
+        }
+
+        using var host = builder.Build();
+        if (!DataDirectoryOwnership.TryTake(host.Services))
+        {
+            return DataDirectoryOwnership.InUseExitCode;
+        }
 
         try
         {
@@ -86,7 +113,41 @@ internal static class CommandLine
         }
     }
 
-    private static async Task<int> IngestAsync(IMediator mediator, string[] args, CancellationToken cancellationToken)
+    private static Task<int> IngestAsync(IMediator mediator, string[] args, CancellationToken cancellationToken) =>
+        IngestFilesAsync(args, async (upload, metadata, token) =>
+        {
+            try
+            {
+                var item = (await mediator.Send(new IngestImages([upload], metadata), token)).Items[0];
+                return item.Error is { } error ? IngestOutcome.Failed(error.Detail) : item.Created ? IngestOutcome.Created : IngestOutcome.Existing;
+            }
+            catch (FluentValidation.ValidationException ex)
+            {
+                return IngestOutcome.Failed(ex.Message);
+            }
+        }, cancellationToken);
+
+    private static async Task<int> IngestToServerAsync(string[] args, string server, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(server.TrimEnd('/') + "/", UriKind.Absolute, out var baseAddress) || baseAddress.Scheme is not ("http" or "https"))
+        {
+            Console.Error.WriteLine($"error: --server '{server}' is not an http(s) URL");
+            return 2;
+        }
+
+        using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(5) };
+        if ((OptionValue(args, "--api-key") ?? Environment.GetEnvironmentVariable("IMAGE_RETRIEVAL_API_KEY")) is { Length: > 0 } key)
+        {
+            http.DefaultRequestHeaders.Add(Api.AuthOptions.HeaderName, key);
+        }
+
+        var sender = new ServerIngestClient(http);
+        return await IngestFilesAsync(args, sender.SendAsync, cancellationToken);
+    }
+
+    /// <summary>The walk, concurrency, progress bar and summary both ingest modes share; <paramref name="send"/> stores one file.</summary>
+    private static async Task<int> IngestFilesAsync(
+        string[] args, Func<ImageUpload, IReadOnlyDictionary<string, System.Text.Json.JsonElement>?, CancellationToken, Task<IngestOutcome>> send, CancellationToken cancellationToken)
     {
         if (args.Length == 0 || !Directory.Exists(args[0]))
         {
@@ -106,23 +167,15 @@ internal static class CommandLine
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (path, token) =>
         {
             var upload = new ImageUpload(Path.GetRelativePath(args[0], path), await File.ReadAllBytesAsync(path, token));
-            try
-            {
-                var item = (await mediator.Send(new IngestImages([upload], metadata), token)).Items[0];
-                if (item.Error is { } error)
-                {
-                    Interlocked.Increment(ref failed);
-                    progress.Note($"{upload.FileName}: {error.Detail}");
-                }
-                else
-                {
-                    Interlocked.Increment(ref item.Created ? ref created : ref existing);
-                }
-            }
-            catch (FluentValidation.ValidationException ex)
+            var outcome = await send(upload, metadata, token);
+            if (outcome.Error is { } error)
             {
                 Interlocked.Increment(ref failed);
-                progress.Note($"{upload.FileName}: {ex.Message}");
+                progress.Note($"{upload.FileName}: {error}");
+            }
+            else
+            {
+                Interlocked.Increment(ref outcome.IsNew ? ref created : ref existing);
             }
 
             progress.Advance($"new {Volatile.Read(ref created)}, already stored {Volatile.Read(ref existing)}, failed {Volatile.Read(ref failed)}");
