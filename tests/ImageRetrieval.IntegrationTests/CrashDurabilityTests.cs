@@ -87,8 +87,14 @@ public sealed class CrashDurabilityTests
             this.baseAddress = baseAddress;
         }
 
+        public int Id => process.Id;
+
+        public Uri BaseAddress => baseAddress;
+
         /// <summary>The Host binary with the fixture model and <paramref name="dataPath"/>; arguments select a CLI verb.</summary>
-        public static ProcessStartInfo HostCommand(string dataPath, params string[] arguments)
+        public static ProcessStartInfo HostCommand(string dataPath, params string[] arguments) => HostCommand(dataPath, "vit-tiny", null, arguments);
+
+        public static ProcessStartInfo HostCommand(string dataPath, string model, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
         {
             var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ImageRetrieval.Host.dll"), .. arguments])
             {
@@ -97,15 +103,22 @@ public sealed class CrashDurabilityTests
                 WorkingDirectory = dataPath,
             };
             start.Environment["ImageRetrieval__DataPath"] = dataPath;
-            start.Environment["ImageRetrieval__Embedding__Model"] = Paths.Model("vit-tiny");
+            start.Environment["ImageRetrieval__Embedding__Model"] = Paths.Model(model);
             start.Environment["ImageRetrieval__Embedding__IntraOpThreads"] = "1";
+            foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+            {
+                start.Environment[key] = value;
+            }
+
             return start;
         }
 
-        public static async Task<ServiceProcess> StartAsync(string dataPath)
+        public static Task<ServiceProcess> StartAsync(string dataPath) => StartAsync(dataPath, "vit-tiny", null);
+
+        public static async Task<ServiceProcess> StartAsync(string dataPath, string model, IReadOnlyDictionary<string, string>? environment)
         {
             var port = FreePort();
-            var start = HostCommand(dataPath);
+            var start = HostCommand(dataPath, model, environment);
             start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
             var process = Process.Start(start)!;
             process.OutputDataReceived += (_, _) => { };
