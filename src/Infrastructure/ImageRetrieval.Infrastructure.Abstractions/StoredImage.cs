@@ -7,7 +7,7 @@ namespace ImageRetrieval.Infrastructure.Abstractions;
 /// The catalogue entry of one image as kept in the vector store's metadata. System fields use
 /// keys starting with '_' (user metadata may not), so user filters and system fields never collide.
 /// </summary>
-public sealed record StoredImage(
+public sealed partial record StoredImage(
     string Id,
     string Sha256,
     string ContentType,
@@ -44,6 +44,13 @@ public sealed record StoredImage(
 
     public VectorRecord ToVectorRecord(ReadOnlyMemory<float> vector) => new(Id, vector, ToVectorMetadata());
 
+    /// <summary>
+    /// Whether this service wrote the record and so knows where its bytes are. A record written by
+    /// something else (an index adopted from the old Python system: its own metadata, none of ours) is
+    /// listed with what is known, but has no bytes to serve, search or re-embed.
+    /// </summary>
+    public bool HasBlob => BlobKey.Length > 0;
+
     public static StoredImage FromVectorRecord(VectorRecord record)
     {
         var m = record.Metadata;
@@ -56,15 +63,23 @@ public sealed record StoredImage(
             (int)Number(m, WidthKey),
             (int)Number(m, HeightKey),
             (long)Number(m, SizeKey),
-            DateTimeOffset.Parse(String(m, CreatedKey), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
-            String(m, BlobKeyKey),
+            DateTimeOffset.TryParse(String(m, CreatedKey), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var created) ? created : DateTimeOffset.UnixEpoch,
+            BlobKeyOf(m),
             user);
     }
 
     private static string String(IReadOnlyDictionary<string, JsonElement> m, string key) =>
         m.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
 
-    // Pinecone returns every number as a double, so read integers through double.
+    /// <summary>A blob key is only trusted in the shape this service writes (<c>images/&lt;32 hex&gt;.ext</c>); anything else is a foreign record's.</summary>
+    private static string BlobKeyOf(IReadOnlyDictionary<string, JsonElement> m) =>
+        String(m, BlobKeyKey) is var key && BlobKeyPattern().IsMatch(key) ? key : "";
+
+    [System.Text.RegularExpressions.GeneratedRegex("^images/[0-9a-f]{32}\\.[a-z]{2,5}\\z", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex BlobKeyPattern();
+
+    // Pinecone returns every number as a double, so read integers through double; a value that does not
+    // fit (a foreign record's) reads as 0 rather than wrapping around.
     private static double Number(IReadOnlyDictionary<string, JsonElement> m, string key) =>
-        m.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
+        m.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d) && Math.Abs(d) <= int.MaxValue ? d : 0;
 }

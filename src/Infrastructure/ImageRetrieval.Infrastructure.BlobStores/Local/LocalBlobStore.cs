@@ -7,8 +7,9 @@ namespace ImageRetrieval.Infrastructure.BlobStores.Local;
 
 /// <summary>
 /// Blobs as files under <c>&lt;DataPath&gt;/blobs/&lt;key&gt;</c>. A put writes a hidden temp file in
-/// the target's directory, fsyncs it and renames it into place, so a reader never sees a half-written
-/// image and a crash leaves at worst a temp file that listing ignores.
+/// the target's directory, fsyncs it, renames it into place and fsyncs the directory, so a reader never
+/// sees a half-written image, an acknowledged blob survives power loss, and a crash leaves at worst a
+/// temp file that listing ignores.
 /// </summary>
 internal sealed partial class LocalBlobStore : IBlobStore
 {
@@ -52,6 +53,10 @@ internal sealed partial class LocalBlobStore : IBlobStore
             }
 
             File.Move(temp, target, overwrite: false);
+
+            // The rename is durable only once the directory entry is: without this a power cut can lose
+            // a blob whose vector (the commit point, fsynced by SQLite) survives.
+            DurableFiles.FlushDirectory(directory);
         }
         catch (IOException) when (File.Exists(target))
         {

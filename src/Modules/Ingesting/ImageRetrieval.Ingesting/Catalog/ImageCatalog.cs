@@ -21,9 +21,12 @@ internal sealed class ImageCatalog(IVectorStore vectors, IBlobStore blobs)
     public async Task<StoredImage> GetAsync(string id, CancellationToken cancellationToken) =>
         await FindAsync(id, cancellationToken) ?? throw new NotFoundException("Image", id);
 
+    /// <summary>A record not written by this service (see <see cref="StoredImage.HasBlob"/>) is presented with what is known: no location, no link.</summary>
     public async Task<ImageRecord> ToRecordAsync(StoredImage image, CancellationToken cancellationToken) =>
         new(image.Id, image.Sha256, image.ContentType, image.Width, image.Height, image.SizeBytes, image.CreatedAt,
-            blobs.DescribeLocation(image.BlobKey), await blobs.TryGetSignedUrlAsync(image.BlobKey, cancellationToken), image.Metadata);
+            image.HasBlob ? blobs.DescribeLocation(image.BlobKey) : "",
+            image.HasBlob ? await blobs.TryGetSignedUrlAsync(image.BlobKey, cancellationToken) : null,
+            image.Metadata);
 
     public async Task<IReadOnlyList<ImageRecord>> ToRecordsAsync(IEnumerable<StoredImage> images, CancellationToken cancellationToken) =>
         await Task.WhenAll(images.Select(image => ToRecordAsync(image, cancellationToken)));

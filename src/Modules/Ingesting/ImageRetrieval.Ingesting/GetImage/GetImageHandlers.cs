@@ -18,7 +18,8 @@ internal sealed class GetImagesHandler(IVectorStore vectors, IBlobStore blobs, I
     {
         var found = (await vectors.FetchAsync(request.Ids, includeVectors: false, cancellationToken))
             .ToDictionary(r => r.Id, StoredImage.FromVectorRecord);
-        var ordered = request.Ids.Where(found.ContainsKey).Select(id => found[id]).ToList();
+        // Records without bytes of ours (written by another system) are never offered as results.
+        var ordered = request.Ids.Where(found.ContainsKey).Select(id => found[id]).Where(image => image.HasBlob).ToList();
 
         // A vector whose blob is gone (deleted behind our back) must never be offered to a caller.
         var present = await Task.WhenAll(ordered.Select(image => blobs.ExistsAsync(image.BlobKey, cancellationToken)));
@@ -31,7 +32,7 @@ internal sealed class OpenImageContentHandler(ImageCatalog catalog, IBlobStore b
     public async ValueTask<ImageContent> Handle(OpenImageContent request, CancellationToken cancellationToken)
     {
         var image = await catalog.GetAsync(request.Id, cancellationToken);
-        var blob = await blobs.OpenReadAsync(image.BlobKey, cancellationToken) ?? throw new NotFoundException("Image content", request.Id);
+        var blob = (image.HasBlob ? await blobs.OpenReadAsync(image.BlobKey, cancellationToken) : null) ?? throw new NotFoundException("Image content", request.Id);
         return new ImageContent(blob.Content, image.ContentType, blob.Length);
     }
 }

@@ -14,6 +14,7 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
 {
     private static readonly Meter Meter = new("ImageRetrieval");
     private static readonly Counter<long> Ingested = Meter.CreateCounter<long>("imageretrieval.images.ingested", description: "Images newly stored");
+    private static readonly Counter<long> BlobsRepaired = Meter.CreateCounter<long>("imageretrieval.blobs.repaired", description: "Missing blobs of stored images written back from a re-upload of the same bytes");
 
     public async ValueTask<IngestImagesResult> Handle(Contracts.IngestImages request, CancellationToken cancellationToken)
     {
@@ -22,6 +23,7 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
 
         var ids = request.Images.Select(image => ImageIdentity.For(image.Content.Span)).ToList();
         var existing = await FetchAsync(ids.Select(i => i.Id), cancellationToken);
+        await RepairDuplicatesAsync(request.Images, ids, existing, cancellationToken);
 
         // Only the first occurrence of unknown bytes is embedded; repeats in the same request share its outcome.
         var toEmbed = Enumerable.Range(0, request.Images.Count)
@@ -54,7 +56,7 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
         // Blobs first (content-addressed, so rewriting one is harmless); the vector upsert is the commit
         // point, so a failure in between leaves only an orphan blob for reconcile.
         await Task.WhenAll(candidates.Select(c => blobs.PutAsync(c.Image.BlobKey, c.Content, c.Image.ContentType, cancellationToken)));
-        var created = await CommitAsync(candidates, existing, cancellationToken);
+        var created = await CommitAsync(candidates, existing, model.ModelId, model.Dimension, cancellationToken);
 
         var items = new List<IngestedImage>(request.Images.Count);
         var reported = new HashSet<string>();
@@ -80,7 +82,8 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
     /// the check and the upsert, so the same bytes sent twice at once are created once (in this replica).
     /// </summary>
     private async Task<Dictionary<string, StoredImage>> CommitAsync(
-        List<(StoredImage Image, float[] Vector, ReadOnlyMemory<byte> Content)> candidates, Dictionary<string, StoredImage> existing, CancellationToken cancellationToken)
+        List<(StoredImage Image, float[] Vector, ReadOnlyMemory<byte> Content)> candidates, Dictionary<string, StoredImage> existing, string modelId, int dimension,
+        CancellationToken cancellationToken)
     {
         if (candidates.Count == 0)
         {
@@ -96,6 +99,12 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
         var fresh = candidates.Where(c => !existing.ContainsKey(c.Image.Id)).ToList();
         if (fresh.Count > 0)
         {
+            // A delete of the same bytes may have removed the blob between our put and this lock (it holds
+            // the same lock while it removes vector and blob): put it again rather than commit a record without bytes.
+            await Task.WhenAll(fresh.Select(c => EnsureBlobAsync(c.Image, c.Content, cancellationToken)));
+
+            // The collection may have switched to another model (a reindex elsewhere) since the request began.
+            await guard.EnsureCompatibleAsync(modelId, dimension, cancellationToken);
             await vectors.UpsertAsync(fresh.Select(c => c.Image.ToVectorRecord(c.Vector)).ToList(), cancellationToken);
             Ingested.Add(fresh.Count);
         }
@@ -103,49 +112,46 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
         return fresh.ToDictionary(c => c.Image.Id, c => c.Image);
     }
 
+    /// <summary>
+    /// Same bytes as a stored image: nothing to embed, but its blob may have gone missing (a crash of an
+    /// old version, an operator's mistake). The caller just sent the bytes, so write them back, under the
+    /// commit lock so a concurrent delete finishes first and is not undone.
+    /// </summary>
+    private async Task RepairDuplicatesAsync(IReadOnlyList<ImageUpload> uploads, List<(string Id, string Sha256)> ids, Dictionary<string, StoredImage> existing, CancellationToken cancellationToken)
+    {
+        var hits = Enumerable.Range(0, uploads.Count).Where(i => existing.ContainsKey(ids[i].Id)).DistinctBy(i => ids[i].Id).ToList();
+        if (hits.Count == 0)
+        {
+            return;
+        }
+
+        var present = await Task.WhenAll(hits.Select(i => blobs.ExistsAsync(existing[ids[i].Id].BlobKey, cancellationToken)));
+        var missing = hits.Where((_, n) => !present[n]).ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        using var locks = await CommitLocks.AcquireAsync(missing.Select(i => ids[i].Id), cancellationToken);
+        var still = await FetchAsync(missing.Select(i => ids[i].Id), cancellationToken);
+        foreach (var i in missing)
+        {
+            if (still.TryGetValue(ids[i].Id, out var image) && image.HasBlob)
+            {
+                await EnsureBlobAsync(image, uploads[i].Content, cancellationToken);
+                BlobsRepaired.Add(1);
+            }
+        }
+    }
+
+    private async Task EnsureBlobAsync(StoredImage image, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        if (!await blobs.ExistsAsync(image.BlobKey, cancellationToken))
+        {
+            await blobs.PutAsync(image.BlobKey, content, image.ContentType, cancellationToken);
+        }
+    }
+
     private async Task<Dictionary<string, StoredImage>> FetchAsync(IEnumerable<string> ids, CancellationToken cancellationToken) =>
         (await vectors.FetchAsync(ids.Distinct().ToList(), includeVectors: false, cancellationToken)).ToDictionary(r => r.Id, StoredImage.FromVectorRecord);
-}
-
-/// <summary>Striped locks by image id, taken in stripe order so two requests never wait on each other in a cycle.</summary>
-internal static class CommitLocks
-{
-    private static readonly SemaphoreSlim[] Stripes = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
-
-    public static async Task<IDisposable> AcquireAsync(IEnumerable<string> ids, CancellationToken cancellationToken)
-    {
-        var held = new Held();
-        var stripes = ids.Select(id => (int)((uint)StringComparer.Ordinal.GetHashCode(id) % (uint)Stripes.Length)).Distinct().Order();
-        foreach (var stripe in stripes)
-        {
-            try
-            {
-                await Stripes[stripe].WaitAsync(cancellationToken);
-            }
-            catch
-            {
-                held.Dispose();
-                throw;
-            }
-
-            held.Taken.Add(Stripes[stripe]);
-        }
-
-        return held;
-    }
-
-    private sealed class Held : IDisposable
-    {
-        public List<SemaphoreSlim> Taken { get; } = [];
-
-        public void Dispose()
-        {
-            foreach (var stripe in Taken)
-            {
-                stripe.Release();
-            }
-
-            Taken.Clear();
-        }
-    }
 }
