@@ -23,6 +23,12 @@ public interface IVectorStoreFixture
     Task<IVectorStore> CreateStoreAsync(string collection, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Another store on <paramref name="collection"/>, one that <see cref="CreateStoreAsync"/> already made: what a
+    /// second replica (or a re-index process) of the service would hold. Owned and disposed by the fixture.
+    /// </summary>
+    Task<IVectorStore> CreateReplicaAsync(string collection, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Returns once every write acknowledged so far is visible to reads. Stores that read their own writes
     /// (Local, Qdrant with wait=true) return at once; an eventually consistent one (Pinecone) polls, e.g.
     /// until <see cref="IVectorStore.CountAsync"/> equals <paramref name="expectedCount"/>, the number of

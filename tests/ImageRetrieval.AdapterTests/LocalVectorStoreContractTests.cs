@@ -11,15 +11,34 @@ public sealed class LocalVectorStoreContractTests(LocalVectorStoreFixture fixtur
 /// <summary>Local stores in a temp data directory per fixture, deleted (with every store closed) on dispose.</summary>
 public sealed class LocalVectorStoreFixture : IVectorStoreFixture, IDisposable
 {
-    private readonly List<LocalVectorStore> _stores = [];
+    private readonly List<IDisposable> _stores = [];
     private readonly Lock _gate = new();
 
     public string DataPath { get; } = Path.Combine(Path.GetTempPath(), "ir-vectors-" + Guid.NewGuid().ToString("N"));
 
     public string? UnavailableReason => null;
 
+    /// <summary>The provider as registered: the pointer layer over the physical collection files.</summary>
     public Task<IVectorStore> CreateStoreAsync(string collection, CancellationToken cancellationToken) =>
-        Task.FromResult<IVectorStore>(Open(collection));
+        Task.FromResult<IVectorStore>(OpenCollections(collection));
+
+    public Task<IVectorStore> CreateReplicaAsync(string collection, CancellationToken cancellationToken) =>
+        Task.FromResult<IVectorStore>(OpenCollections(collection));
+
+    internal LocalVectorCollections OpenCollections(string collection)
+    {
+        var store = new LocalVectorCollections(
+            Options.Create(new ServiceOptions { DataPath = DataPath }),
+            Options.Create(new VectorStoreOptions { Collection = collection }),
+            NullLogger<LocalVectorStore>.Instance,
+            NullLogger<LocalVectorCollections>.Instance);
+        lock (_gate)
+        {
+            _stores.Add(store);
+        }
+
+        return store;
+    }
 
     public Task SettleAsync(IVectorStore store, long expectedCount, CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -65,6 +65,8 @@ public sealed class PineconeFakeFixture : IVectorStoreFixture, IAsyncLifetime
         return Task.FromResult(provider.PineconeStore());
     }
 
+    public Task<IVectorStore> CreateReplicaAsync(string collection, CancellationToken cancellationToken) => CreateStoreAsync(collection, cancellationToken);
+
     public async Task SettleAsync(IVectorStore store, long expectedCount, CancellationToken cancellationToken)
     {
         await PineconeSettle.UntilCountAsync(store, expectedCount, TimeSpan.FromSeconds(10), cancellationToken);
@@ -111,6 +113,14 @@ public sealed class PineconeServiceFixture : IVectorStoreFixture, IAsyncLifetime
     public async Task<IVectorStore> CreateStoreAsync(string collection, CancellationToken cancellationToken)
     {
         await DeleteAllAsync();
+        return Build(collection);
+    }
+
+    /// <summary>Unlike a new store, a replica keeps the indexes the test made so far.</summary>
+    public Task<IVectorStore> CreateReplicaAsync(string collection, CancellationToken cancellationToken) => Task.FromResult(Build(collection));
+
+    private IVectorStore Build(string collection)
+    {
         var cloud = Environment.GetEnvironmentVariable("PINECONE_CLOUD") ?? "aws";
         var region = Environment.GetEnvironmentVariable("PINECONE_REGION") ?? "us-east-1";
         var provider = PineconeTestHost.Build(new Uri("https://api.pinecone.io"), collection, _apiKey!, extra: new Dictionary<string, string?>
@@ -141,10 +151,15 @@ public sealed class PineconeServiceFixture : IVectorStoreFixture, IAsyncLifetime
             try
             {
                 using var http = new HttpClient();
-                using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri($"https://api.pinecone.io/indexes/{index}"));
-                request.Headers.Add("Api-Key", _apiKey);
-                request.Headers.Add("X-Pinecone-API-Version", "2025-04");
-                using var _ = await http.SendAsync(request);
+                http.DefaultRequestHeaders.Add("Api-Key", _apiKey);
+                http.DefaultRequestHeaders.Add("X-Pinecone-API-Version", "2025-04");
+                // Re-index tests leave <name>--<hex> indexes beside the first one.
+                var listed = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri("https://api.pinecone.io/indexes")));
+                var names = listed?["indexes"]?.AsArray().Select(i => i!["name"]!.GetValue<string>()).Where(n => n.StartsWith(index, StringComparison.Ordinal)) ?? [];
+                foreach (var name in names.Append(index).Distinct())
+                {
+                    using var _ = await http.DeleteAsync(new Uri($"https://api.pinecone.io/indexes/{name}"));
+                }
             }
             catch (HttpRequestException)
             {

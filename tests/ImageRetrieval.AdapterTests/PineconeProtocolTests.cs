@@ -53,7 +53,7 @@ public sealed class PineconeProtocolTests : IAsyncLifetime
             Assert.Equal("2025-04", r.Header("X-Pinecone-API-Version"));
         });
         Assert.Equal(
-            ["GET /indexes/images", "POST /indexes", "GET /indexes/images", "GET /indexes/images"],
+            ["GET /indexes", "POST /indexes", "GET /indexes/images", "GET /indexes/images"],
             requests.Select(r => $"{r.Method} {r.Path}"));
         var create = JsonNode.Parse(requests[1].BodyText)!;
         Assert.Equal("images", create["name"]!.GetValue<string>());

@@ -40,6 +40,8 @@ public abstract class QdrantFixtureBase : IVectorStoreFixture, IAsyncLifetime
         return Task.FromResult(provider.Store());
     }
 
+    public Task<IVectorStore> CreateReplicaAsync(string collection, CancellationToken cancellationToken) => CreateStoreAsync(collection, cancellationToken);
+
     // Qdrant with wait=true applies a write before answering: reads see it at once.
     public Task SettleAsync(IVectorStore store, long expectedCount, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -57,8 +59,13 @@ public abstract class QdrantFixtureBase : IVectorStoreFixture, IAsyncLifetime
                     http.DefaultRequestHeaders.Add("api-key", ApiKey);
                 }
 
-                await http.DeleteAsync(new Uri($"collections/{collection}", UriKind.Relative));
-                await http.DeleteAsync(new Uri($"collections/{collection}__meta", UriKind.Relative));
+                // Re-index tests leave <name>--<hex> collections (and their __meta) beside the first one.
+                var listed = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri("collections", UriKind.Relative)));
+                var names = listed?["result"]?["collections"]?.AsArray().Select(c => c!["name"]!.GetValue<string>()) ?? [];
+                foreach (var name in names.Where(n => n.StartsWith(collection, StringComparison.Ordinal)).Distinct())
+                {
+                    await http.DeleteAsync(new Uri($"collections/{name}", UriKind.Relative));
+                }
             }
             catch (HttpRequestException)
             {

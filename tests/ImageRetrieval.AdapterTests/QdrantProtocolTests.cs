@@ -86,6 +86,7 @@ public sealed class QdrantProtocolTests : IAsyncLifetime
         var requests = _server.Requests;
         Assert.All(requests, r => Assert.Equal("test-key", r.Header("api-key")));
         Assert.Collection(requests,
+            r => Assert.Equal(("GET", "/aliases"), (r.Method, r.Path)),
             r => Assert.Equal(("GET", "/collections/images"), (r.Method, r.Path)),
             r =>
             {
@@ -119,7 +120,7 @@ public sealed class QdrantProtocolTests : IAsyncLifetime
         var descriptor = await second.Store().EnsureCollectionAsync(new CollectionDescriptor(Collection, "other/model", 8), default);
 
         Assert.Equal(new CollectionDescriptor(Collection, Model, 4), descriptor);
-        Assert.DoesNotContain(_server.Requests.Skip(4), r => r.Method == "PUT");
+        Assert.DoesNotContain(_server.Requests.Skip(5), r => r.Method == "PUT");
     }
 
     [Fact]

@@ -25,10 +25,10 @@ public sealed class StoreRegistrationTests : IDisposable
         var vectors = Assert.IsType<InstrumentedVectorStore>(provider.GetRequiredService<IVectorStore>());
         var blobs = Assert.IsType<InstrumentedBlobStore>(provider.GetRequiredService<IBlobStore>());
 
-        Assert.IsType<LocalVectorStore>(vectors.Inner);
+        Assert.IsType<LocalVectorCollections>(vectors.Inner);
         Assert.IsType<LocalBlobStore>(blobs.Inner);
         Assert.Same(vectors, provider.GetRequiredService<IVectorStore>());
-        Assert.Equal(Path.Combine(_dataPath, "vectors", "images.db"), ((LocalVectorStore)vectors.Inner).DatabasePath);
+        Assert.Equal(Path.Combine(_dataPath, "vectors", "images.db"), ((LocalVectorCollections)vectors.Inner).DatabasePath);
     }
 
     [Fact]

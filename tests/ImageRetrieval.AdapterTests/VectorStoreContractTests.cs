@@ -258,6 +258,91 @@ public abstract class VectorStoreContractTests<TFixture> : IClassFixture<TFixtur
     }
 
     [SkippableFact]
+    public async Task Given_a_staging_collection_When_filled_Then_the_active_one_serves_unchanged_until_the_switch_and_the_new_one_after()
+    {
+        var (store, collection) = await NewStoreAsync();
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, ModelA, Dimension), Ct);
+        await store.UpsertAsync([Record("old-1", Axis(0)), Record("old-2", Axis(1))], Ct);
+        await Fixture.SettleAsync(store, 2, Ct);
+
+        var staging = await store.OpenStagingAsync(new CollectionDescriptor(collection, "model-b", 4), Ct);
+        await staging.UpsertAsync([Record("new-1", Unit(1, 0, 0, 0)), Record("new-2", Unit(0, 1, 0, 0)), Record("new-3", Unit(0, 0, 1, 0))], Ct);
+        await Fixture.SettleAsync(staging, 3, Ct);
+
+        // Before the switch: everything still reads and writes the model-a collection.
+        Assert.Equal(new CollectionDescriptor(collection, ModelA, Dimension), await store.EnsureCollectionAsync(new CollectionDescriptor(collection, "model-b", 4), Ct));
+        Assert.Equal(2, await store.CountAsync(Ct));
+        Assert.Empty(await store.FetchAsync(["new-1"], includeVectors: false, Ct));
+        Assert.Equal("old-1", Assert.Single(await store.QueryAsync(new VectorQuery(Axis(0), TopK: 1), Ct)).Record.Id);
+        var before = Assert.Single(await store.ListInactiveAsync(Ct));
+        Assert.Equal((CollectionRole.Staging, "model-b", 4), (before.Role, before.Descriptor.ModelId, before.Descriptor.Dimension));
+
+        await store.PromoteStagingAsync(Ct);
+
+        Assert.Equal(new CollectionDescriptor(collection, "model-b", 4), await store.EnsureCollectionAsync(new CollectionDescriptor(collection, ModelA, Dimension), Ct));
+        await Fixture.SettleAsync(store, 3, Ct);
+        Assert.Equal(3, await store.CountAsync(Ct));
+        Assert.Equal(["new-1", "new-2", "new-3"], (await ListAllAsync(store, pageSize: 2)).Select(r => r.Id).Order(StringComparer.Ordinal));
+        Assert.Equal("new-2", Assert.Single(await store.QueryAsync(new VectorQuery(Unit(0, 1, 0, 0), TopK: 1), Ct)).Record.Id);
+        var retired = Assert.Single(await store.ListInactiveAsync(Ct));
+        Assert.Equal((CollectionRole.Retired, ModelA, Dimension), (retired.Role, retired.Descriptor.ModelId, retired.Descriptor.Dimension));
+        Assert.NotEqual(before.Name, retired.Name);
+
+        // The retired collection is intact until dropped, for a last catch-up.
+        var old = await store.OpenInactiveAsync(retired.Name, Ct);
+        Assert.Equal(["old-1", "old-2"], (await old.FetchAsync(["old-1", "old-2", "new-1"], includeVectors: false, Ct)).Select(r => r.Id).Order(StringComparer.Ordinal));
+        await store.DropInactiveAsync(retired.Name, Ct);
+        Assert.Empty(await store.ListInactiveAsync(Ct));
+        Assert.Equal(3, await store.CountAsync(Ct));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.PromoteStagingAsync(Ct));
+    }
+
+    [SkippableFact]
+    public async Task Given_an_unfinished_staging_collection_When_opened_again_Then_the_same_model_resumes_with_its_records_and_another_starts_empty()
+    {
+        var (store, collection) = await NewStoreAsync();
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, ModelA, Dimension), Ct);
+        var first = await store.OpenStagingAsync(new CollectionDescriptor(collection, "model-b", 4), Ct);
+        await first.UpsertAsync([Record("done-1", Unit(1, 0, 0, 0)), Record("done-2", Unit(0, 1, 0, 0))], Ct);
+        await Fixture.SettleAsync(first, 2, Ct);
+
+        // A re-index process that was killed and runs again: a new store on the same collection.
+        var again = await Fixture.CreateReplicaAsync(collection, Ct);
+        var resumed = await again.OpenStagingAsync(new CollectionDescriptor(collection, "model-b", 4), Ct);
+
+        Assert.Equal(2, await resumed.CountAsync(Ct));
+        Assert.Equal(["done-1", "done-2"], (await resumed.FetchAsync(["done-1", "done-2"], includeVectors: false, Ct)).Select(r => r.Id).Order(StringComparer.Ordinal));
+
+        var other = await again.OpenStagingAsync(new CollectionDescriptor(collection, "model-c", 8), Ct);
+        await Fixture.SettleAsync(other, 0, Ct);
+        Assert.Equal(0, await other.CountAsync(Ct));
+        var only = Assert.Single(await again.ListInactiveAsync(Ct));
+        Assert.Equal((CollectionRole.Staging, "model-c"), (only.Role, only.Descriptor.ModelId));
+    }
+
+    [SkippableFact]
+    public async Task Given_a_replica_that_has_not_ensured_since_a_switch_When_it_writes_Then_the_write_lands_in_the_retired_collection_not_the_new_one()
+    {
+        var (store, collection) = await NewStoreAsync();
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, ModelA, Dimension), Ct);
+        var replica = await Fixture.CreateReplicaAsync(collection, Ct);
+        Assert.Equal(ModelA, (await replica.EnsureCollectionAsync(new CollectionDescriptor(collection, ModelA, Dimension), Ct)).ModelId);
+
+        // Same dimension on purpose: only the fence, not a dimension check, can keep model-a vectors out.
+        var staging = await store.OpenStagingAsync(new CollectionDescriptor(collection, "model-b", Dimension), Ct);
+        await staging.UpsertAsync([Record("new", Axis(2))], Ct);
+        await Fixture.SettleAsync(staging, 1, Ct);
+        await store.PromoteStagingAsync(Ct);
+
+        await replica.UpsertAsync([Record("late", Axis(3))], Ct);
+
+        Assert.Empty(await store.FetchAsync(["late"], includeVectors: false, Ct));
+        var retired = Assert.Single(await store.ListInactiveAsync(Ct));
+        Assert.Single(await (await store.OpenInactiveAsync(retired.Name, Ct)).FetchAsync(["late"], includeVectors: false, Ct));
+        Assert.Equal("model-b", (await replica.EnsureCollectionAsync(new CollectionDescriptor(collection, ModelA, Dimension), Ct)).ModelId);
+    }
+
+    [SkippableFact]
     public async Task Given_a_vector_of_the_wrong_dimension_When_upserted_Then_an_argument_exception_is_thrown_and_nothing_is_written()
     {
         var store = await NewCollectionAsync();

@@ -24,6 +24,8 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
             ["ImageRetrieval:DataPath"] = DataPath,
             ["ImageRetrieval:Embedding:Model"] = Path.IsPathRooted(model) ? model : Paths.Model(model),
             ["ImageRetrieval:Embedding:IntraOpThreads"] = "1",
+            // A reindex waits twice this after its switch; tests need not wait the production 10 s.
+            ["ImageRetrieval:VectorStore:ModelCheckInterval"] = "00:00:00.200",
             ["ImageRetrieval:Logging:Format"] = "text",
             ["Logging:LogLevel:Default"] = "Warning",
         };

@@ -13,26 +13,26 @@ internal static class DataDirectoryOwnership
     public const int InUseExitCode = 75;
 
     /// <summary>
-    /// Registers the lock as a singleton (the container releases it when the host is disposed); it is
-    /// taken when first resolved, which <see cref="TryTake"/> does right after the host is built.
+    /// Registers the locks as a singleton (the container releases them when the host is disposed); they
+    /// are taken when first resolved, which <see cref="TryTake"/> does right after the host is built.
     /// </summary>
-    public static IServiceCollection AddDataDirectoryLock(this IServiceCollection services, IConfiguration configuration, string lockName, string purpose)
+    public static IServiceCollection AddDataDirectoryLock(this IServiceCollection services, IConfiguration configuration, string purpose, params string[] lockNames)
     {
         if (UsesLocalStore(configuration))
         {
-            services.AddSingleton(sp => DataDirectoryLock.Acquire(
-                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value.FullDataPath, lockName, purpose));
+            services.AddSingleton(sp => new DataDirectoryClaim(
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value.FullDataPath, purpose, lockNames));
         }
 
         return services;
     }
 
-    /// <summary>Takes the registered lock now; on refusal writes why to stderr and returns false.</summary>
+    /// <summary>Takes the registered locks now; on refusal writes why to stderr and returns false.</summary>
     public static bool TryTake(IServiceProvider services)
     {
         try
         {
-            services.GetService<DataDirectoryLock>();
+            services.GetService<DataDirectoryClaim>();
             return true;
         }
         catch (DataDirectoryInUseException ex)
@@ -45,4 +45,36 @@ internal static class DataDirectoryOwnership
     private static bool UsesLocalStore(IConfiguration configuration) =>
         (configuration.GetSection(VectorStoreOptions.Section).Get<VectorStoreOptions>()?.Provider ?? VectorStoreProvider.Local) == VectorStoreProvider.Local
         || (configuration.GetSection(BlobStoreOptions.Section).Get<BlobStoreOptions>()?.Provider ?? BlobStoreProvider.Local) == BlobStoreProvider.Local;
+}
+
+/// <summary>The data-directory locks one process holds, all or none.</summary>
+internal sealed class DataDirectoryClaim : IDisposable
+{
+    private readonly List<DataDirectoryLock> _held = [];
+
+    public DataDirectoryClaim(string dataPath, string purpose, IReadOnlyList<string> lockNames)
+    {
+        try
+        {
+            foreach (var name in lockNames)
+            {
+                _held.Add(DataDirectoryLock.Acquire(dataPath, name, purpose));
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var held in _held)
+        {
+            held.Dispose();
+        }
+
+        _held.Clear();
+    }
 }

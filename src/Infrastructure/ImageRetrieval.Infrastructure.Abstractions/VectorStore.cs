@@ -49,7 +49,51 @@ public interface IVectorStore
 
     /// <summary>Throws <see cref="StoreUnavailableException"/> when the store cannot answer.</summary>
     Task CheckReachableAsync(CancellationToken cancellationToken);
+
+    // Re-indexing without downtime. The logical collection this store is bound to points at one physical
+    // collection (Qdrant: an alias, Pinecone: the index tagged with the highest generation, Local: a pointer
+    // file). A re-index fills a staging collection beside it and then moves the pointer in one atomic step;
+    // until then every other call above keeps using the active one. Stores resolve the pointer when a
+    // collection is ensured (what CollectionGuard does every few seconds) and otherwise keep what they
+    // resolved, so a replica whose model no longer matches writes into the old collection, never the new one.
+
+    /// <summary>
+    /// The collection a re-index to <paramref name="descriptor"/> fills, created when absent. An unfinished one
+    /// for the same descriptor is resumed with what it holds; one for another descriptor is dropped first.
+    /// The returned store is bound to that physical collection (it does not support these staging calls).
+    /// </summary>
+    Task<IVectorStore> OpenStagingAsync(CollectionDescriptor descriptor, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes the staging collection the active one in one atomic step; this store addresses it from then on
+    /// (other stores on the logical collection once they ensure it again). The previously active collection is
+    /// kept, as retired, until <see cref="DropInactiveAsync"/>: writers that have not yet noticed the switch
+    /// still write there, and a re-index carries those writes over. Throws <see cref="InvalidOperationException"/>
+    /// when there is no staging collection.
+    /// </summary>
+    Task PromoteStagingAsync(CancellationToken cancellationToken);
+
+    /// <summary>Physical collections beside the active one: a staging one and retired ones, with their descriptors.</summary>
+    Task<IReadOnlyList<InactiveCollectionInfo>> ListInactiveAsync(CancellationToken cancellationToken);
+
+    /// <summary>A store bound to the inactive collection <paramref name="name"/> (from <see cref="ListInactiveAsync"/>), reading what it holds now.</summary>
+    Task<IVectorStore> OpenInactiveAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Drops the inactive collection <paramref name="name"/>; the active one is never dropped (<see cref="InvalidOperationException"/>).</summary>
+    Task DropInactiveAsync(string name, CancellationToken cancellationToken);
 }
+
+public enum CollectionRole
+{
+    /// <summary>Filled by a re-index that has not switched yet.</summary>
+    Staging,
+
+    /// <summary>Active before a switch; kept until a re-index has carried over late writes and dropped it.</summary>
+    Retired,
+}
+
+/// <summary>A physical collection that is not the active one. <see cref="Descriptor"/>'s name is the logical collection's.</summary>
+public sealed record InactiveCollectionInfo(string Name, CollectionRole Role, CollectionDescriptor Descriptor);
 
 public static class VectorRecordBatch
 {

@@ -56,6 +56,30 @@ internal sealed class InstrumentedVectorStore(IVectorStore inner) : IVectorStore
             return true;
         });
 
+    // A store bound to a staging or retired collection is measured like the logical one.
+    public Task<IVectorStore> OpenStagingAsync(CollectionDescriptor descriptor, CancellationToken cancellationToken) =>
+        Measure("open-staging", async () => (IVectorStore)new InstrumentedVectorStore(await inner.OpenStagingAsync(descriptor, cancellationToken)));
+
+    public Task PromoteStagingAsync(CancellationToken cancellationToken) =>
+        Measure("promote", async () =>
+        {
+            await inner.PromoteStagingAsync(cancellationToken);
+            return true;
+        });
+
+    public Task<IReadOnlyList<InactiveCollectionInfo>> ListInactiveAsync(CancellationToken cancellationToken) =>
+        Measure("list-inactive", () => inner.ListInactiveAsync(cancellationToken));
+
+    public Task<IVectorStore> OpenInactiveAsync(string name, CancellationToken cancellationToken) =>
+        Measure("open-inactive", async () => (IVectorStore)new InstrumentedVectorStore(await inner.OpenInactiveAsync(name, cancellationToken)));
+
+    public Task DropInactiveAsync(string name, CancellationToken cancellationToken) =>
+        Measure("drop-inactive", async () =>
+        {
+            await inner.DropInactiveAsync(name, cancellationToken);
+            return true;
+        });
+
     private Task<T> Measure<T>(string operation, Func<Task<T>> call, int? batchSize = null) =>
         StoreCall.MeasureAsync("vector", inner.ProviderName, operation, call, "batch.size", batchSize);
 }

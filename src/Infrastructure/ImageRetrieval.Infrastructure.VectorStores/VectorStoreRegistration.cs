@@ -45,7 +45,7 @@ public static class VectorStoreRegistration
         switch (provider)
         {
             case VectorStoreProvider.Local:
-                services.AddKeyedSingleton<IVectorStore, LocalVectorStore>(ProviderKey);
+                services.AddKeyedSingleton<IVectorStore, LocalVectorCollections>(ProviderKey);
                 break;
             case VectorStoreProvider.Qdrant:
                 services.AddQdrantVectorStore(configuration);

@@ -114,6 +114,15 @@ public sealed class FakePineconeServer : FakeProviderServer
             }
         });
 
+        // GET /indexes ("List indexes"): every index's model, as describe gives it (without counting as a describe).
+        app.MapGet("/indexes", () =>
+        {
+            lock (_gate)
+            {
+                return Json(new JsonObject { ["indexes"] = new JsonArray([.. _indexes.Values.Select(i => (JsonNode)Describe(i, i.DescribesLeft <= 0))]) });
+            }
+        });
+
         // POST /indexes ("Create an index"): 201 with the model (not ready yet), 409 ALREADY_EXISTS.
         app.MapPost("/indexes", async (HttpRequest request) =>
         {

@@ -14,6 +14,7 @@ namespace ImageRetrieval.AdapterTests.Fakes;
 public sealed class FakeQdrantServer : FakeProviderServer
 {
     private readonly Dictionary<string, FakeCollectionState> _collections = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _aliases = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
     /// <summary>When set, requests without this <c>api-key</c> header get 401 (Qdrant "Security" page).</summary>
@@ -32,7 +33,24 @@ public sealed class FakeQdrantServer : FakeProviderServer
     {
         lock (_gate)
         {
-            return _collections.GetValueOrDefault(name);
+            return TryGet(name, out var c) ? c : null;
+        }
+    }
+
+    /// <summary>The collection <paramref name="alias"/> points at, or null.</summary>
+    public string? AliasTarget(string alias)
+    {
+        lock (_gate)
+        {
+            return _aliases.GetValueOrDefault(alias);
+        }
+    }
+
+    public IReadOnlyList<string> CollectionNames()
+    {
+        lock (_gate)
+        {
+            return [.. _collections.Keys.Order(StringComparer.Ordinal)];
         }
     }
 
@@ -68,7 +86,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
         {
             lock (_gate)
             {
-                if (!_collections.TryGetValue(name, out var c))
+                if (!TryGet(name, out var c))
                 {
                     return NotFound(name);
                 }
@@ -93,7 +111,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
             var vectors = body["vectors"]!;
             lock (_gate)
             {
-                if (_collections.ContainsKey(name))
+                if (_collections.ContainsKey(name) || _aliases.ContainsKey(name))
                 {
                     return Error(409, $"Wrong input: Collection `{name}` already exists!");
                 }
@@ -104,13 +122,86 @@ public sealed class FakeQdrantServer : FakeProviderServer
             return Ok(JsonValue.Create(true));
         });
 
-        // DELETE /collections/{name} ("Delete collection"): result false when there was none.
+        // DELETE /collections/{name} ("Delete collection"): result false when there was none; its aliases go with it.
         app.MapDelete("/collections/{name}", (string name) =>
         {
             lock (_gate)
             {
-                return Ok(JsonValue.Create(_collections.Remove(name)));
+                var removed = _collections.Remove(name);
+                foreach (var alias in _aliases.Where(a => a.Value == name).Select(a => a.Key).ToList())
+                {
+                    _aliases.Remove(alias);
+                }
+
+                return Ok(JsonValue.Create(removed));
             }
+        });
+
+        // GET /collections ("List collections"): names only, aliases not included.
+        app.MapGet("/collections", () =>
+        {
+            lock (_gate)
+            {
+                return Ok(new JsonObject { ["collections"] = new JsonArray([.. _collections.Keys.Select(n => (JsonNode)new JsonObject { ["name"] = n })]) });
+            }
+        });
+
+        // GET /aliases ("List all aliases").
+        app.MapGet("/aliases", () =>
+        {
+            lock (_gate)
+            {
+                return Ok(new JsonObject
+                {
+                    ["aliases"] = new JsonArray([.. _aliases.Select(a => (JsonNode)new JsonObject { ["alias_name"] = a.Key, ["collection_name"] = a.Value })]),
+                });
+            }
+        });
+
+        // POST /collections/aliases ("Update aliases of the collections"): every action applies, or none.
+        // create_alias needs an existing collection and a name no collection or alias has; delete_alias an existing alias.
+        app.MapPost("/collections/aliases", async (HttpRequest request) =>
+        {
+            var body = await ReadAsync(request);
+            lock (_gate)
+            {
+                var aliases = new Dictionary<string, string>(_aliases, StringComparer.Ordinal);
+                foreach (var action in body["actions"]!.AsArray())
+                {
+                    if (action!["create_alias"] is JsonObject create)
+                    {
+                        var alias = create["alias_name"]!.GetValue<string>();
+                        var collection = create["collection_name"]!.GetValue<string>();
+                        if (!_collections.ContainsKey(collection))
+                        {
+                            return NotFound(collection);
+                        }
+
+                        if (aliases.ContainsKey(alias) || _collections.ContainsKey(alias))
+                        {
+                            return Error(400, $"Wrong input: Alias or collection with name {alias} already exists");
+                        }
+
+                        aliases[alias] = collection;
+                    }
+                    else if (action["delete_alias"] is JsonObject delete)
+                    {
+                        var alias = delete["alias_name"]!.GetValue<string>();
+                        if (!aliases.Remove(alias))
+                        {
+                            return Error(404, $"Not found: Alias {alias} does not exists!");
+                        }
+                    }
+                }
+
+                _aliases.Clear();
+                foreach (var (alias, collection) in aliases)
+                {
+                    _aliases[alias] = collection;
+                }
+            }
+
+            return Ok(JsonValue.Create(true));
         });
 
         // PUT /collections/{name}/points ("Upsert points"): dimension checked, Cosine vectors normalised on write.
@@ -119,7 +210,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
             var body = await ReadAsync(request);
             lock (_gate)
             {
-                if (!_collections.TryGetValue(name, out var c))
+                if (!TryGet(name, out var c))
                 {
                     return NotFound(name);
                 }
@@ -157,7 +248,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
             var body = await ReadAsync(request);
             lock (_gate)
             {
-                if (!_collections.TryGetValue(name, out var c))
+                if (!TryGet(name, out var c))
                 {
                     return NotFound(name);
                 }
@@ -182,7 +273,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
             var body = await ReadAsync(request);
             lock (_gate)
             {
-                if (!_collections.TryGetValue(name, out var c))
+                if (!TryGet(name, out var c))
                 {
                     return NotFound(name);
                 }
@@ -203,7 +294,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
             var body = await ReadAsync(request);
             lock (_gate)
             {
-                if (!_collections.TryGetValue(name, out var c))
+                if (!TryGet(name, out var c))
                 {
                     return NotFound(name);
                 }
@@ -236,7 +327,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
             var body = await ReadAsync(request);
             lock (_gate)
             {
-                if (!_collections.TryGetValue(name, out var c))
+                if (!TryGet(name, out var c))
                 {
                     return NotFound(name);
                 }
@@ -264,7 +355,7 @@ public sealed class FakeQdrantServer : FakeProviderServer
             var body = await ReadAsync(request);
             lock (_gate)
             {
-                if (!_collections.TryGetValue(name, out var c))
+                if (!TryGet(name, out var c))
                 {
                     return NotFound(name);
                 }
@@ -274,6 +365,10 @@ public sealed class FakeQdrantServer : FakeProviderServer
             }
         });
     }
+
+    /// <summary>Every call that names a collection accepts an alias of it too ("Collection aliases").</summary>
+    private bool TryGet(string name, out FakeCollectionState collection) =>
+        _collections.TryGetValue(_aliases.GetValueOrDefault(name) ?? name, out collection!);
 
     private static JsonObject PointJson(string id, (float[] Vector, JsonObject Payload) point, bool withVector, float? score)
     {

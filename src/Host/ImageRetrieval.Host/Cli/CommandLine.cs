@@ -65,10 +65,14 @@ internal static class CommandLine
             case "reindex":
                 // Reindex writes only its own staging collection, so it runs beside the service (which keeps
                 // serving the old one); one reindex at a time.
-                builder.Services.AddDataDirectoryLock(builder.Configuration, DataDirectoryLock.ReindexLockName, "reindex");
+                builder.Services.AddDataDirectoryLock(builder.Configuration, "reindex", DataDirectoryLock.ReindexLockName);
                 break;
-            case "ingest" or "reconcile":
-                builder.Services.AddDataDirectoryLock(builder.Configuration, DataDirectoryLock.WriterLockName, args[0]);
+            case "ingest":
+                builder.Services.AddDataDirectoryLock(builder.Configuration, "ingest", DataDirectoryLock.WriterLockName);
+                break;
+            case "reconcile":
+                // Not while a reindex runs either: late writes it has yet to carry over look like orphans.
+                builder.Services.AddDataDirectoryLock(builder.Configuration, "reconcile", DataDirectoryLock.WriterLockName, DataDirectoryLock.ReindexLockName);
                 break;
         }
 
@@ -194,8 +198,11 @@ internal static class CommandLine
             bar.Set(p.Done, "");
         })), cancellationToken);
         bar?.Finish();
-        Console.WriteLine($"re-indexed {result.Reindexed} images with {result.ModelId}; {result.MissingBlobs} missing blobs, {result.Failed} failed");
-        return result.Failed == 0 ? 0 : 1;
+        Console.WriteLine(
+            $"re-indexed {result.Reindexed} images with {result.ModelId} ({result.Resumed} resumed from an earlier run, {result.CarriedOver} carried over after the switch); " +
+            $"{result.MissingBlobs} missing blobs, {result.Foreign} records not written by this service, {result.Failed} failed; " +
+            (result.Switched ? "the collection now serves this model" : "NOT switched: the old collection still serves, re-run reindex to resume"));
+        return result.Failed == 0 && result.Switched ? 0 : 1;
     }
 
     private static async Task<int> ReconcileAsync(IMediator mediator, CancellationToken cancellationToken)

@@ -29,9 +29,15 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     private bool _disposed;
 
     public LocalVectorStore(IOptions<ServiceOptions> service, IOptions<VectorStoreOptions> options, ILogger<LocalVectorStore> logger)
+        : this(options.Value.Collection, Path.Combine(service.Value.FullDataPath, "vectors", options.Value.Collection + ".db"), logger)
     {
-        _collection = options.Value.Collection;
-        _path = Path.Combine(service.Value.FullDataPath, "vectors", _collection + ".db");
+    }
+
+    /// <summary>A store on one physical collection's file (see <see cref="LocalVectorCollections"/>).</summary>
+    internal LocalVectorStore(string collection, string path, ILogger<LocalVectorStore> logger)
+    {
+        _collection = collection;
+        _path = path;
         _logger = logger;
     }
 
@@ -283,6 +289,24 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         Open().Ping();
         return Task.CompletedTask;
     }
+
+    /// <summary>The descriptor the file holds, or null when the collection was never created; creates nothing.</summary>
+    internal CollectionDescriptor? ReadDescriptor()
+    {
+        Open();
+        return _descriptor;
+    }
+
+    // This class is one physical collection; LocalVectorCollections owns the pointer between them.
+    public Task<IVectorStore> OpenStagingAsync(CollectionDescriptor descriptor, CancellationToken cancellationToken) => throw PhysicalCollections.NotOnBoundStore(_collection);
+
+    public Task PromoteStagingAsync(CancellationToken cancellationToken) => throw PhysicalCollections.NotOnBoundStore(_collection);
+
+    public Task<IReadOnlyList<InactiveCollectionInfo>> ListInactiveAsync(CancellationToken cancellationToken) => throw PhysicalCollections.NotOnBoundStore(_collection);
+
+    public Task<IVectorStore> OpenInactiveAsync(string name, CancellationToken cancellationToken) => throw PhysicalCollections.NotOnBoundStore(_collection);
+
+    public Task DropInactiveAsync(string name, CancellationToken cancellationToken) => throw PhysicalCollections.NotOnBoundStore(_collection);
 
     public void Dispose()
     {

@@ -21,6 +21,12 @@ internal sealed class PineconeIndexModel
     public Dictionary<string, string>? Tags { get; set; }
 }
 
+/// <summary><c>GET /indexes</c> ("List indexes").</summary>
+internal sealed class PineconeIndexList
+{
+    public List<PineconeIndexModel> Indexes { get; set; } = [];
+}
+
 internal sealed class PineconeIndexStatus
 {
     public bool Ready { get; set; }
@@ -142,6 +148,7 @@ internal sealed class PineconeNamespaceSummary
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(PineconeIndexModel))]
+[JsonSerializable(typeof(PineconeIndexList))]
 [JsonSerializable(typeof(PineconeCreateIndex))]
 [JsonSerializable(typeof(PineconeConfigureIndex))]
 [JsonSerializable(typeof(PineconeVector))]

@@ -173,10 +173,57 @@ internal sealed class QdrantRange
     public double? Lte { get; set; }
 }
 
+/// <summary><c>GET /aliases</c>: every alias of the node.</summary>
+internal sealed class QdrantAliasList
+{
+    public List<QdrantAlias> Aliases { get; set; } = [];
+}
+
+internal sealed class QdrantAlias
+{
+    public string AliasName { get; set; } = "";
+
+    public string CollectionName { get; set; } = "";
+}
+
+/// <summary><c>GET /collections</c>: every collection name of the node.</summary>
+internal sealed class QdrantCollectionList
+{
+    public List<QdrantCollectionName> Collections { get; set; } = [];
+}
+
+internal sealed class QdrantCollectionName
+{
+    public string Name { get; set; } = "";
+}
+
+/// <summary><c>POST /collections/aliases</c>: the actions are applied together, atomically.</summary>
+internal sealed class QdrantAliasChange
+{
+    public required List<QdrantAliasAction> Actions { get; init; }
+}
+
+internal sealed class QdrantAliasAction
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public QdrantAlias? CreateAlias { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public QdrantAliasName? DeleteAlias { get; init; }
+}
+
+internal sealed class QdrantAliasName
+{
+    public required string AliasName { get; init; }
+}
+
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(QdrantResponse<JsonElement>))]
+[JsonSerializable(typeof(QdrantResponse<QdrantAliasList>))]
+[JsonSerializable(typeof(QdrantResponse<QdrantCollectionList>))]
+[JsonSerializable(typeof(QdrantAliasChange))]
 [JsonSerializable(typeof(QdrantResponse<QdrantCollectionInfo>))]
 [JsonSerializable(typeof(QdrantResponse<List<QdrantRecord>>))]
 [JsonSerializable(typeof(QdrantResponse<QdrantQueryResult>))]

@@ -33,14 +33,28 @@ public sealed record ListImages(int Limit = 50, string? Cursor = null) : IReques
 
 public sealed record ImagePage(IReadOnlyList<ImageRecord> Items, string? NextCursor);
 
-/// <summary>Re-embeds every stored image with the current model and rewrites the collection for it.</summary>
+/// <summary>
+/// Re-embeds every stored image with the current model into a new collection beside the active one and
+/// switches to it once complete; the active one keeps serving meanwhile. Re-running resumes a stopped run.
+/// </summary>
 public sealed record ReindexImages(IProgress<ReindexProgress>? Progress = null) : IRequest<ReindexResult>;
 
 public sealed record ReindexProgress(int Done, int Total);
 
-public sealed record ReindexResult(string ModelId, int Reindexed, int MissingBlobs, int Failed);
+/// <param name="Reindexed">Images in the new collection embedded by this run (resumed ones not counted).</param>
+/// <param name="Resumed">Images a stopped earlier run had already embedded.</param>
+/// <param name="MissingBlobs">Records whose bytes are gone: not carried over.</param>
+/// <param name="Failed">Images that did not embed; the switch does not happen while any fail.</param>
+/// <param name="Foreign">Records not written by this service (no bytes of ours to re-embed): not carried over.</param>
+/// <param name="CarriedOver">Images written to the old collection after the switch by replicas that had not yet noticed it.</param>
+/// <param name="Switched">Whether the collection now holds the current model.</param>
+public sealed record ReindexResult(
+    string ModelId, int Reindexed, int MissingBlobs, int Failed, int Resumed = 0, int Foreign = 0, int CarriedOver = 0, bool Switched = false);
 
-/// <summary>Deletes blobs that have no vector: leftovers of ingests that stopped between the two writes.</summary>
+/// <summary>
+/// Deletes blobs that have no vector: leftovers of ingests that stopped between the two writes. Refused
+/// (409 reindex-unfinished) while a reindex has collections beside the active one, whose images would look orphaned.
+/// </summary>
 public sealed record ReconcileBlobs : IRequest<ReconcileResult>;
 
 public sealed record ReconcileResult(int BlobsScanned, int OrphansRemoved);

@@ -12,6 +12,7 @@ public static class RetrievalModule
 {
     public static IServiceCollection AddRetrieval(this IServiceCollection services, IConfiguration configuration)
     {
+        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<CollectionGuard>();
         services.AddSingleton<NearestImages>();
         services.AddValidatorsFromAssemblyContaining<SearchByImageValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);

@@ -43,6 +43,7 @@ public static class ProblemTypes
     public const string StoreUnavailable = "store-unavailable";
     public const string TextNotSupported = "text-not-supported";
     public const string Overloaded = "overloaded";
+    public const string ReindexUnfinished = "reindex-unfinished";
     public const string Unexpected = "unexpected";
 }
 

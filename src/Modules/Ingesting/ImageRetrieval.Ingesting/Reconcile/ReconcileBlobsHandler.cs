@@ -1,13 +1,16 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
+using ImageRetrieval.SharedKernel;
 using Mediator;
 
 namespace ImageRetrieval.Ingesting.Reconcile;
 
 /// <summary>
 /// Removes blobs that no vector points at. Run it while no ingest is in flight: an ingest between
-/// its blob write and its vector upsert looks exactly like an orphan.
+/// its blob write and its vector upsert looks exactly like an orphan. Refused while a reindex is
+/// unfinished: a staging collection, or a retired one whose late writes are not carried over yet,
+/// may reference blobs the active collection does not.
 /// </summary>
 internal sealed class ReconcileBlobsHandler(IVectorStore vectors, IBlobStore blobs) : IRequestHandler<ReconcileBlobs, ReconcileResult>
 {
@@ -15,6 +18,15 @@ internal sealed class ReconcileBlobsHandler(IVectorStore vectors, IBlobStore blo
 
     public async ValueTask<ReconcileResult> Handle(ReconcileBlobs request, CancellationToken cancellationToken)
     {
+        var inactive = await vectors.ListInactiveAsync(cancellationToken);
+        if (inactive.Count > 0)
+        {
+            var which = string.Join(", ", inactive.Select(c => $"{c.Name} ({c.Role.ToString().ToLowerInvariant()}, model {c.Descriptor.ModelId})"));
+            throw new ServiceProblemException(409, ProblemTypes.ReindexUnfinished, "A reindex is unfinished",
+                $"Collections beside the active one exist: {which}. Their images may have no vector in the active collection yet, so their blobs " +
+                "would look orphaned. Run `reindex` again to finish (it carries them over and drops them), then reconcile.");
+        }
+
         var scanned = 0;
         var removed = 0;
         var batch = new List<(string Key, string? Id)>(BatchSize);
