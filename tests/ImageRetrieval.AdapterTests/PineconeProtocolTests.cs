@@ -91,6 +91,22 @@ public sealed class PineconeProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Given_an_index_shared_with_another_namespace_When_a_reindex_opens_staging_Then_it_is_refused_before_any_index_is_created()
+    {
+        await EnsureAsync();
+        await _store.UpsertAsync([Record("a-1", [1, 0])], default);
+        await using var other = PineconeTestHost.Build(_server.BaseUri, Index, FakePineconeServer.ApiKey, ns: "tenant-b");
+        await other.PineconeStore().EnsureCollectionAsync(new CollectionDescriptor(Index, Model, 2), default);
+        await other.PineconeStore().UpsertAsync([Record("b-1", [0, 1])], default);
+
+        var error = await Assert.ThrowsAsync<StoreRequestException>(() => _store.OpenStagingAsync(new CollectionDescriptor(Index, "new-model", 2), default));
+
+        Assert.Contains("tenant-b", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(_server.Requests, r => r.Method == "POST" && r.Path == "/indexes");
+        Assert.Empty(await _store.ListInactiveAsync(default));
+    }
+
+    [Fact]
     public async Task Given_a_dotproduct_index_When_ensured_Then_a_clear_request_error()
     {
         _server.AddIndex(Index, 2, "dotproduct");

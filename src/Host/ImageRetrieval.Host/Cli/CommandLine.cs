@@ -110,7 +110,7 @@ internal static class CommandLine
             Console.Error.WriteLine("cancelled");
             return 130;
         }
-        catch (Exception ex) when (ex is ServiceProblemException or Infrastructure.Onnx.ModelLoadException or IOException or ArgumentException)
+        catch (Exception ex) when (ex is ServiceProblemException or Infrastructure.Onnx.ModelLoadException or IOException or ArgumentException or StoreRequestException)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
             return 1;

@@ -124,6 +124,15 @@ internal sealed partial class PineconeVectorStore(
         RequireLogical();
         var indexes = await ListOwnIndexesAsync(cancellationToken);
         var active = ActiveOf(indexes);
+        if (active is { Host: { Length: > 0 } activeHost } && await OtherNamespacesAsync(HostUri(activeHost), cancellationToken) is { Count: > 0 } others)
+        {
+            // The switch moves the whole index; records of other namespaces would stay behind in the retired
+            // index, and be dropped with it. Refuse before any work rather than lose them.
+            throw new StoreRequestException(PineconeApi.StoreName, 409,
+                $"Index '{active.Name}' also holds namespaces {string.Join(", ", others)}; a reindex switches whole indexes, so it would leave them behind. " +
+                "Give each namespace its own index (VectorStore:Pinecone:IndexName) before re-indexing.");
+        }
+
         foreach (var staging in indexes.Where(i => i != active && IsStaging(i)))
         {
             if (PineconeModelTag.FromTags(staging.Tags) == descriptor.ModelId && staging.Dimension == descriptor.Dimension)
@@ -297,6 +306,15 @@ internal sealed partial class PineconeVectorStore(
         // The default namespace is reported as "" (and as "__default__" by newer API versions).
         var keys = _namespace is null ? new[] { "", "__default__" } : [_namespace];
         return keys.Select(k => namespaces.TryGetValue(k, out var summary) ? summary.VectorCount : 0).Max();
+    }
+
+    /// <summary>Non-empty namespaces of the index at <paramref name="host"/> other than this store's.</summary>
+    private async Task<List<string>> OtherNamespacesAsync(Uri host, CancellationToken cancellationToken)
+    {
+        var stats = await api.SendAsync(HttpMethod.Post, new Uri(host, "describe_index_stats"),
+            PineconeApi.Json("{}"u8.ToArray()), PineconeJsonContext.Default.PineconeIndexStats, notFoundIsDefault: false, cancellationToken);
+        var ours = _namespace is null ? new[] { "", "__default__" } : [_namespace];
+        return (stats?.Namespaces ?? []).Where(n => n.Value.VectorCount > 0 && !ours.Contains(n.Key)).Select(n => n.Key.Length == 0 ? "(default)" : n.Key).Order(StringComparer.Ordinal).ToList();
     }
 
     public async Task<RecordPage> ListAsync(int limit, string? cursor, CancellationToken cancellationToken)
