@@ -35,6 +35,7 @@ public sealed class DocumentAndHealthTests(ServiceWithSmallLimits service) : ICl
     [Theory]
     [InlineData("/api/v1/images", "files", "metadata")]
     [InlineData("/api/v1/search", "file", "filter")]
+    [InlineData("/api/v1/search", "text", "topK")]
     public async Task Given_a_multipart_operation_Then_its_body_is_one_flat_object_schema(string path, string fileField, string jsonField)
     {
         var document = await service.Client.GetFromJsonAsync<JsonObject>(new Uri("/openapi/v1.json", UriKind.Relative));

@@ -28,10 +28,13 @@ internal static class CommandLine
                                   the service keeps serving the old one meanwhile; re-run to resume after a stop
           reconcile               delete stored blobs that have no vector (refused while a reindex is unfinished)
           download-model          fetch and verify the configured model into the cache, then exit
+          search "TEXT" [--top N] [--filter JSON]
+          search --image FILE [--top N] [--filter JSON]
+                                  print the stored images closest to a sentence (needs a model with a text tower) or to an image
         """;
 
     public static bool IsCommand(string[] args) =>
-        args.Length > 0 && args[0] is "ingest" or "reindex" or "reconcile" or "download-model" or "help" or "--help";
+        args.Length > 0 && args[0] is "ingest" or "reindex" or "reconcile" or "download-model" or "search" or "help" or "--help";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -100,6 +103,7 @@ internal static class CommandLine
                 "ingest" => await IngestAsync(mediator, args[1..], cancel.Token),
                 "reindex" => await ReindexAsync(mediator, cancel.Token),
                 "reconcile" => await ReconcileAsync(mediator, cancel.Token),
+                "search" => await SearchAsync(mediator, args[1..], cancel.Token),
                 _ => 2,
             };
             await host.StopAsync(CancellationToken.None);
@@ -110,7 +114,7 @@ internal static class CommandLine
             Console.Error.WriteLine("cancelled");
             return 130;
         }
-        catch (Exception ex) when (ex is ServiceProblemException or Infrastructure.Onnx.ModelLoadException or IOException or ArgumentException or StoreRequestException)
+        catch (Exception ex) when (ex is ServiceProblemException or FluentValidation.ValidationException or Infrastructure.Onnx.ModelLoadException or IOException or ArgumentException or StoreRequestException)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
             return 1;
@@ -209,6 +213,33 @@ internal static class CommandLine
     {
         var result = await mediator.Send(new ReconcileBlobs(), cancellationToken);
         Console.WriteLine($"scanned {result.BlobsScanned} blobs, removed {result.OrphansRemoved} without a vector");
+        return 0;
+    }
+
+    private static async Task<int> SearchAsync(IMediator mediator, string[] args, CancellationToken cancellationToken)
+    {
+        var image = OptionValue(args, "--image");
+        var top = OptionValue(args, "--top") is { } t ? int.Parse(t, CultureInfo.InvariantCulture) : 10;
+        var filter = SharedKernel.Web.FormJson.ParseObject(OptionValue(args, "--filter"), "filter");
+        var options = new HashSet<string>(["--image", "--top", "--filter"], StringComparer.Ordinal);
+        var positional = args.Where((a, i) => !options.Contains(a) && (i == 0 || !options.Contains(args[i - 1]))).ToList();
+        if ((image is null) == (positional.Count == 0) || positional.Count > 1)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var result = image is not null
+            ? await mediator.Send(new Retrieval.Contracts.SearchByImage(new ImageUpload(Path.GetFileName(image), await File.ReadAllBytesAsync(image, cancellationToken)), top, null, filter), cancellationToken)
+            : await mediator.Send(new Retrieval.Contracts.SearchByText(positional[0], top, null, filter), cancellationToken);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.Results.Count} results in {result.TookMs:F1} ms"));
+        var rank = 0;
+        foreach (var hit in result.Results)
+        {
+            var metadata = hit.Image.Metadata.Count == 0 ? "" : " " + System.Text.Json.JsonSerializer.Serialize(hit.Image.Metadata);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{++rank,3}. {hit.Score:F4}  {hit.Image.Id}  {hit.Image.Width}x{hit.Image.Height}{metadata}"));
+        }
+
         return 0;
     }
 

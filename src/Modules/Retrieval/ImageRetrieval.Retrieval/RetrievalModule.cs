@@ -1,5 +1,6 @@
 using FluentValidation;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Retrieval.Query;
 using ImageRetrieval.Retrieval.Search;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -22,6 +23,7 @@ public static class RetrievalModule
     public static IEndpointRouteBuilder MapRetrievalApi(this IEndpointRouteBuilder api)
     {
         api.MapSearch();
+        api.MapQuery();
         return api;
     }
 }

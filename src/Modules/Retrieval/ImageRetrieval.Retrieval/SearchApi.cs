@@ -23,8 +23,8 @@ internal static class SearchApi
     {
         api.MapPost("/search", SearchAsync)
             .WithName("SearchByImage")
-            .WithSummary("Search by image")
-            .WithDescription("Finds the stored images most similar to the uploaded `file`, best first. `topK` 1-100 (default 10); `minScore` drops weaker hits (cosine, -1..1); `filter` is a JSON object such as {\"camera\": \"x\", \"year\": {\"$in\": [2023, 2024]}}.")
+            .WithSummary("Search by image or text")
+            .WithDescription("Finds the stored images most similar to the uploaded `file`, or to the `text` (exactly one of them; text needs a model with a text tower, else 422 text-not-supported), best first. `topK` 1-100 (default 10); `minScore` drops weaker hits (cosine, -1..1); `filter` is a JSON object such as {\"camera\": \"x\", \"year\": {\"$in\": [2023, 2024]}}.")
             .WithTags("search")
             .Accepts<IFormFile>("multipart/form-data")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -46,7 +46,8 @@ internal static class SearchApi
     }
 
     private static async Task<Ok<SearchResponse>> SearchAsync(
-        IFormFile file,
+        IFormFile? file,
+        [FromForm] string? text,
         [FromForm] int? topK,
         [FromForm] float? minScore,
         [FromForm] string? filter,
@@ -56,8 +57,24 @@ internal static class SearchApi
         IOptions<ServiceOptions> service,
         CancellationToken cancellationToken)
     {
-        var upload = await FormFileReader.ReadAsync(file, limits.Value, cancellationToken);
-        var result = await mediator.Send(new SearchByImage(upload, topK ?? 10, minScore, FormJson.ParseObject(filter, "filter")), cancellationToken);
+        if ((file is null) == (text is null))
+        {
+            const string message = "Send exactly one of 'file' (a query image) or 'text' (a query sentence).";
+            throw new FluentValidation.ValidationException(new FluentValidation.Results.ValidationFailure[] { new("file", message), new("text", message) });
+        }
+
+        var parsedFilter = FormJson.ParseObject(filter, "filter");
+        SearchResult result;
+        if (file is not null)
+        {
+            var upload = await FormFileReader.ReadAsync(file, limits.Value, cancellationToken);
+            result = await mediator.Send(new SearchByImage(upload, topK ?? 10, minScore, parsedFilter), cancellationToken);
+        }
+        else
+        {
+            result = await mediator.Send(new SearchByText(text!, topK ?? 10, minScore, parsedFilter), cancellationToken);
+        }
+
         return TypedResults.Ok(ToResponse(result, context, service.Value));
     }
 
@@ -69,7 +86,7 @@ internal static class SearchApi
         return TypedResults.Ok(ToResponse(result, context, service.Value));
     }
 
-    private static SearchResponse ToResponse(SearchResult result, HttpContext context, ServiceOptions service) =>
+    internal static SearchResponse ToResponse(SearchResult result, HttpContext context, ServiceOptions service) =>
         new(result.Model,
             result.Results.Select(hit => new SearchHitResponse(hit.Image.Id, hit.Score,
                 ImageLinks.For(context, hit.Image.Id, hit.Image.SignedUrl, service.PublicBaseUrl), hit.Image.Metadata)).ToList(),

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using FluentValidation;
+using FluentValidation.Results;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Retrieval.Contracts;
+using ImageRetrieval.SharedKernel;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Retrieval.Query;
+
+/// <param name="Filter">A JSON object of field conditions, as in search.</param>
+public sealed record QueryRequest(IReadOnlyList<QueryTermRequest>? Terms, int? TopK, float? MinScore, JsonElement? Filter);
+
+/// <summary>Exactly one of text, imageId, image (base64, or a data: URL) or vector; weight defaults to 1 and may be negative.</summary>
+public sealed record QueryTermRequest(string? Text, string? ImageId, string? Image, float[]? Vector, float? Weight);
+
+internal static class QueryEndpoint
+{
+    public static void MapQuery(this IEndpointRouteBuilder api) =>
+        api.MapPost("/query", HandleAsync)
+            .WithName("Query")
+            .WithSummary("Search by a weighted combination of texts, images, stored images and vectors")
+            .WithDescription("Each term is one of {\"text\"}, {\"imageId\"} (a stored image), {\"image\": base64} or {\"vector\": [...]}, with an optional \"weight\" (default 1, negative pushes away). The query vector is normalize(sum(weight * normalize(embedding))); stored images named by imageId are not returned. `topK` 1-100 (default 10), `minScore`, `filter` as in search. Text terms need a model with a text tower (else 422 text-not-supported).")
+            .WithTags("search")
+            .Accepts<QueryRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<Ok<SearchResponse>> HandleAsync(
+        QueryRequest request, HttpContext context, IMediator mediator, IOptions<ImageLimitsOptions> limits, IOptions<ServiceOptions> service, CancellationToken cancellationToken)
+    {
+        var terms = (request.Terms ?? []).Select((t, i) => new QueryTerm(
+            t.Text, t.ImageId, t.Image is null ? null : Decode(t.Image, i, limits.Value), t.Vector, t.Weight ?? 1f)).ToList();
+        var result = await mediator.Send(new QueryImages(terms, request.TopK ?? 10, request.MinScore, request.Filter), cancellationToken);
+        return TypedResults.Ok(SearchApi.ToResponse(result, context, service.Value));
+    }
+
+    private static ImageUpload Decode(string base64, int index, ImageLimitsOptions limits)
+    {
+        var field = $"terms[{index}].image";
+        var payload = base64.AsSpan();
+        if (payload.StartsWith("data:", StringComparison.Ordinal) && payload.IndexOf(',') is var comma and > 0)
+        {
+            payload = payload[(comma + 1)..];
+        }
+
+        // Checked before decoding, from the length alone, like uploads are from their declared size.
+        if ((long)payload.Length * 3 / 4 > limits.MaxFileBytes + 3)
+        {
+            throw new ServiceProblemException(413, ProblemTypes.FileTooLarge, "File too large",
+                $"{field} holds about {(long)payload.Length * 3 / 4} bytes; the limit is {limits.MaxFileBytes}.");
+        }
+
+        var bytes = new byte[payload.Length * 3 / 4 + 3];
+        return Convert.TryFromBase64Chars(payload, bytes, out var written)
+            ? new ImageUpload(field, bytes.AsMemory(0, written))
+            : throw new ValidationException(new[] { new ValidationFailure(field, $"{field} is not valid base64.") });
+    }
+}
