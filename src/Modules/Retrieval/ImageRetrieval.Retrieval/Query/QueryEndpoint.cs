@@ -13,11 +13,33 @@ using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Retrieval.Query;
 
-/// <param name="Filter">A JSON object of field conditions, as in search.</param>
-public sealed record QueryRequest(IReadOnlyList<QueryTermRequest>? Terms, int? TopK, float? MinScore, JsonElement? Filter);
+// Properties, not positional parameters: the OpenAPI document then lists only what a client must send.
+public sealed record QueryRequest
+{
+    /// <summary>At least one term; a missing list is a validation error naming it.</summary>
+    public IReadOnlyList<QueryTermRequest>? Terms { get; init; }
+
+    public int? TopK { get; init; }
+
+    public float? MinScore { get; init; }
+
+    /// <summary>A JSON object of field conditions, as in search.</summary>
+    public JsonElement? Filter { get; init; }
+}
 
 /// <summary>Exactly one of text, imageId, image (base64, or a data: URL) or vector; weight defaults to 1 and may be negative.</summary>
-public sealed record QueryTermRequest(string? Text, string? ImageId, string? Image, float[]? Vector, float? Weight);
+public sealed record QueryTermRequest
+{
+    public string? Text { get; init; }
+
+    public string? ImageId { get; init; }
+
+    public string? Image { get; init; }
+
+    public float[]? Vector { get; init; }
+
+    public float? Weight { get; init; }
+}
 
 internal static class QueryEndpoint
 {
