@@ -9,6 +9,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           embed      [--model DIR[,DIR]|FILE.onnx] [--batch 1,4,8] [--threads 2] [--seconds 8] [--warmup 2] [--label NAME]
           e2e        [--model DIR] [--batch 8] [--threads 2] [--photos DIR] [--seconds 8] [--warmup 2]
           quant      [--model DIR|FP32DIR:INT8DIR[,...]] [--batch 1,8] [--threads 2] [--seconds 5] [--warmup 2] [--rounds 2]
+          text       [--model bench/models/clip-b32] [--rows 100000] [--queries 100] [--threads 2] [--seconds 5]
           search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000]
         common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)
         """);
@@ -32,6 +33,9 @@ try
             break;
         case "quant":
             QuantizedBench.Run(options, report);
+            break;
+        case "text":
+            await TextBench.RunAsync(options, report);
             break;
         case "search":
             await SearchBench.RunAsync(options, report);

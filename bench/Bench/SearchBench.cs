@@ -133,7 +133,7 @@ internal static class SearchBench
         }
     }
 
-    private static float[] RandomUnit(Random random, int dim)
+    internal static float[] RandomUnit(Random random, int dim)
     {
         var v = new float[dim];
         var norm = 0.0;

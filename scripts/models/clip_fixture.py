@@ -36,7 +36,10 @@ SOT, EOT = "<|startoftext|>", "<|endoftext|>"
 
 # width, layers, heads, mlp, projection; image 224 / patch 32 is ViT-B/32's grid (7x7 + CLS).
 SHAPES = {"tiny": dict(vision=(32, 2, 2, 64), text=(32, 2, 2, 64), projection=24, context=77,
-                       image=224, patch=32)}
+                       image=224, patch=32),
+          # openai/clip-vit-base-patch32's widths (the vocabulary stays the fixture's), for benchmarks.
+          "b32": dict(vision=(768, 12, 12, 3072), text=(512, 12, 8, 2048), projection=512, context=77,
+                      image=224, patch=32)}
 
 # Caption-like English from which the BPE merges are learned (lower case, letters and spaces).
 TRAINING_TEXT = """

@@ -17,6 +17,9 @@ Shapes: clip_fixture.SHAPES["tiny"] (width 32, 2 layers, 2 heads, projection 24,
 scripts/parity/make_clip_reference.py rebuilds the same torch modules from SEED.
 
 usage: /usr/bin/python3 scripts/models/make_clip_fixture.py [REPO_ROOT]
+       /usr/bin/python3 scripts/models/make_clip_fixture.py --bench OUTDIR
+           a ViT-B/32-shaped CLIP (clip_fixture.SHAPES["b32"], ~600 MB, not committed) in the
+           transformers.js layout, for bench/ (speed does not depend on weight values)
 """
 import os
 import sys
@@ -36,7 +39,19 @@ def build():
     return tokenizer, vocab, vision, text
 
 
+def bench(out):
+    tokenizer, vocab = cf.tokenizer_json()
+    vision, text = cf.build("b32", SEED, vocab)
+    cf.export_transformers_js(vision, text, out, "b32")
+    cf.write_json(os.path.join(out, "config.json"), cf.clip_config("b32", vocab))
+    cf.write_json(os.path.join(out, "preprocessor_config.json"), cf.PREPROCESSOR_CLIP)
+    cf.write_json(os.path.join(out, "tokenizer.json"), tokenizer)
+    print(f"wrote {out}")
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--bench":
+        return bench(sys.argv[2])
     root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
     base = os.path.join(root, "tests", "fixtures", "models")
     tokenizer, vocab, vision, text = build()
