@@ -175,7 +175,7 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         Assert.Equal(["a-1", "b", "c"], rest.Items.Select(r => r.Id));
         Assert.Null(rest.NextCursor);
         Assert.All(page.Items, r => Assert.True(r.Vector.IsEmpty));
-        await Assert.ThrowsAsync<ArgumentException>(() => store.ListAsync(2, "not base64url!", Ct));
+        await Assert.ThrowsAsync<InvalidCursorException>(() => store.ListAsync(2, "not base64url!", Ct));
     }
 
     [Fact]

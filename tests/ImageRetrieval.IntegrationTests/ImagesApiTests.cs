@@ -241,6 +241,11 @@ public sealed class ImagesApiTests(IngestedPhotos photos) : IClassFixture<Ingest
     [InlineData(null, null, "[1]", "filter")]
     [InlineData(null, null, "{\"a\":{\"$gt\":1}}", "filter")]
     [InlineData(null, null, "{nope", "filter")]
+    [InlineData(null, null, "{\"a\":1,\"a\":2}", "filter")]
+    [InlineData(null, null, "{\"a\":1e400}", "filter")]
+    [InlineData(null, null, "{\"a\":{\"$in\":[[[[1]]]]}}", "filter")]
+    [InlineData(null, null, "{\"a\":{\"$eq\":1,\"$eq\":2}}", "filter")]
+    [InlineData("abc", null, null, "topK")]
     public async Task Given_invalid_search_parameters_Then_a_400_problem_names_the_field(string? topK, string? minScore, string? filter, string field)
     {
         using var form = Multipart.Files("file", Paths.PhotoFiles[0]);
@@ -271,6 +276,11 @@ public sealed class ImagesApiTests(IngestedPhotos photos) : IClassFixture<Ingest
     [InlineData("""{"nested":{"a":1}}""")]
     [InlineData("""[1,2]""")]
     [InlineData("""{"n":null}""")]
+    [InlineData("""{"a":"x","a":"y"}""")]
+    [InlineData("""{"big":1e400}""")]
+    [InlineData("""{"small":-1e400}""")]
+    [InlineData("""{"deep":[[[[["x"]]]]]}""")]
+    [InlineData("""{"tags":["a",1]}""")]
     public async Task Given_invalid_metadata_When_ingesting_Then_a_400_problem_names_metadata(string metadata)
     {
         using var form = Multipart.Files("files", Paths.PhotoFiles[0]);
@@ -279,6 +289,52 @@ public sealed class ImagesApiTests(IngestedPhotos photos) : IClassFixture<Ingest
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
         Assert.True(problem!["errors"]!.AsObject().ContainsKey("metadata"), problem.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData(17 * 1024, 1, 0, 0)]
+    [InlineData(0, 65, 0, 0)]
+    [InlineData(0, 1, 1025, 0)]
+    [InlineData(0, 1, 0, 101)]
+    public async Task Given_metadata_over_a_limit_When_ingesting_Then_a_400_problem_names_metadata_and_nothing_is_stored(int bytes, int keys, int stringLength, int arrayLength)
+    {
+        var metadata = new JsonObject();
+        for (var i = 0; i < keys; i++)
+        {
+            metadata["k" + i] = bytes > 0 ? new string('b', bytes) : stringLength > 0 ? new string('s', stringLength) : "v";
+        }
+
+        if (arrayLength > 0)
+        {
+            metadata["tags"] = new JsonArray([.. Enumerable.Range(0, arrayLength).Select(i => JsonValue.Create("t" + i))]);
+        }
+
+        var before = await Client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=500", UriKind.Relative));
+        using var form = Multipart.Files("files", Paths.PhotoFiles[^1]);
+        form.Add(new StringContent(metadata.ToJsonString()), "metadata");
+        using var response = await Client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal("urn:image-retrieval:problem:validation", problem!["type"]!.GetValue<string>());
+        Assert.True(problem["errors"]!.AsObject().ContainsKey("metadata"), problem.ToJsonString());
+        var after = await Client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=500", UriKind.Relative));
+        Assert.Equal(before!["items"]!.AsArray().Count, after!["items"]!.AsArray().Count);
+    }
+
+    [Theory]
+    [InlineData("limit=abc", "limit")]
+    [InlineData("limit=99999999999", "limit")]
+    [InlineData("limit=0", "limit")]
+    [InlineData("cursor=not%20base64!", "cursor")]
+    [InlineData("cursor=Zm9v%7E", "cursor")]
+    public async Task Given_a_malformed_limit_or_cursor_When_listing_Then_a_400_problem_names_it(string query, string field)
+    {
+        using var response = await Client.GetAsync(new Uri("/api/v1/images?" + query, UriKind.Relative));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal("urn:image-retrieval:problem:validation", problem!["type"]!.GetValue<string>());
+        Assert.True(problem["errors"]!.AsObject().ContainsKey(field), problem.ToJsonString());
     }
 
     private async Task<JsonArray> SearchAsync(byte[] bytes, string name, int topK = 10, float? minScore = null, string? filter = null)

@@ -2,6 +2,8 @@ using System.Net;
 using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 
 namespace ImageRetrieval.IntegrationTests;
@@ -28,6 +30,8 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
             ["ImageRetrieval:VectorStore:ModelCheckInterval"] = "00:00:00.200",
             ["ImageRetrieval:Logging:Format"] = "text",
             ["Logging:LogLevel:Default"] = "Warning",
+            // Readiness is checked in the background; while not ready yet, often, so tests do not wait seconds.
+            ["ImageRetrieval:Health:RetryInterval"] = "00:00:00.050",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
@@ -36,6 +40,9 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
     }
 
     public string DataPath { get; }
+
+    /// <summary>Replaces services after the Host composed them (a fake credential, say).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -49,6 +56,10 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
         }
 
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings));
+        if (ConfigureServices is { } configure)
+        {
+            builder.ConfigureTestServices(configure);
+        }
     }
 
     /// <summary>A client once the model is loaded (readiness green), so tests never race the background load.</summary>
@@ -66,7 +77,8 @@ public sealed class ServiceFactory : WebApplicationFactory<Program>
             await Task.Delay(50);
         }
 
-        throw new TimeoutException("The service did not become ready: " + await client.GetStringAsync(new Uri("/healthz/ready", UriKind.Relative)));
+        using var last = await client.GetAsync(new Uri("/healthz/ready", UriKind.Relative));
+        throw new TimeoutException("The service did not become ready: " + await last.Content.ReadAsStringAsync());
     }
 
     public override async ValueTask DisposeAsync()

@@ -35,10 +35,12 @@ public static partial class StoreResilience
         {
             var options = context.ServiceProvider.GetRequiredService<IOptions<TOptions>>().Value;
             var logger = context.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StoreResilience));
-            pipeline
-                .AddRetry(new HttpRetryStrategyOptions
+            // MaxRetries 0 means no retry strategy at all (Polly refuses a retry of zero attempts).
+            if (options.MaxRetries > 0)
+            {
+                pipeline.AddRetry(new HttpRetryStrategyOptions
                 {
-                    MaxRetryAttempts = Math.Max(options.MaxRetries, 0),
+                    MaxRetryAttempts = options.MaxRetries,
                     Delay = options.RetryBaseDelay,
                     BackoffType = DelayBackoffType.Exponential,
                     UseJitter = true,
@@ -50,7 +52,10 @@ public static partial class StoreResilience
                             args.Outcome.Result is { } r ? (int)r.StatusCode : 0, args.Outcome.Exception?.Message);
                         return default;
                     },
-                })
+                });
+            }
+
+            pipeline
                 .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
                 {
                     FailureRatio = 0.5,
@@ -100,16 +105,39 @@ public static partial class StoreResilience
         }
 
         detail ??= body;
-        return FailureFor(store, description, response.StatusCode, detail.Length > 500 ? detail[..500] : detail);
+        return FailureFor(store, description, response.StatusCode, detail.Length > 500 ? detail[..500] : detail, RetryAfterOf(response));
     }
+
+    /// <summary>
+    /// Reads a success answer's JSON; a body that is not what the provider documents (a proxy's page, a
+    /// truncated answer) is the provider's failure, never our 500.
+    /// </summary>
+    public static async Task<T?> ReadJsonAsync<T>(string store, string description, HttpResponseMessage response, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync(response.Content, typeInfo, cancellationToken);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            throw new StoreUnavailableException(store, $"{description} answered {(int)response.StatusCode} with a body that is not the expected JSON: {ex.Message}", ex);
+        }
+    }
+
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow,
+        _ => null,
+    };
 
     /// <summary>
     /// Our exception for a provider's error answer: <see cref="StoreUnavailableException"/> (503 to our
     /// callers) when it may pass, <see cref="StoreRequestException"/> when the request itself was wrong.
     /// </summary>
-    public static Exception FailureFor(string store, string request, HttpStatusCode status, string detail) =>
+    public static Exception FailureFor(string store, string request, HttpStatusCode status, string detail, TimeSpan? retryAfter = null) =>
         IsTransient(status)
-            ? new StoreUnavailableException(store, $"{request} answered {(int)status}: {detail}")
+            ? new StoreUnavailableException(store, $"{request} answered {(int)status}: {detail}") { RetryAfter = retryAfter }
             : new StoreRequestException(store, (int)status, $"{request}: {detail}");
 
     /// <summary>The provider could not be reached or did not answer in time (after the pipeline's retries).</summary>

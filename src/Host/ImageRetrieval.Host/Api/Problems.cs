@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using FluentValidation;
+using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
@@ -9,7 +12,10 @@ internal static partial class ProblemSetup
 {
     /// <summary>Every problem, including those the framework writes for 404/405/413/415, gets a stable <c>type</c> and the trace id.</summary>
     public static IServiceCollection AddProblemDetailsWithStableTypes(this IServiceCollection services) =>
-        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        services
+            // Binding failures (limit=abc) throw in every environment, so they reach the handler and name their parameter.
+            .Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true)
+            .AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {
             var problem = context.ProblemDetails;
             if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org", StringComparison.Ordinal))
@@ -28,6 +34,7 @@ internal static partial class ProblemSetup
         404 => ProblemTypes.NotFound,
         405 => "method-not-allowed",
         413 => "request-too-large",
+        429 => ProblemTypes.RateLimited,
         415 => ProblemTypes.UnsupportedMediaType,
         500 => ProblemTypes.Unexpected,
         _ => "http-" + status,
@@ -37,11 +44,17 @@ internal static partial class ProblemSetup
 /// <summary>Turns exceptions that describe the caller's mistake or a known outage into problem responses; anything else is a logged 500 that reveals nothing.</summary>
 internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
+    /// <summary>What a caller is told to wait after a store outage when the provider named no time.</summary>
+    public static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(5);
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var problem = exception switch
         {
             ValidationException validation => Validation(validation),
+            // Store failures carry provider bodies and local paths in their messages: those go to the log, never to the caller.
+            StoreUnavailableException unavailable => StoreUnavailable(httpContext, unavailable),
+            StoreRequestException rejected => StoreRejected(rejected),
             ServiceProblemException known => new ProblemDetails
             {
                 Status = known.StatusCode,
@@ -50,7 +63,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Detail = known.Message,
                 Extensions = new Dictionary<string, object?>(known.Extensions),
             },
-            BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "Bad request", Detail = bad.Message },
+            BadHttpRequestException bad => BadRequest(bad),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => null,
             _ => null,
         };
@@ -66,19 +79,77 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             problem = new ProblemDetails { Status = 500, Title = "Unexpected error", Detail = "The server failed to handle the request; the trace id identifies it in the logs." };
         }
 
-        if (problem.Status >= 500 && exception is ServiceProblemException)
+        if (exception is StoreUnavailableException or StoreRequestException || (problem.Status >= 500 && exception is ServiceProblemException))
         {
-            LogServiceProblem(logger, httpContext.Request.Path, exception.Message);
+            LogServiceProblem(logger, exception, httpContext.Request.Method, httpContext.Request.Path, problem.Status!.Value, exception.Message);
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
-        if (exception is ServiceProblemException { RetryAfter: { } retryAfter })
+        if (exception is ServiceProblemException { RetryAfter: { } retryAfter } && !httpContext.Response.Headers.ContainsKey("Retry-After"))
         {
-            httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(retryAfter.TotalSeconds, 1))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            httpContext.Response.Headers.RetryAfter = Seconds(retryAfter);
+        }
+        else if (problem.Status == StatusCodes.Status503ServiceUnavailable && !httpContext.Response.Headers.ContainsKey("Retry-After"))
+        {
+            httpContext.Response.Headers.RetryAfter = Seconds(DefaultRetryAfter);
         }
 
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
+
+    private static ProblemDetails StoreUnavailable(HttpContext context, StoreUnavailableException exception)
+    {
+        var wait = exception.RetryAfter is { } asked && asked > TimeSpan.Zero ? asked : DefaultRetryAfter;
+        context.Response.Headers.RetryAfter = Seconds(wait);
+        return new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Type = ProblemTypes.Uri(ProblemTypes.StoreUnavailable),
+            Title = "Store unavailable",
+            Detail = $"The {exception.Store} store did not answer or failed; retry after {Seconds(wait)} s.",
+        };
+    }
+
+    /// <summary>
+    /// A provider that judged the request's content (400/413/422: a filter or metadata it will not take)
+    /// makes it the caller's 400; one that refused us (401/403/404/409: keys, index, configuration) is a 502.
+    /// </summary>
+    private static ProblemDetails StoreRejected(StoreRequestException exception) => exception.RejectedContent
+        ? new ProblemDetails
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Type = ProblemTypes.Uri(ProblemTypes.StoreRejectedRequest),
+            Title = "The store rejected the request",
+            Detail = $"The {exception.Store} store refused this request's content (for example a filter or metadata it cannot take).",
+        }
+        : new ProblemDetails
+        {
+            Status = StatusCodes.Status502BadGateway,
+            Type = ProblemTypes.Uri(ProblemTypes.StoreError),
+            Title = "Store error",
+            Detail = $"The {exception.Store} store refused the service's request; the trace id identifies it in the logs.",
+        };
+
+    private static ProblemDetails BadRequest(BadHttpRequestException exception)
+    {
+        // "Failed to bind parameter \"int limit\" from \"abc\"." / "Required parameter \"IFormFile file\" was not provided from form."
+        if (exception.StatusCode == StatusCodes.Status400BadRequest && ParameterName().Match(exception.Message) is { Success: true } match)
+        {
+            var field = match.Groups["name"].Value;
+            var errors = new Dictionary<string, string[]> { [field] = [exception.Message] };
+            return new HttpValidationProblemDetails(errors)
+            {
+                Status = 400,
+                Type = ProblemTypes.Uri(ProblemTypes.Validation),
+                Title = "The request is invalid",
+                Detail = exception.Message,
+            };
+        }
+
+        return new ProblemDetails { Status = exception.StatusCode, Title = "Bad request", Detail = exception.Message };
+    }
+
+    private static string Seconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     private static HttpValidationProblemDetails Validation(ValidationException exception)
     {
@@ -96,9 +167,12 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     private static string ToCamelCase(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name[1..];
 
+    [GeneratedRegex("""parameter "(?:[^"]*\s)?(?<name>[A-Za-z_][A-Za-z0-9_]*)" """, RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
+    private static partial Regex ParameterName();
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Service problem on {Path}: {Detail}")]
-    private static partial void LogServiceProblem(ILogger logger, string path, string detail);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Service problem on {Method} {Path} answered {Status}: {Detail}")]
+    private static partial void LogServiceProblem(ILogger logger, Exception exception, string method, string path, int status, string detail);
 }

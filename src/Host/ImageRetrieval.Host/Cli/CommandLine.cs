@@ -164,7 +164,8 @@ internal static class CommandLine
         }
 
         var concurrency = OptionValue(args, "--concurrency") is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : Math.Max(2, Environment.ProcessorCount);
-        var metadata = SharedKernel.Web.FormJson.ParseObject(OptionValue(args, "--metadata"), "metadata")?
+        // Parsed within the default bounds; the ingest validator then applies the configured ones.
+        var metadata = SharedKernel.Web.FormJson.ParseObject(OptionValue(args, "--metadata"), "metadata", new SharedKernel.ImageLimitsOptions())?
             .EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
         var files = Directory.EnumerateFiles(args[0], "*", SearchOption.AllDirectories)
             .Where(f => ImageExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
@@ -220,7 +221,7 @@ internal static class CommandLine
     {
         var image = OptionValue(args, "--image");
         var top = OptionValue(args, "--top") is { } t ? int.Parse(t, CultureInfo.InvariantCulture) : 10;
-        var filter = SharedKernel.Web.FormJson.ParseObject(OptionValue(args, "--filter"), "filter");
+        var filter = SharedKernel.Web.FormJson.ParseObject(OptionValue(args, "--filter"), "filter", new SharedKernel.ImageLimitsOptions());
         var options = new HashSet<string>(["--image", "--top", "--filter"], StringComparer.Ordinal);
         var positional = args.Where((a, i) => !options.Contains(a) && (i == 0 || !options.Contains(args[i - 1]))).ToList();
         if ((image is null) == (positional.Count == 0) || positional.Count > 1)

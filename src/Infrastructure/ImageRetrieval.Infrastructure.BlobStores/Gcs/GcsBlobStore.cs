@@ -119,7 +119,7 @@ internal sealed partial class GcsBlobStore(
             var url = new Uri(_endpoint, $"{BucketPath}?{query}");
             using var response = await SendAsync(HttpMethod.Get, url, null, HttpCompletionOption.ResponseContentRead, cancellationToken);
             await EnsureSuccessAsync(response, url, cancellationToken);
-            var page = await response.Content.ReadFromJsonAsync(GcsJsonContext.Default.GcsObjectList, cancellationToken);
+            var page = await StoreResilience.ReadJsonAsync(StoreName, url.AbsolutePath, response, GcsJsonContext.Default.GcsObjectList, cancellationToken);
             foreach (var item in page?.Items ?? [])
             {
                 yield return item.Name[_options.Prefix.Length..];

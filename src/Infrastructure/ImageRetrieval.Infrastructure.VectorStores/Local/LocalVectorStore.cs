@@ -335,7 +335,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
         catch (FormatException ex)
         {
-            throw new ArgumentException("The cursor is not one this store returned.", nameof(cursor), ex);
+            throw new InvalidCursorException(ex);
         }
     }
 

@@ -41,7 +41,7 @@ internal sealed class PineconeApi(IHttpClientFactory httpClientFactory)
                     return default;
                 }
 
-                return await response.Content.ReadFromJsonAsync(resultType, cancellationToken);
+                return await StoreResilience.ReadJsonAsync(StoreName, $"{method} {url.AbsolutePath}", response, resultType, cancellationToken);
             }
 
             if (response.StatusCode == HttpStatusCode.NotFound && notFoundIsDefault)

@@ -40,7 +40,7 @@ internal sealed class QdrantApi(IHttpClientFactory httpClientFactory)
         {
             if (response.IsSuccessStatusCode)
             {
-                var parsed = await response.Content.ReadFromJsonAsync(resultType, cancellationToken);
+                var parsed = await StoreResilience.ReadJsonAsync(StoreName, $"{method} {pathAndQuery}", response, resultType, cancellationToken);
                 return parsed ?? throw new StoreUnavailableException(StoreName, $"{method} {pathAndQuery} answered an empty body.");
             }
 

@@ -87,7 +87,7 @@ internal static class ImagesApi
         IOptions<ServiceOptions> service,
         CancellationToken cancellationToken)
     {
-        var parsed = FormJson.ParseObject(metadata, "metadata")?.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
+        var parsed = FormJson.ParseObject(metadata, "metadata", limits.Value)?.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
         var uploads = new List<ImageUpload>();
         var tooLarge = new Dictionary<int, FileError>();
         var fileList = files.GetFiles("files");

@@ -63,7 +63,7 @@ internal static class SearchApi
             throw new FluentValidation.ValidationException(new FluentValidation.Results.ValidationFailure[] { new("file", message), new("text", message) });
         }
 
-        var parsedFilter = FormJson.ParseObject(filter, "filter");
+        var parsedFilter = FormJson.ParseObject(filter, "filter", limits.Value);
         SearchResult result;
         if (file is not null)
         {
@@ -79,10 +79,10 @@ internal static class SearchApi
     }
 
     private static async Task<Ok<SearchResponse>> SimilarAsync(
-        string id, HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, CancellationToken cancellationToken,
+        string id, HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken,
         int topK = 10, float? minScore = null, string? filter = null)
     {
-        var result = await mediator.Send(new FindSimilar(id, topK, minScore, FormJson.ParseObject(filter, "filter")), cancellationToken);
+        var result = await mediator.Send(new FindSimilar(id, topK, minScore, FormJson.ParseObject(filter, "filter", limits.Value)), cancellationToken);
         return TypedResults.Ok(ToResponse(result, context, service.Value));
     }
 

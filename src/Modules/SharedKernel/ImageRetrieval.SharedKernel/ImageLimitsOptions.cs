@@ -34,4 +34,23 @@ public sealed class ImageLimitsOptions
     /// <summary>The whole multipart body; larger requests get a 413 before anything is read.</summary>
     [Range(1, int.MaxValue)]
     public long MaxRequestBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>The <c>metadata</c> of one ingest (and a search's <c>filter</c>) as sent, in UTF-8 bytes.</summary>
+    [Range(64, 1024 * 1024)]
+    public int MaxMetadataBytes { get; set; } = 16 * 1024;
+
+    [Range(1, 1000)]
+    public int MaxMetadataKeys { get; set; } = 64;
+
+    /// <summary>Characters in one metadata string (or one string in a metadata array or filter).</summary>
+    [Range(1, 64 * 1024)]
+    public int MaxMetadataStringLength { get; set; } = 1024;
+
+    /// <summary>Elements in one metadata array and values in one filter <c>$in</c>.</summary>
+    [Range(1, 10_000)]
+    public int MaxMetadataArrayLength { get; set; } = 100;
+
+    /// <summary>Nesting of a metadata or filter document: the object itself is level 1 (<c>{"f": {"$in": [..]}}</c> is 3).</summary>
+    [Range(1, 64)]
+    public int MaxJsonDepth { get; set; } = 4;
 }

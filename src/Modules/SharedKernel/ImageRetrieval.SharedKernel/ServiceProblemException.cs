@@ -44,6 +44,10 @@ public static class ProblemTypes
     public const string TextNotSupported = "text-not-supported";
     public const string Overloaded = "overloaded";
     public const string ReindexUnfinished = "reindex-unfinished";
+    public const string StoreRejectedRequest = "store-rejected-request";
+    public const string StoreError = "store-error";
+    public const string RateLimited = "rate-limited";
+    public const string UploadsBusy = "uploads-busy";
     public const string Unexpected = "unexpected";
 }
 

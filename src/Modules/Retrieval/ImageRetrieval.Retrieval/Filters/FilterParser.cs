@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Retrieval.Filters;
 
@@ -13,16 +14,16 @@ internal static class FilterParser
     public const int MaxConditions = 16;
 
     /// <summary>A FluentValidation custom rule: the filter must parse.</summary>
-    public static void Validate<T>(JsonElement? filter, FluentValidation.ValidationContext<T> context)
+    public static void Validate<T>(JsonElement? filter, FluentValidation.ValidationContext<T> context, ImageLimitsOptions limits)
     {
-        Parse(filter, out var error);
+        Parse(filter, limits, out var error);
         if (error is not null)
         {
             context.AddFailure("filter", error);
         }
     }
 
-    public static MetadataFilter? Parse(JsonElement? filter, out string? error)
+    public static MetadataFilter? Parse(JsonElement? filter, ImageLimitsOptions limits, out string? error)
     {
         error = null;
         if (filter is not { } root || root.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
@@ -37,9 +38,22 @@ internal static class FilterParser
         }
 
         var conditions = new List<FieldCondition>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in root.EnumerateObject())
         {
-            var values = ParseCondition(property.Name, property.Value, out error);
+            if (!seen.Add(property.Name))
+            {
+                error = $"filter has the field '{property.Name}' more than once.";
+                return null;
+            }
+
+            if (seen.Count > MaxConditions)
+            {
+                error = $"filter may have at most {MaxConditions} fields.";
+                return null;
+            }
+
+            var values = ParseCondition(property.Name, property.Value, limits, out error);
             if (values is null)
             {
                 return null;
@@ -48,16 +62,10 @@ internal static class FilterParser
             conditions.Add(new FieldCondition(property.Name, values));
         }
 
-        if (conditions.Count > MaxConditions)
-        {
-            error = $"filter may have at most {MaxConditions} fields.";
-            return null;
-        }
-
         return conditions.Count == 0 ? null : new MetadataFilter(conditions);
     }
 
-    private static List<JsonElement>? ParseCondition(string field, JsonElement value, out string? error)
+    private static List<JsonElement>? ParseCondition(string field, JsonElement value, ImageLimitsOptions limits, out string? error)
     {
         error = null;
         if (string.IsNullOrEmpty(field) || field.StartsWith('$'))
@@ -66,7 +74,13 @@ internal static class FilterParser
             return null;
         }
 
-        if (IsScalar(value))
+        if (field.Length > limits.MaxMetadataStringLength)
+        {
+            error = $"filter has a field name longer than {limits.MaxMetadataStringLength} characters.";
+            return null;
+        }
+
+        if (IsScalar(value, limits))
         {
             return [value.Clone()];
         }
@@ -74,22 +88,27 @@ internal static class FilterParser
         if (value.ValueKind == JsonValueKind.Object && value.EnumerateObject().Count() == 1)
         {
             var op = value.EnumerateObject().Single();
-            if (op.Name == "$eq" && IsScalar(op.Value))
+            if (op.Name == "$eq" && IsScalar(op.Value, limits))
             {
                 return [op.Value.Clone()];
             }
 
-            if (op.Name == "$in" && op.Value.ValueKind == JsonValueKind.Array && op.Value.GetArrayLength() is > 0 and <= 100
-                && op.Value.EnumerateArray().All(IsScalar))
+            if (op.Name == "$in" && op.Value.ValueKind == JsonValueKind.Array && op.Value.GetArrayLength() > 0 && op.Value.GetArrayLength() <= limits.MaxMetadataArrayLength
+                && op.Value.EnumerateArray().All(v => IsScalar(v, limits)))
             {
                 return op.Value.EnumerateArray().Select(v => v.Clone()).ToList();
             }
         }
 
-        error = $"filter on '{field}' must be a string, number or boolean, {{\"$eq\": value}} or {{\"$in\": [1-100 values]}}.";
+        error = $"filter on '{field}' must be a string (at most {limits.MaxMetadataStringLength} characters), finite number or boolean, {{\"$eq\": value}} or {{\"$in\": [1-{limits.MaxMetadataArrayLength} values]}}.";
         return null;
     }
 
-    private static bool IsScalar(JsonElement value) =>
-        value.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False;
+    private static bool IsScalar(JsonElement value, ImageLimitsOptions limits) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString()!.Length <= limits.MaxMetadataStringLength,
+        JsonValueKind.Number => value.TryGetDouble(out var number) && double.IsFinite(number),
+        JsonValueKind.True or JsonValueKind.False => true,
+        _ => false,
+    };
 }

@@ -9,21 +9,22 @@ using ImageRetrieval.Retrieval.Filters;
 using ImageRetrieval.Retrieval.Search;
 using ImageRetrieval.SharedKernel;
 using Mediator;
+using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Retrieval.Query;
 
-internal sealed class SearchByTextHandler(IMediator mediator, NearestImages nearest) : IRequestHandler<SearchByText, SearchResult>
+internal sealed class SearchByTextHandler(IMediator mediator, NearestImages nearest, IOptions<ImageLimitsOptions> limits) : IRequestHandler<SearchByText, SearchResult>
 {
     public async ValueTask<SearchResult> Handle(SearchByText request, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var embedded = await mediator.Send(new EmbedTexts([request.Text]), cancellationToken);
-        var query = new VectorQuery(embedded.Vectors[0], request.TopK, FilterParser.Parse(request.Filter, out _), request.MinScore);
+        var query = new VectorQuery(embedded.Vectors[0], request.TopK, FilterParser.Parse(request.Filter, limits.Value, out _), request.MinScore);
         return await nearest.FindAsync(embedded.Model, embedded.Dimension, query, clock, cancellationToken);
     }
 }
 
-internal sealed class QueryImagesHandler(IMediator mediator, IVectorStore vectors, NearestImages nearest) : IRequestHandler<QueryImages, SearchResult>
+internal sealed class QueryImagesHandler(IMediator mediator, IVectorStore vectors, NearestImages nearest, IOptions<ImageLimitsOptions> limits) : IRequestHandler<QueryImages, SearchResult>
 {
     public async ValueTask<SearchResult> Handle(QueryImages request, CancellationToken cancellationToken)
     {
@@ -74,7 +75,7 @@ internal sealed class QueryImagesHandler(IMediator mediator, IVectorStore vector
         }
 
         var combined = Combine(terms, embeddings, model.Dimension);
-        var query = new VectorQuery(combined, request.TopK, FilterParser.Parse(request.Filter, out _), request.MinScore, ids);
+        var query = new VectorQuery(combined, request.TopK, FilterParser.Parse(request.Filter, limits.Value, out _), request.MinScore, ids);
         return await nearest.FindAsync(model.ModelId, model.Dimension, query, clock, cancellationToken);
     }
 
@@ -113,19 +114,19 @@ internal sealed class QueryImagesHandler(IMediator mediator, IVectorStore vector
 
 internal sealed class SearchByTextValidator : AbstractValidator<SearchByText>
 {
-    public SearchByTextValidator()
+    public SearchByTextValidator(IOptions<ImageLimitsOptions> limits)
     {
         RuleFor(r => r.Text).NotEmpty().OverridePropertyName("text").WithMessage("Send the query text in 'text'.")
             .MaximumLength(EmbedTexts.MaxTextLength).WithMessage($"The text may have at most {EmbedTexts.MaxTextLength} characters.");
         RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK").WithName("topK");
         RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore").WithName("minScore");
-        RuleFor(r => r.Filter).Custom(FilterParser.Validate);
+        RuleFor(r => r.Filter).Custom((filter, context) => FilterParser.Validate(filter, context, limits.Value));
     }
 }
 
 internal sealed class QueryImagesValidator : AbstractValidator<QueryImages>
 {
-    public QueryImagesValidator()
+    public QueryImagesValidator(IOptions<ImageLimitsOptions> limits)
     {
         RuleFor(r => r.Terms).NotEmpty().OverridePropertyName("terms").WithMessage("Send at least one term in 'terms'.");
         RuleFor(r => r.Terms.Count).LessThanOrEqualTo(QueryImages.MaxTerms).OverridePropertyName("terms").WithMessage($"At most {QueryImages.MaxTerms} terms.");
@@ -144,6 +145,6 @@ internal sealed class QueryImagesValidator : AbstractValidator<QueryImages>
         }).OverridePropertyName("terms");
         RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK").WithName("topK");
         RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore").WithName("minScore");
-        RuleFor(r => r.Filter).Custom(FilterParser.Validate);
+        RuleFor(r => r.Filter).Custom((filter, context) => FilterParser.Validate(filter, context, limits.Value));
     }
 }

@@ -7,10 +7,11 @@ using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.Retrieval.Filters;
 using ImageRetrieval.SharedKernel;
 using Mediator;
+using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Retrieval.Search;
 
-internal sealed class SearchByImageHandler(IMediator mediator, NearestImages nearest) : IRequestHandler<SearchByImage, SearchResult>
+internal sealed class SearchByImageHandler(IMediator mediator, NearestImages nearest, IOptions<ImageLimitsOptions> limits) : IRequestHandler<SearchByImage, SearchResult>
 {
     public async ValueTask<SearchResult> Handle(SearchByImage request, CancellationToken cancellationToken)
     {
@@ -22,12 +23,12 @@ internal sealed class SearchByImageHandler(IMediator mediator, NearestImages nea
             throw new ServiceProblemException(rejection.StatusCode, rejection.Slug, "Query image rejected", rejection.Detail);
         }
 
-        var query = new VectorQuery(item.Vector!, request.TopK, FilterParser.Parse(request.Filter, out _), request.MinScore);
+        var query = new VectorQuery(item.Vector!, request.TopK, FilterParser.Parse(request.Filter, limits.Value, out _), request.MinScore);
         return await nearest.FindAsync(embedded.Model, embedded.Dimension, query, clock, cancellationToken);
     }
 }
 
-internal sealed class FindSimilarHandler(IMediator mediator, IVectorStore vectors, NearestImages nearest) : IRequestHandler<FindSimilar, SearchResult>
+internal sealed class FindSimilarHandler(IMediator mediator, IVectorStore vectors, NearestImages nearest, IOptions<ImageLimitsOptions> limits) : IRequestHandler<FindSimilar, SearchResult>
 {
     public async ValueTask<SearchResult> Handle(FindSimilar request, CancellationToken cancellationToken)
     {
@@ -39,7 +40,7 @@ internal sealed class FindSimilarHandler(IMediator mediator, IVectorStore vector
             throw new NotFoundException("Image", request.Id);
         }
 
-        var query = new VectorQuery(found[0].Vector, request.TopK, FilterParser.Parse(request.Filter, out _), request.MinScore, [request.Id]);
+        var query = new VectorQuery(found[0].Vector, request.TopK, FilterParser.Parse(request.Filter, limits.Value, out _), request.MinScore, [request.Id]);
         return await nearest.FindAsync(model.ModelId, model.Dimension, query, clock, cancellationToken);
     }
 }
@@ -60,21 +61,21 @@ internal sealed class NearestImages(IMediator mediator, IVectorStore vectors, Co
 
 internal sealed class SearchByImageValidator : AbstractValidator<SearchByImage>
 {
-    public SearchByImageValidator()
+    public SearchByImageValidator(IOptions<ImageLimitsOptions> limits)
     {
         RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK").WithName("topK");
         RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore").WithName("minScore");
         RuleFor(r => r.Image.Content.Length).GreaterThan(0).OverridePropertyName("file").WithMessage("Send the query image in the 'file' field.");
-        RuleFor(r => r.Filter).Custom(FilterParser.Validate);
+        RuleFor(r => r.Filter).Custom((filter, context) => FilterParser.Validate(filter, context, limits.Value));
     }
 }
 
 internal sealed class FindSimilarValidator : AbstractValidator<FindSimilar>
 {
-    public FindSimilarValidator()
+    public FindSimilarValidator(IOptions<ImageLimitsOptions> limits)
     {
         RuleFor(r => r.TopK).InclusiveBetween(1, 100).OverridePropertyName("topK").WithName("topK");
         RuleFor(r => r.MinScore).InclusiveBetween(-1f, 1f).When(r => r.MinScore is not null).OverridePropertyName("minScore").WithName("minScore");
-        RuleFor(r => r.Filter).Custom(FilterParser.Validate);
+        RuleFor(r => r.Filter).Custom((filter, context) => FilterParser.Validate(filter, context, limits.Value));
     }
 }
