@@ -109,9 +109,13 @@ const documented = new Set([
   'ImageRetrieval__BlobStore__Provider', 'ImageRetrieval__BlobStore__Gcs__Bucket', 'ImageRetrieval__BlobStore__Gcs__Prefix',
   'ImageRetrieval__BlobStore__Gcs__SignedUrlLifetime', 'ImageRetrieval__LegacyApi__Enabled',
   'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME', 'ASPNETCORE_URLS',
+  'ImageRetrieval__RateLimiting__PermitsPerMinute', 'ImageRetrieval__Limits__MaxRequestBytes',
+  'ImageRetrieval__Server__MaxBufferedBodyBytes', 'ImageRetrieval__Server__MaxConcurrentConnections',
+  'ImageRetrieval__Server__MinRequestBodyBytesPerSecond', 'ImageRetrieval__Server__RequestHeadersTimeout',
+  'ImageRetrieval__Server__KeepAliveTimeout',
 ]);
 // Platform variables read by .NET / ASP.NET Core themselves, not by the service's options.
-const platform = new Set(['ASPNETCORE_ENVIRONMENT', 'DOTNET_RUNNING_IN_CONTAINER', 'DOTNET_CLI_TELEMETRY_OPTOUT', 'DOTNET_NOLOGO', 'TMPDIR']);
+const platform = new Set(['AllowedHosts', 'ASPNETCORE_ENVIRONMENT', 'DOTNET_RUNNING_IN_CONTAINER', 'DOTNET_CLI_TELEMETRY_OPTOUT', 'DOTNET_NOLOGO', 'TMPDIR']);
 const allowed = (n) => documented.has(n) || platform.has(n) || /^ImageRetrieval__Auth__ApiKeys__(\d+|\{\{ \$i \}\})$/.test(n);
 const used = new Map();
 const note = (name, where) => { if (!used.has(name)) used.set(name, new Set()); used.get(name).add(where); };

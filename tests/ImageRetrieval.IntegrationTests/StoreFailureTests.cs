@@ -146,6 +146,20 @@ public sealed class StoreFailureTests : IAsyncLifetime
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "store-rejected-request");
     }
 
+    [Fact]
+    public async Task Given_many_readiness_probes_Then_they_answer_from_the_last_background_check_without_calling_the_store()
+    {
+        _qdrant.ClearRequests();
+        for (var i = 0; i < 30; i++)
+        {
+            using var ready = await Client.GetAsync(new Uri("/healthz/ready", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        // The background check runs every 5 s while ready: at most one of them can fall in this window.
+        Assert.InRange(_qdrant.Requests.Count(r => r.Method == "GET" && r.Path == "/collections/images"), 0, 1);
+    }
+
     private async Task<HttpResponseMessage> SearchAsync(string? filter)
     {
         var name = Path.GetFileName(Paths.PhotoFiles[0]);

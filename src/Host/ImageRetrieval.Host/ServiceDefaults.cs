@@ -17,8 +17,10 @@ internal static class ServiceDefaults
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddHttpContextAccessor();
         services.AddApiKeys(builder.Configuration);
+        services.AddApiRateLimiting(builder.Configuration);
+        services.AddExposure(builder.Configuration);
         services.AddApiDocument();
-        services.AddReadinessReporting();
+        services.AddReadinessReporting(builder.Configuration);
         builder.AddTelemetry();
         builder.ConfigureRequestLimits();
 
@@ -35,10 +37,14 @@ internal static class ServiceDefaults
 
     public static WebApplication UseServiceDefaults(this WebApplication app)
     {
+        app.UseExposure();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseCorsWhenConfigured();
+        app.UseApiRateLimiting();
         app.UseRequestLimits();
         app.UseApiKeys();
+        app.UseBufferedBodyBudget();
         app.MapApiDocument();
         app.MapHealthEndpoints();
         app.MapTelemetryEndpoints();

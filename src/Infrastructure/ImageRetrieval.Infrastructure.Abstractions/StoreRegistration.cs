@@ -58,7 +58,8 @@ public static class StoreRegistration
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                return HealthCheckResult.Unhealthy($"{store} is unreachable: {ex.Message}", ex);
+                // The message (a path, the provider's words) goes to the log with the exception, not into the probe's answer.
+                return HealthCheckResult.Unhealthy($"{store} is unreachable", ex);
             }
         }
     }

@@ -87,14 +87,39 @@ app.kubernetes.io/part-of: image-retrieval
       key: {{ . }}
       optional: true
 {{- end }}
+{{- end }}
+{{- if .Values.auth.enabled }}
+{{- $secret := required "auth.enabled needs existingSecret: the Secret that holds the API keys" .Values.existingSecret }}
+{{- if not .Values.secretKeys.apiKeys }}
+{{- fail "auth.enabled needs at least one key name in secretKeys.apiKeys" }}
+{{- end }}
 {{- range $i, $key := .Values.secretKeys.apiKeys }}
 - name: ImageRetrieval__Auth__ApiKeys__{{ $i }}
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $key }}
-      optional: true
+      optional: false
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The /tmp emptyDir: explicit, or the buffered-body room plus 256 MiB. */}}
+{{- define "image-retrieval.tmpSizeLimit" -}}
+{{- if .Values.tmp.sizeLimit -}}
+{{ .Values.tmp.sizeLimit }}
+{{- else -}}
+{{ add (int64 .Values.config.server.maxBufferedBodyBytes) 268435456 }}
+{{- end -}}
+{{- end }}
+
+{{/* With AllowedHosts set, probes must name an allowed host (kubelet sends the pod IP). */}}
+{{- define "image-retrieval.probeHeaders" -}}
+{{- $hosts := .Values.config.allowedHosts | default "*" -}}
+{{- if ne $hosts "*" }}
+httpHeaders:
+  - name: Host
+    value: {{ first (splitList ";" $hosts) | replace "*." "probe." | quote }}
 {{- end }}
 {{- end }}
 

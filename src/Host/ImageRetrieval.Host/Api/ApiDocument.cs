@@ -31,14 +31,21 @@ internal static class ApiDocument
                     : [new OpenApiSecurityRequirement()];
                 return Task.CompletedTask;
             });
+            options.AddOperationTransformer(RateLimitResponse.TransformAsync);
         });
 
     public static void MapApiDocument(this WebApplication app)
     {
         app.MapOpenApi("/openapi/{documentName}.json");
+        // Everything the page needs comes from this origin (see Exposure.DocsContentSecurityPolicy):
+        // no CDN fonts, no telemetry, no hosted agent or MCP, no request proxy.
         app.MapScalarApiReference("/docs", options => options
             .WithTitle("Image Retrieval API")
-            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            .DisableDefaultFonts()
+            .DisableTelemetry()
+            .DisableAgent()
+            .DisableMcp());
     }
 
     private sealed class DocumentInfoTransformer(IHttpContextAccessor accessor, IOptions<ServiceOptions> service, IOptions<AuthOptions> auth) : IOpenApiDocumentTransformer
@@ -85,6 +92,46 @@ internal static class ApiDocument
             document.Servers = [new OpenApiServer { Url = origin.TrimEnd('/'), Description = "This service" }];
             return Task.CompletedTask;
         }
+    }
+}
+
+/// <summary>
+/// With rate limiting on, every operation it applies to (those behind the API key check) declares the
+/// 429 problem and its Retry-After header, borrowing the problem schema its other error answers use.
+/// </summary>
+internal static class RateLimitResponse
+{
+    public static Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        var limiting = context.ApplicationServices.GetRequiredService<IOptions<RateLimitingOptions>>().Value;
+        if (!limiting.Enabled || !context.Description.ActionDescriptor.EndpointMetadata.OfType<ApiKeyRequired>().Any() || operation.Responses is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var problem = operation.Responses.Values
+            .Select(r => r.Content is { } c && c.TryGetValue("application/problem+json", out var media) ? media : null)
+            .FirstOrDefault(m => m?.Schema is not null);
+        var response = new OpenApiResponse
+        {
+            Description = "Too Many Requests: this client's requests per minute (ImageRetrieval:RateLimiting:PermitsPerMinute) are used up.",
+            Headers = new Dictionary<string, IOpenApiHeader>
+            {
+                ["Retry-After"] = new OpenApiHeader
+                {
+                    Description = "Seconds until the client may send again.",
+                    Required = true,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
+                },
+            },
+        };
+        if (problem is not null)
+        {
+            response.Content = new Dictionary<string, OpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = problem.Schema } };
+        }
+
+        operation.Responses["429"] = response;
+        return Task.CompletedTask;
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -50,42 +51,87 @@ internal static class Telemetry
     public static void MapTelemetryEndpoints(this WebApplication app) =>
         app.MapPrometheusScrapingEndpoint("/metrics");
 
-    public static IServiceCollection AddReadinessReporting(this IServiceCollection services)
+    public static IServiceCollection AddReadinessReporting(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<HealthCheckPublisherOptions>(o =>
-        {
-            o.Delay = TimeSpan.FromSeconds(2);
-            o.Period = TimeSpan.FromSeconds(10);
-            o.Predicate = check => check.Tags.Contains(ImageRetrieval.SharedKernel.HealthTags.Ready);
-        });
-        services.AddSingleton<IHealthCheckPublisher, ReadinessGauge>();
+        services.AddOptions<ReadinessOptions>().Bind(configuration.GetSection(ReadinessOptions.Section))
+            .Validate(o => o.Interval >= TimeSpan.FromMilliseconds(10) && o.RetryInterval >= TimeSpan.FromMilliseconds(10), "ImageRetrieval:Health:Interval and RetryInterval must be at least 10 ms.")
+            .ValidateOnStart();
+        services.AddSingleton<ReadinessMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReadinessMonitor>());
         return services;
     }
 }
 
-/// <summary>Publishes <c>imageretrieval_ready</c> (1 or 0) from the periodic readiness checks, and logs every change.</summary>
-internal sealed partial class ReadinessGauge : IHealthCheckPublisher
+/// <summary><c>ImageRetrieval:Health</c>: how often the readiness checks run in the background.</summary>
+internal sealed class ReadinessOptions
+{
+    public const string Section = "ImageRetrieval:Health";
+
+    /// <summary>Between checks while ready.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Between checks while not ready (starting, or a store is down), so recovery shows quickly.</summary>
+    public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Runs the readiness checks (model loaded, every store answers) in the background and keeps the last
+/// report: <c>/healthz/ready</c> answers from it, so a probe never costs a call to every store and a
+/// burst of probes cannot load a struggling provider. Publishes <c>imageretrieval_ready</c> and logs every change.
+/// </summary>
+internal sealed partial class ReadinessMonitor : BackgroundService
 {
     private static readonly Meter Meter = new(Telemetry.MeterName);
-    private readonly ILogger<ReadinessGauge> logger;
-    private volatile int ready = -1;
+    private readonly HealthCheckService health;
+    private readonly ReadinessOptions options;
+    private readonly ILogger<ReadinessMonitor> logger;
+    private volatile HealthReport? last;
+    private int ready = -1;
 
-    public ReadinessGauge(ILogger<ReadinessGauge> logger)
+    public ReadinessMonitor(HealthCheckService health, IOptions<ReadinessOptions> options, ILogger<ReadinessMonitor> logger)
     {
+        this.health = health;
+        this.options = options.Value;
         this.logger = logger;
-        Meter.CreateObservableGauge("imageretrieval.ready", () => Math.Max(ready, 0), description: "1 when the model is loaded and every store answers");
+        Meter.CreateObservableGauge("imageretrieval.ready", () => Math.Max(Volatile.Read(ref ready), 0), description: "1 when the model is loaded and every store answers");
     }
 
-    public Task PublishAsync(HealthReport report, CancellationToken cancellationToken)
-    {
-        var now = report.Status == HealthStatus.Healthy ? 1 : 0;
-        if (Interlocked.Exchange(ref ready, now) != now)
-        {
-            var failing = string.Join("; ", report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).Select(e => $"{e.Key}: {e.Value.Description}"));
-            LogReadinessChanged(logger, now == 1 ? "ready" : "not ready", failing);
-        }
+    /// <summary>The last completed check, or null before the first one finished.</summary>
+    public HealthReport? Last => last;
 
-        return Task.CompletedTask;
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            HealthReport report;
+            try
+            {
+                report = await health.CheckHealthAsync(c => c.Tags.Contains(ImageRetrieval.SharedKernel.HealthTags.Ready), stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            last = report;
+            var now = report.Status == HealthStatus.Healthy ? 1 : 0;
+            if (Interlocked.Exchange(ref ready, now) != now)
+            {
+                // The log gets the checks' own errors (paths, provider words); the probe's answer does not.
+                var failing = string.Join("; ", report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy)
+                    .Select(e => $"{e.Key}: {e.Value.Description}{(e.Value.Exception is { } ex ? " (" + ex.Message + ")" : "")}"));
+                LogReadinessChanged(logger, now == 1 ? "ready" : "not ready", failing);
+            }
+
+            try
+            {
+                await Task.Delay(now == 1 ? options.Interval : options.RetryInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Service is {State} {Failing}")]
