@@ -10,6 +10,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           e2e        [--model DIR] [--batch 8] [--threads 2] [--photos DIR] [--seconds 8] [--warmup 2]
           quant      [--model DIR|FP32DIR:INT8DIR[,...]] [--batch 1,8] [--threads 2] [--seconds 5] [--warmup 2] [--rounds 2]
           text       [--model bench/models/clip-b32] [--rows 100000] [--queries 100] [--threads 2] [--seconds 5]
+          accuracy   [--model DIR] [--photos DIR] [--batch 1,8] [--threads 2] [--seconds 6] [--out FILE]  (default: the ResNet-18 layout, built on first use)
           search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000]
         common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)
         """);
@@ -36,6 +37,9 @@ try
             break;
         case "text":
             await TextBench.RunAsync(options, report);
+            break;
+        case "accuracy":
+            AccuracyBench.Run(options, report);
             break;
         case "search":
             await SearchBench.RunAsync(options, report);

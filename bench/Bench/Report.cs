@@ -18,6 +18,8 @@ internal sealed class Report(string bench, string command, string resultsDirecto
     private readonly DateTimeOffset started = DateTimeOffset.UtcNow;
     private readonly string loadBefore = Machine.LoadAverage();
 
+    public string Command => command;
+
     /// <summary>Declares a column of the printed table; <paramref name="format"/> is a .NET numeric format.</summary>
     public Report Column(string name, string format = "")
     {
