@@ -2,7 +2,7 @@
 """Dynamic int8 quantization of a Hugging Face style ONNX model, with the onnx package alone.
 
     /usr/bin/python3 scripts/models/quantize_dynamic.py SRC_DIR [DST_DIR]
-        [--per-tensor] [--min-elements 256] [--keep-bias-add]
+        [--per-tensor] [--min-elements 256] [--keep-bias-add] [--conv]
 
 Reads SRC_DIR/model.onnx (or SRC_DIR/onnx/model.onnx) and writes DST_DIR/onnx/model_quantized.onnx
 plus copies of config.json and preprocessor_config.json (DST_DIR defaults to SRC_DIR), the layout
@@ -22,8 +22,14 @@ transformer weight MatMuls, but emitting the fused op that ORT's graph optimiser
   transposed to [K,N] first.
 - A MatMul whose only consumer is an Add of a constant float [N] vector has that vector folded in
   as the bias input (the Add disappears), unless --keep-bias-add.
-- Everything else (patch-embedding Conv, LayerNorm, Softmax, GELU, the attention score/context
-  MatMuls between two activations) stays float32.
+- With --conv (for convolutional models such as ResNet), every Conv with a constant float32 weight
+  of >= --min-elements values becomes DynamicQuantizeLinear (activation -> uint8, per tensor, shared
+  by Convs reading the same tensor) -> ConvInteger (int8 weight, symmetric per output channel) ->
+  Cast -> Mul(activation scale x weight scales) -> Add(bias). Without it Convs stay float32.
+  ONNX Runtime 1.31.1 runs this, but its ConvInteger kernel is slower than its fp32 Conv (measured
+  0.3-0.5x on ResNet-18, see bench/results/real-weights-accuracy.md): the win is size, not speed.
+- Everything else (patch-embedding Conv unless --conv, LayerNorm, Softmax, GELU, the attention
+  score/context MatMuls between two activations) stays float32.
 
 Needs Debian's python3-onnx and python3-numpy; no onnxruntime Python package.
 """
@@ -63,7 +69,52 @@ def attr(node, name, default):
     return default
 
 
-def quantize(src_path, dst_path, per_channel=True, min_elements=256, fold_bias=True):
+def quantize_convs(graph, inits, per_channel, min_elements, stats):
+    """Conv -> DynamicQuantizeLinear + ConvInteger + rescale, in place (see the module doc)."""
+    nodes, activations, new_inits = [], {}, []
+    for node in graph.node:
+        w = inits.get(node.input[1]) if node.op_type == "Conv" else None
+        bias = node.input[2] if node.op_type == "Conv" and len(node.input) > 2 else ""
+        if (w is None or w.data_type != onnx.TensorProto.FLOAT or int(np.prod(w.dims)) < min_elements
+                or (bias and bias not in inits)):
+            if node.op_type == "Conv":
+                stats["Conv kept fp32"] += 1
+            nodes.append(node)
+            continue
+        name = node.name or node.output[0]
+        x = node.input[0]
+        if x not in activations:
+            activations[x] = (x + "_u8", x + "_scale", x + "_zero_point")
+            nodes.append(helper.make_node("DynamicQuantizeLinear", [x], list(activations[x]), name=x + "_quantize"))
+        xq, xs, xzp = activations[x]
+        weight = numpy_helper.to_array(w).astype(np.float32)
+        flat = weight.reshape(weight.shape[0], -1)
+        absmax = np.abs(flat).max(axis=1) if per_channel else np.full(weight.shape[0], np.abs(flat).max())
+        scale = (np.maximum(absmax, 1e-12) / 127.0).astype(np.float32)
+        q = np.clip(np.rint(flat / scale[:, None]), -127, 127).astype(np.int8).reshape(weight.shape)
+        new_inits += [numpy_helper.from_array(q, name + "_W_int8"),
+                      numpy_helper.from_array(np.array(0, dtype=np.int8), name + "_W_zero_point"),
+                      numpy_helper.from_array(scale.reshape(-1, 1, 1), name + "_W_scale")]
+        integer = helper.make_node("ConvInteger", [xq, name + "_W_int8", xzp, name + "_W_zero_point"], [name + "_int32"],
+                                   name=name + "_int8")
+        integer.attribute.extend(node.attribute)
+        out = node.output[0]
+        nodes += [integer,
+                  helper.make_node("Cast", [name + "_int32"], [name + "_float"], to=onnx.TensorProto.FLOAT, name=name + "_to_float"),
+                  helper.make_node("Mul", [xs, name + "_W_scale"], [name + "_out_scale"], name=name + "_scale"),
+                  helper.make_node("Mul", [name + "_float", name + "_out_scale"], [name + "_unbiased" if bias else out],
+                                   name=name + "_rescale")]
+        if bias:
+            b = numpy_helper.to_array(inits[bias]).astype(np.float32).reshape(-1, 1, 1)
+            new_inits.append(numpy_helper.from_array(b, name + "_B_nchw"))
+            nodes.append(helper.make_node("Add", [name + "_unbiased", name + "_B_nchw"], [out], name=name + "_bias"))
+        stats["Conv -> ConvInteger"] += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(new_inits)
+
+
+def quantize(src_path, dst_path, per_channel=True, min_elements=256, fold_bias=True, convs=False):
     model = onnx.load(src_path)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
@@ -141,6 +192,11 @@ def quantize(src_path, dst_path, per_channel=True, min_elements=256, fold_bias=T
     nodes = [replacement.get(id(n), n) for n in graph.node if id(n) not in removed]
     del graph.node[:]
     graph.node.extend(nodes)
+    if convs:
+        default_opset = next((op for op in model.opset_import if op.domain in ("", "ai.onnx")), None)
+        if default_opset is None or default_opset.version < 11:
+            sys.exit("--conv needs opset 11 or later (DynamicQuantizeLinear)")
+        quantize_convs(graph, inits, per_channel, min_elements, stats)
 
     # Drop float weights nothing uses any more, add the int8 ones.
     used = {name for n in graph.node for name in n.input} | {o.name for o in graph.output}
@@ -166,13 +222,14 @@ def main():
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per output column")
     p.add_argument("--min-elements", type=int, default=256, help="smallest weight quantized (default 256)")
     p.add_argument("--keep-bias-add", action="store_true", help="do not fold a following bias Add into the op")
+    p.add_argument("--conv", action="store_true", help="also quantize Convs (ConvInteger); for convolutional models")
     args = p.parse_args()
 
     dst = args.dst or args.src
     src_model = find_model(args.src)
     out = os.path.join(dst, "onnx", "model_quantized.onnx")
     stats = quantize(src_model, out, per_channel=not args.per_tensor, min_elements=args.min_elements,
-                     fold_bias=not args.keep_bias_add)
+                     fold_bias=not args.keep_bias_add, convs=args.conv)
     for name in ("config.json", "preprocessor_config.json"):
         s, d = os.path.join(args.src, name), os.path.join(dst, name)
         if os.path.isfile(s) and os.path.abspath(s) != os.path.abspath(d):
