@@ -24,7 +24,7 @@ internal static class AccuracyBench
         var directory = options.Get("model", "");
         if (directory.Length == 0)
         {
-            directory = ModelCache.ResNet18(Path.Combine(".cache", "models"));
+            directory = ModelCache.ResNet18(Path.Combine(".cache", "models"), Path.Combine("tests", "fixtures", "photos"));
         }
 
         var photosDirectory = options.Get("photos", Fixtures.DefaultPhotos);

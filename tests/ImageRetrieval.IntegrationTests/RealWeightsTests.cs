@@ -15,7 +15,7 @@ public abstract class ResNet18Service : IAsyncLifetime
 
     protected ResNet18Service(bool quantized) => this.quantized = quantized;
 
-    public static string ModelDirectory => ModelCache.ResNet18(Path.Combine(Paths.RepoRoot, ".cache", "models"));
+    public static string ModelDirectory => ModelCache.ResNet18(Path.Combine(Paths.RepoRoot, ".cache", "models"), Paths.Photos);
 
     public ServiceFactory Factory { get; private set; } = null!;
 

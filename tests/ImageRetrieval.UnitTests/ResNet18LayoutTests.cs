@@ -19,7 +19,7 @@ public sealed class ResNet18LayoutTests
     private static readonly string[] SamplePhotos = ["opencv-leuvenA.jpg", "opencv-baboon.jpg", "opencv-sudoku.png", "matplotlib-grace_hopper.jpg"];
     private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
 
-    private static string ModelDirectory => ModelCache.ResNet18(Path.Combine(RepositoryPaths.RepoRoot, ".cache", "models"));
+    private static string ModelDirectory => ModelCache.ResNet18(Path.Combine(RepositoryPaths.RepoRoot, ".cache", "models"), RepositoryPaths.Photos);
 
     [Fact]
     public void Given_photos_When_embedded_by_the_wrapped_model_Then_the_features_equal_the_packages_own_preprocess_and_resnet_graphs()
@@ -74,7 +74,7 @@ public sealed class ResNet18LayoutTests
             var pixels = Pixels(fp32, photo);
             var (a, b) = (fp32.RunBatch(pixels, 1)[0], int8.RunBatch(pixels, 1)[0]);
             var cosine = TensorPrimitives.CosineSimilarity(a, b);
-            Assert.True(cosine > 0.98, $"{photo}: int8 vs fp32 cosine {cosine}");
+            Assert.True(cosine > 0.97, $"{photo}: int8 vs fp32 cosine {cosine}");
             Assert.True(cosine < 0.999999, $"{photo}: int8 gave exactly the fp32 result, so it did not run quantized");
         }
     }

@@ -6,11 +6,12 @@ namespace ImageRetrieval.ModelTools;
 /// Builds the ResNet-18 layout once into a cache folder (gitignored) and hands it to every caller
 /// after that: the tests and the bench use it on first need, so a fresh clone needs nothing but a
 /// restore. Safe across processes (test projects run in parallel): one builds under a lock file into
-/// a temporary folder and renames it into place.
+/// a temporary folder and renames it into place. The int8 file is the static (QDQ) one, calibrated
+/// on <c>calibrationPhotos</c>.
 /// </summary>
 internal static class ModelCache
 {
-    public static string ResNet18(string cacheRoot, TimeSpan? wait = null)
+    public static string ResNet18(string cacheRoot, string calibrationPhotos, TimeSpan? wait = null)
     {
         var target = Path.Combine(cacheRoot, $"resnet18-{ResNet18Layout.PackageVersion}-v{ResNet18Layout.BuilderVersion}");
         if (IsComplete(target))
@@ -37,7 +38,7 @@ internal static class ModelCache
                 }
 
                 ResNet18Layout.Build(ResNet18Layout.FindPackage(), temporary);
-                ConvQuantizer.QuantizeDirectory(temporary);
+                StaticQuantizer.QuantizeDirectory(temporary, calibrationPhotos);
                 if (Directory.Exists(target))
                 {
                     Directory.Delete(target, recursive: true);

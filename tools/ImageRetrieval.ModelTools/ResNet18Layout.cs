@@ -16,7 +16,7 @@ namespace ImageRetrieval.ModelTools;
 internal static class ResNet18Layout
 {
     /// <summary>Bumped whenever the built graph changes, so caches keyed on it are rebuilt.</summary>
-    public const int BuilderVersion = 1;
+    public const int BuilderVersion = 2;
 
     public const int Dimension = 512;
     private const string ModelFile = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";
@@ -125,8 +125,9 @@ internal static class ResNet18Layout
             Microsoft.ML.DnnImageFeaturizer.ResNet18 {PackageVersion} (MIT, see LICENSE). `onnx/model.onnx`: pixel_values
             [batch,3,224,224] RGB in 0-1 -> x255, RGB->BGR, minus the package's mean image -> ResNet-18 -> global
             average pool -> last_hidden_state [batch,1,512] and pooler_output [batch,512]. `onnx/model_quantized.onnx`
-            (when present): the same with every Conv as ConvInteger on int8 weights (per output channel) and
-            activations quantized per tensor at run time (DynamicQuantizeLinear).
+            (when present): int8, by default static QDQ (ONNX Runtime fuses it into QLinearConv / QLinearAdd:
+            uint8 activations with scales calibrated on a few photos, 7-bit int8 weights per output channel);
+            with `--int8 dynamic`, ConvInteger with activations quantized at run time.
 
             """);
         return onnxPath;

@@ -43,6 +43,12 @@ internal static class OnnxGraph
     public static TensorProto Tensor(string name, ReadOnlySpan<long> dims, ReadOnlySpan<sbyte> values) =>
         Raw(name, dims, TensorProto.Types.DataType.Int8, MemoryMarshal.AsBytes(values));
 
+    public static TensorProto Tensor(string name, ReadOnlySpan<long> dims, ReadOnlySpan<byte> values) =>
+        Raw(name, dims, TensorProto.Types.DataType.Uint8, values);
+
+    public static TensorProto Tensor(string name, ReadOnlySpan<long> dims, ReadOnlySpan<int> values) =>
+        Raw(name, dims, TensorProto.Types.DataType.Int32, MemoryMarshal.AsBytes(values));
+
     public static TensorProto Tensor(string name, ReadOnlySpan<long> dims, ReadOnlySpan<long> values) =>
         Raw(name, dims, TensorProto.Types.DataType.Int64, MemoryMarshal.AsBytes(values));
 
