@@ -30,7 +30,7 @@ public sealed class LoadTests
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("LOAD_TEST_SECONDS"), CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 25;
         var duration = TimeSpan.FromSeconds(seconds);
         // "First" and "last minute" for the long run; the short run compares its first and last thirds.
-        var window = TimeSpan.FromSeconds(Math.Min(60, seconds / 3.0));
+        var window = TimeSpan.FromSeconds(seconds >= 120 ? 60 : seconds / 3.0);
         var dataPath = Directory.CreateTempSubdirectory("ir-load-").FullName;
         var photos = Paths.PhotoFiles.Select(File.ReadAllBytes).ToList();
         var settings = new Dictionary<string, string>
