@@ -12,7 +12,10 @@ namespace ImageRetrieval.Infrastructure.Onnx;
 /// <c>/{repo}/resolve/{revision}/{file}</c> URLs into a cache directory. Files land under a
 /// <c>.incomplete</c> name and are renamed only when whole (and, for LFS files, when their SHA-256
 /// matches the hub's <c>X-Linked-Etag</c>), so a crash never leaves a half-written model.onnx;
-/// the next start resumes the partial file with a Range request.
+/// the next start resumes the partial file with a Range request. The token travels only over https
+/// and only to the hub's own host; redirects are followed only to https (a loopback http mirror may
+/// redirect within loopback, for local mirrors and tests); a connection that delivers no bytes for
+/// <see cref="ModelSourceOptions.DownloadStallTimeout"/> is dropped and the download resumed.
 /// </summary>
 public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModelDownloader> logger)
 {
@@ -37,9 +40,16 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
             throw new ModelLoadException($"'{repo}' is neither an existing directory nor a hub repo id of the form owner/name.");
         }
 
+        var endpoint = options.HubEndpoint.TrimEnd('/');
+        if (!string.IsNullOrEmpty(options.HubToken) && !endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ModelLoadException(
+                $"HF_TOKEN is set but the hub endpoint {endpoint} is not https; the token is only sent over https. Use an https endpoint or unset HF_TOKEN.");
+        }
+
         var directory = CacheDirectoryFor(cacheRoot, repo, options.Revision);
         Directory.CreateDirectory(directory);
-        var context = new RepoFile(options.HubEndpoint.TrimEnd('/'), repo, options.Revision, options.HubToken, directory);
+        var context = new RepoFile(endpoint, repo, options.Revision, options.HubToken, directory, options.DownloadStallTimeout);
 
         await FetchAsync(context, ModelFiles.ConfigFile, required: true, cancellationToken);
         await FetchAsync(context, ModelFiles.PreprocessorConfigFile, required: true, cancellationToken);
@@ -97,7 +107,7 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
             && type.GetString() == "clip";
     }
 
-    private sealed record RepoFile(string Endpoint, string Repo, string Revision, string? Token, string Directory);
+    private sealed record RepoFile(string Endpoint, string Repo, string Revision, string? Token, string Directory, TimeSpan StallTimeout);
 
     /// <returns>False when the hub says the file does not exist and it is optional.</returns>
     private async Task<bool> FetchAsync(RepoFile repo, string file, bool required, CancellationToken cancellationToken)
@@ -114,7 +124,7 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
         {
             try
             {
-                var outcome = await TryDownloadOnceAsync(url, repo.Token, target, cancellationToken);
+                var outcome = await TryDownloadOnceAsync(url, repo, target, cancellationToken);
                 if (outcome == HttpStatusCode.NotFound)
                 {
                     if (required)
@@ -144,12 +154,28 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
         _ => false,
     };
 
-    private async Task<HttpStatusCode> TryDownloadOnceAsync(Uri url, string? token, string target, CancellationToken cancellationToken)
+    private async Task<HttpStatusCode> TryDownloadOnceAsync(Uri url, RepoFile repo, string target, CancellationToken cancellationToken)
+    {
+        // Restarted at every read: the attempt fails when no bytes (or no headers) arrive for that long.
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stall.CancelAfter(repo.StallTimeout);
+        try
+        {
+            return await TryDownloadOnceAsync(url, repo.Token, target, stall, repo.StallTimeout, cancellationToken);
+        }
+        catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"{url}: no bytes for {repo.StallTimeout.TotalSeconds:F0} s; the download stalled");
+        }
+    }
+
+    private async Task<HttpStatusCode> TryDownloadOnceAsync(
+        Uri url, string? token, string target, CancellationTokenSource stall, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         var partial = target + ".incomplete";
         var resumeFrom = File.Exists(partial) ? new FileInfo(partial).Length : 0;
 
-        using var response = await SendFollowingRedirectsAsync(url, token, resumeFrom, cancellationToken);
+        using var response = await SendFollowingRedirectsAsync(url, token, resumeFrom, stall.Token);
         var linked = response.Linked;
         var message = response.Message;
         if (message.StatusCode == HttpStatusCode.NotFound)
@@ -189,7 +215,7 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
         await using (var output = new FileStream(partial, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
         await using (var input = await message.Content.ReadAsStreamAsync(cancellationToken))
         {
-            await CopyWithProgressAsync(input, output, resumeFrom, total, Path.GetFileName(target), cancellationToken);
+            await CopyWithProgressAsync(input, output, resumeFrom, total, Path.GetFileName(target), stall, stallTimeout, cancellationToken);
             await output.FlushAsync(cancellationToken);
             output.Flush(flushToDisk: true);
         }
@@ -228,7 +254,8 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
 
     /// <summary>
     /// Redirects are followed by hand: the hub's first answer carries the LFS file's size and SHA-256
-    /// (<c>X-Linked-Size</c>, <c>X-Linked-Etag</c>) and the token must not travel to the CDN host.
+    /// (<c>X-Linked-Size</c>, <c>X-Linked-Etag</c>), the token must not travel to the CDN host, and a
+    /// redirect to plain http (where anyone on the path could swap the weights) is refused.
     /// </summary>
     private async Task<HubResponse> SendFollowingRedirectsAsync(Uri url, string? token, long resumeFrom, CancellationToken cancellationToken)
     {
@@ -238,7 +265,7 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
         for (var hop = 0; ; hop++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, current);
-            if (!string.IsNullOrEmpty(token) && current.Host == url.Host)
+            if (!string.IsNullOrEmpty(token) && current.Scheme == Uri.UriSchemeHttps && current.Host == url.Host)
             {
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             }
@@ -266,8 +293,14 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
             var status = (int)response.StatusCode;
             if (status is >= 300 and < 400 && response.Headers.Location is { } location && hop < MaxRedirects)
             {
-                current = location.IsAbsoluteUri ? location : new Uri(current, location);
+                var next = location.IsAbsoluteUri ? location : new Uri(current, location);
                 response.Dispose();
+                if (!IsFollowable(url, next))
+                {
+                    throw new ModelLoadException($"{current} redirected to {next.GetLeftPart(UriPartial.Path)}: only redirects to https are followed.");
+                }
+
+                current = next;
                 continue;
             }
 
@@ -275,15 +308,28 @@ public sealed partial class HubModelDownloader(HttpClient http, ILogger<HubModel
         }
     }
 
-    private async Task CopyWithProgressAsync(Stream input, Stream output, long alreadyHave, long? total, string name, CancellationToken cancellationToken)
+    /// <summary>https anywhere; plain http only from a loopback http mirror to loopback (local mirrors and tests, no token involved).</summary>
+    private static bool IsFollowable(Uri origin, Uri next) =>
+        next.Scheme == Uri.UriSchemeHttps
+        || (next.Scheme == Uri.UriSchemeHttp && origin.Scheme == Uri.UriSchemeHttp && origin.IsLoopback && next.IsLoopback);
+
+    private async Task CopyWithProgressAsync(
+        Stream input, Stream output, long alreadyHave, long? total, string name, CancellationTokenSource stall, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         var buffer = new byte[1 << 16];
         var done = alreadyHave;
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         int read;
-        while ((read = await input.ReadAsync(buffer, cancellationToken)) > 0)
+        while (true)
         {
+            stall.CancelAfter(stallTimeout);
+            read = await input.ReadAsync(buffer, stall.Token);
+            if (read == 0)
+            {
+                break;
+            }
+
             await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             done += read;
             if (clock.Elapsed - lastReport >= ProgressInterval)

@@ -28,6 +28,10 @@ public sealed class ModelSourceOptions
     /// <summary>Bearer token for gated or private repos; <c>HF_TOKEN</c> when set.</summary>
     public string? HubToken { get; set; } = Environment.GetEnvironmentVariable("HF_TOKEN");
 
+    /// <summary>A hub download that receives no bytes for this long is dropped and resumed (with a Range request).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan DownloadStallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Intra-op threads for inference; 0 uses every core.</summary>
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
