@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the benchmark harness (Release) and runs, in one session so ratios are honest:
-#   1. the old system's PyTorch eager anchor (/work/shared/anchors/torch_vit_anchor.py),
+#   1. the old system's PyTorch eager anchor (../shared/anchors/torch_vit_anchor.py),
 #   2. the C# benches: preprocess, embed (vit-s16, vit-b16, and the anchor's own ONNX export), e2e, search,
 #   3. the ratio ONNX Runtime / PyTorch per model and batch, appended to bench/results/latest.md.
 # Results: bench/results/latest.jsonl (one JSON object per measured row) and bench/results/latest.md.
@@ -20,7 +20,7 @@ SECONDS_PER="${BENCH_SECONDS:-8}"
 WARMUP="${BENCH_WARMUP:-2}"
 THREADS="${BENCH_THREADS:-2}"
 ANCHOR_DIR="${BENCH_ANCHOR_DIR:-/tmp/anchor}"
-ANCHOR=/work/shared/anchors/torch_vit_anchor.py
+ANCHOR=../shared/anchors/torch_vit_anchor.py
 PY=/usr/bin/python3
 RESULTS=bench/results
 MD="$RESULTS/latest.md"

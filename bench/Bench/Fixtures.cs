@@ -10,7 +10,7 @@ internal sealed record Photo(string Name, byte[] Bytes);
 
 internal static class Fixtures
 {
-    public const string DefaultPhotos = "/work/shared/data/photos";
+    public const string DefaultPhotos = "../shared/data/photos";
     public const string DefaultModel = "bench/models/vit-b16";
 
     public static ImageDecoder Decoder() => new(Options.Create(new ImageLimitsOptions()));
