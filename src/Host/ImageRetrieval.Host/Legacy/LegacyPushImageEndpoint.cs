@@ -1,0 +1,41 @@
+using ImageRetrieval.Host.Api;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Ingesting.Contracts;
+using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
+using Mediator;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Host.Legacy;
+
+/// <summary><c>POST /push_image</c> of the old ingesting service: stores and indexes the uploaded <c>file</c>.</summary>
+internal static class LegacyPushImageEndpoint
+{
+    public static async Task<Results<Ok<LegacyPushImageResponse>, BadRequest<LegacyHttpError>, UnprocessableEntity<LegacyHttpValidationError>>> HandleAsync(
+        HttpContext context, IMediator mediator, IOptions<ImageLimitsOptions> limits, IOptions<ServiceOptions> service, CancellationToken cancellationToken)
+    {
+        var upload = await LegacyUpload.ReadAsync(context.Request, limits.Value, cancellationToken);
+        if (upload.Missing is { } missing)
+        {
+            return TypedResults.UnprocessableEntity(missing);
+        }
+
+        if (upload.Invalid is { } invalid)
+        {
+            return TypedResults.BadRequest(invalid);
+        }
+
+        var item = (await mediator.Send(new IngestImages([upload.Image!]), cancellationToken)).Items[0];
+        if (item.Error is { } error)
+        {
+            return LegacyUpload.IsImageRejection(error.Type)
+                ? TypedResults.BadRequest(new LegacyHttpError(error.Detail))
+                : throw new ServiceProblemException(error.StatusCode, error.Type.Replace(ProblemTypes.Prefix, string.Empty, StringComparison.Ordinal), "Image not stored", error.Detail);
+        }
+
+        var image = item.Image!;
+        return TypedResults.Ok(new LegacyPushImageResponse(
+            LegacyPushImageResponse.Success, image.Id, image.BlobLocation, ImageLinks.For(context, image.Id, image.SignedUrl, service.Value.PublicBaseUrl)));
+    }
+}

@@ -1,0 +1,47 @@
+using ImageRetrieval.Host.Api;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Retrieval.Contracts;
+using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
+using Mediator;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Host.Legacy;
+
+/// <summary><c>POST /search_image</c> of the old retriever service: the links of the most similar stored images.</summary>
+internal static class LegacySearchImageEndpoint
+{
+    /// <summary>The old retriever always answered its best five.</summary>
+    public const int SearchTopK = 5;
+
+    public static async Task<Results<Ok<IReadOnlyList<string>>, BadRequest<LegacyHttpError>, UnprocessableEntity<LegacyHttpValidationError>>> HandleAsync(
+        HttpContext context, IMediator mediator, IOptions<ImageLimitsOptions> limits, IOptions<ServiceOptions> service, CancellationToken cancellationToken)
+    {
+        var upload = await LegacyUpload.ReadAsync(context.Request, limits.Value, cancellationToken);
+        if (upload.Missing is { } missing)
+        {
+            return TypedResults.UnprocessableEntity(missing);
+        }
+
+        if (upload.Invalid is { } invalid)
+        {
+            return TypedResults.BadRequest(invalid);
+        }
+
+        Retrieval.Contracts.SearchResult result;
+        try
+        {
+            result = await mediator.Send(new SearchByImage(upload.Image!, SearchTopK), cancellationToken);
+        }
+        catch (ServiceProblemException ex) when (LegacyUpload.IsImageRejection(ex.Slug))
+        {
+            return TypedResults.BadRequest(new LegacyHttpError(ex.Message));
+        }
+
+        IReadOnlyList<string> urls = result.Results
+            .Select(hit => ImageLinks.For(context, hit.Image.Id, hit.Image.SignedUrl, service.Value.PublicBaseUrl))
+            .ToList();
+        return TypedResults.Ok(urls);
+    }
+}
