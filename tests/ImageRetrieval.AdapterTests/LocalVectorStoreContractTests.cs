@@ -30,6 +30,7 @@ public sealed class LocalVectorStoreFixture : IVectorStoreFixture, IDisposable
         var store = new LocalVectorCollections(
             Options.Create(new ServiceOptions { DataPath = DataPath }),
             Options.Create(new VectorStoreOptions { Collection = collection }),
+            Options.Create(new LocalVectorStoreOptions()),
             NullLogger<LocalVectorStore>.Instance,
             NullLogger<LocalVectorCollections>.Instance);
         lock (_gate)
@@ -43,11 +44,12 @@ public sealed class LocalVectorStoreFixture : IVectorStoreFixture, IDisposable
     public Task SettleAsync(IVectorStore store, long expectedCount, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>A store on <paramref name="collection"/>'s file; opening it twice gives two stores on one file (a restart).</summary>
-    internal LocalVectorStore Open(string collection)
+    internal LocalVectorStore Open(string collection, LocalVectorStoreOptions? local = null)
     {
         var store = new LocalVectorStore(
             Options.Create(new ServiceOptions { DataPath = DataPath }),
             Options.Create(new VectorStoreOptions { Collection = collection }),
+            Options.Create(local ?? new LocalVectorStoreOptions()),
             NullLogger<LocalVectorStore>.Instance);
         lock (_gate)
         {

@@ -181,12 +181,13 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
     [Fact]
     public async Task Given_many_rows_When_scanned_in_parallel_Then_results_equal_the_single_threaded_scan()
     {
-        var index = new LocalVectorIndex(16);
+        var index = new LocalVectorIndex(16, LocalIndexKind.Exact);
         var rng = new Random(42);
         for (var i = 0; i < 5000; i++)
         {
             var v = Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
-            index.Upsert($"id{i:D5}", LocalVectorIndex.Normalize(v, "v"), new Dictionary<string, JsonElement> { ["even"] = JsonSerializer.SerializeToElement(i % 2 == 0) });
+            var metadata = new Dictionary<string, JsonElement> { ["even"] = JsonSerializer.SerializeToElement(i % 2 == 0) };
+            index.Upsert($"id{i:D5}", LocalVectorIndex.Normalize(v, "v"), MetadataJson.SerializeToUtf8(metadata), MetadataJson.Signature(metadata));
         }
 
         var query = LocalVectorIndex.Normalize(Enumerable.Range(0, 16).Select(i => (float)Math.Sin(i)).ToArray(), "q");

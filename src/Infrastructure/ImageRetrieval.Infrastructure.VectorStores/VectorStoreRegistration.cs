@@ -45,6 +45,7 @@ public static class VectorStoreRegistration
         switch (provider)
         {
             case VectorStoreProvider.Local:
+                services.AddOptions<LocalVectorStoreOptions>().Bind(configuration.GetSection(LocalVectorStoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
                 services.AddKeyedSingleton<IVectorStore, LocalVectorCollections>(ProviderKey);
                 break;
             case VectorStoreProvider.Qdrant:

@@ -23,6 +23,7 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
     private readonly string _directory;
     private readonly string _dataPath;
     private readonly ILogger<LocalVectorStore> _storeLogger;
+    private readonly LocalVectorStoreOptions _local;
     private readonly ILogger<LocalVectorCollections> _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<LocalVectorStore> _opened = [];
@@ -30,8 +31,9 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
     private volatile LocalVectorStore _active;
     private bool _disposed;
 
-    public LocalVectorCollections(IOptions<ServiceOptions> service, IOptions<VectorStoreOptions> options, ILogger<LocalVectorStore> storeLogger, ILogger<LocalVectorCollections> logger)
+    public LocalVectorCollections(IOptions<ServiceOptions> service, IOptions<VectorStoreOptions> options, IOptions<LocalVectorStoreOptions> local, ILogger<LocalVectorStore> storeLogger, ILogger<LocalVectorCollections> logger)
     {
+        _local = local.Value;
         _logical = options.Value.Collection;
         _dataPath = service.Value.FullDataPath;
         _directory = Path.Combine(_dataPath, "vectors");
@@ -171,7 +173,7 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
                     continue;
                 }
 
-                using var store = new LocalVectorStore(name, file, _storeLogger);
+                using var store = new LocalVectorStore(name, file, _local, _storeLogger);
                 var descriptor = Durable(store.ReadDescriptor);
                 inactive.Add(new InactiveCollectionInfo(
                     name,
@@ -306,6 +308,10 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
                 File.Delete(DatabaseFile(name) + suffix);
             }
 
+            // The store's snapshot of memory beside the database (and a write of it cut short).
+            File.Delete(LocalVectorFile.PathFor(DatabaseFile(name)));
+            File.Delete(LocalVectorFile.PathFor(DatabaseFile(name)) + ".tmp");
+
             if (ReadPointer(StagingPointerPath) == name)
             {
                 File.Delete(StagingPointerPath);
@@ -326,7 +332,7 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
     private LocalVectorStore TrackLocked(string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var store = new LocalVectorStore(name, DatabaseFile(name), _storeLogger);
+        var store = new LocalVectorStore(name, DatabaseFile(name), _local, _storeLogger);
         _opened.Add(store);
         return store;
     }

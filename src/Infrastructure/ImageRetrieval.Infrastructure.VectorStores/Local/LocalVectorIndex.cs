@@ -6,59 +6,105 @@ using ImageRetrieval.Infrastructure.Abstractions;
 
 namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
+/// <summary>How the Local store scans: int8 codes first and fp32 re-scoring of the best, or fp32 for every row.</summary>
+public enum LocalIndexKind
+{
+    Quantized,
+    Exact,
+}
+
 /// <summary>
-/// The in-memory copy of one collection: every vector in one contiguous block (row <c>i</c> at
-/// <c>i * Dimension</c>), so an exact scan walks memory sequentially and SIMD dot products stay hot.
+/// The in-memory copy of one collection, in chunks of <see cref="ChunkRows"/> rows: per chunk the unit
+/// fp32 vectors in one block (row <c>i</c> at <c>i * Dimension</c>), their int8 codes (quantized
+/// kind), ids, metadata as UTF-8 JSON and a Bloom signature of the metadata. Chunks grow without
+/// copying what is there and split a scan across cores naturally.
 /// Not thread-safe: <see cref="LocalVectorStore"/> guards it with a reader/writer lock.
 /// </summary>
 internal sealed class LocalVectorIndex
 {
+    internal const int ChunkShift = 14;
+    internal const int ChunkRows = 1 << ChunkShift;
+
     /// <summary>
-    /// Below this many floats (rows x dimension) one core finishes before parallel workers pay off; above
-    /// it the scan is split across cores. Measured on 2 cores at 384-d: 10k rows 1.0 ms serial vs 2.5 ms
-    /// split, 25k rows break even (~1.7 ms), 100k rows 6.8 ms serial vs 3.7 ms split. 16M floats is ~42k rows of 384-d.
+    /// Below this many bytes scanned one core finishes before parallel workers pay off; above it the
+    /// scan is split across cores. Measured on 2 cores at 384-d fp32: 10k rows 1.0 ms serial vs 2.5 ms
+    /// split, 25k rows break even (~1.7 ms), 100k rows 6.8 ms serial vs 3.7 ms split. 64 MB is ~42k rows of 384-d fp32.
     /// </summary>
-    internal const long ParallelScanThreshold = 16_000_000;
+    internal const long ParallelScanBytes = 64_000_000;
+
+    /// <summary>Below this many rows the quantized kind scans fp32 anyway: it is as fast and exact, and too few rows calibrate poorly.</summary>
+    internal const int QuantizeMinRows = 2048;
 
     private const int InitialCapacity = 64;
 
-    private readonly Dictionary<string, int> _rowById = new(StringComparer.Ordinal);
-    private float[] _block;
-    private string[] _ids;
-    private Dictionary<string, JsonElement>[] _metadata;
+    private readonly Dictionary<string, int> _rowById;
+    private readonly List<Chunk> _chunks = [];
+    private readonly bool _quantized;
+    private float[] _scales;
+    private float[] _inverseScales;
+    private int _calibratedRows;
 
-    public LocalVectorIndex(int dimension, int capacity = InitialCapacity)
+    public LocalVectorIndex(int dimension, LocalIndexKind kind = LocalIndexKind.Quantized, int capacity = 0, int rescoreFactor = DefaultRescoreFactor)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rescoreFactor, 1);
         Dimension = dimension;
-        capacity = Math.Max(capacity, InitialCapacity);
-        _block = new float[checked(capacity * dimension)];
-        _ids = new string[capacity];
-        _metadata = new Dictionary<string, JsonElement>[capacity];
+        Kind = kind;
+        RescoreFactor = rescoreFactor;
+        _quantized = kind == LocalIndexKind.Quantized;
+        _rowById = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
+        _scales = new float[dimension];
+        _inverseScales = new float[dimension];
+        Reserve(capacity);
     }
+
+    /// <summary>Candidates re-scored in fp32 per result asked for (at least <see cref="MinCandidates"/>).</summary>
+    public const int DefaultRescoreFactor = 10;
+
+    internal const int MinCandidates = 100;
 
     public int Dimension { get; }
 
+    public LocalIndexKind Kind { get; }
+
+    public int RescoreFactor { get; }
+
     public int Count { get; private set; }
+
+    /// <summary>True once int8 codes exist and queries use them.</summary>
+    public bool UsesCodes => _quantized && _calibratedRows > 0;
 
     public bool Contains(string id) => _rowById.ContainsKey(id);
 
     /// <summary>Inserts or replaces; <paramref name="unitVector"/> must already be L2-normalised.</summary>
-    public void Upsert(string id, ReadOnlySpan<float> unitVector, Dictionary<string, JsonElement> metadata)
+    public void Upsert(string id, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature)
     {
         if (!_rowById.TryGetValue(id, out var row))
         {
             EnsureCapacity(Count + 1);
             row = Count++;
             _rowById[id] = row;
-            _ids[row] = id;
         }
 
-        unitVector.CopyTo(RowSpan(row));
-        _metadata[row] = metadata;
+        var (chunk, offset) = Locate(row);
+        chunk.Ids[offset] = id;
+        chunk.Metadata[offset] = metadata;
+        chunk.Signatures[offset] = signature;
+        unitVector.CopyTo(chunk.Vector(offset, Dimension));
+        if (UsesCodes)
+        {
+            Quantize(chunk.Vector(offset, Dimension), chunk.Code(offset, Dimension), _inverseScales);
+        }
+
+        // Re-calibrating when the collection has doubled keeps the scales true to the data for O(1)
+        // amortised work per row.
+        if (_quantized && Count >= QuantizeMinRows && Count >= 2L * _calibratedRows)
+        {
+            Calibrate();
+        }
     }
 
-    /// <summary>Swap-removes: the last row moves into the hole so the block stays dense.</summary>
+    /// <summary>Swap-removes: the last row moves into the hole so the chunks stay dense.</summary>
     public bool Remove(string id)
     {
         if (!_rowById.Remove(id, out var row))
@@ -67,16 +113,24 @@ internal sealed class LocalVectorIndex
         }
 
         var last = Count - 1;
+        var (lastChunk, lastOffset) = Locate(last);
         if (row != last)
         {
-            RowSpan(last).CopyTo(RowSpan(row));
-            _ids[row] = _ids[last];
-            _metadata[row] = _metadata[last];
-            _rowById[_ids[row]] = row;
+            var (chunk, offset) = Locate(row);
+            lastChunk.Vector(lastOffset, Dimension).CopyTo(chunk.Vector(offset, Dimension));
+            if (chunk.Codes is not null && lastChunk.Codes is not null)
+            {
+                lastChunk.Code(lastOffset, Dimension).CopyTo(chunk.Code(offset, Dimension));
+            }
+
+            chunk.Ids[offset] = lastChunk.Ids[lastOffset];
+            chunk.Metadata[offset] = lastChunk.Metadata[lastOffset];
+            chunk.Signatures[offset] = lastChunk.Signatures[lastOffset];
+            _rowById[chunk.Ids[offset]] = row;
         }
 
-        _ids[last] = null!;
-        _metadata[last] = null!;
+        lastChunk.Ids[lastOffset] = null!;
+        lastChunk.Metadata[lastOffset] = null!;
         Count = last;
         return true;
     }
@@ -88,18 +142,29 @@ internal sealed class LocalVectorIndex
             return null;
         }
 
-        var vector = includeVector ? RowSpan(row).ToArray() : ReadOnlyMemory<float>.Empty;
-        return new VectorRecord(id, vector, _metadata[row].AsReadOnly());
+        var (chunk, offset) = Locate(row);
+        var vector = includeVector ? chunk.Vector(offset, Dimension).ToArray() : ReadOnlyMemory<float>.Empty;
+        return new VectorRecord(id, vector, MetadataJson.Parse(chunk.Metadata[offset]));
     }
 
-    public ReadOnlyDictionary<string, JsonElement>? GetMetadata(string id) =>
-        _rowById.TryGetValue(id, out var row) ? _metadata[row].AsReadOnly() : null;
+    public ReadOnlyDictionary<string, JsonElement>? GetMetadata(string id)
+    {
+        if (!_rowById.TryGetValue(id, out var row))
+        {
+            return null;
+        }
+
+        var (chunk, offset) = Locate(row);
+        return MetadataJson.Parse(chunk.Metadata[offset]);
+    }
 
     /// <summary>
-    /// Exact top-k by dot product (cosine, since rows and <paramref name="unitQuery"/> are unit length),
-    /// best first, equal scores ordered by id. Results carry metadata but no vector.
+    /// Top-k by dot product (cosine, since rows and <paramref name="unitQuery"/> are unit length), best
+    /// first, equal scores ordered by id. The quantized kind ranks every row by its int8 codes, keeps the
+    /// best <c>k x RescoreFactor</c> that pass the filter and re-scores those in fp32, so returned scores
+    /// are always exact. Results carry metadata but no vector.
     /// </summary>
-    public List<ScoredRecord> Search(float[] unitQuery, int topK, MetadataFilter? filter, float? minScore, IReadOnlyCollection<string>? excludeIds, bool? parallel = null)
+    public List<ScoredRecord> Search(float[] unitQuery, int topK, MetadataFilter? filter, float? minScore, IReadOnlyCollection<string>? excludeIds, bool? parallel = null, LocalIndexKind? kind = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
         if (unitQuery.Length != Dimension)
@@ -120,93 +185,483 @@ internal sealed class LocalVectorIndex
             }
         }
 
-        var scan = new ScanParameters(unitQuery, Math.Min(topK, Math.Max(Count, 1)), filter, minScore ?? float.NegativeInfinity, excludedRows);
-        var useParallel = parallel ?? ((long)Count * Dimension >= ParallelScanThreshold && Environment.ProcessorCount > 1);
-        TopK best;
-        if (!useParallel)
-        {
-            best = new TopK(scan.TopK);
-            Scan(scan, 0, Count, best);
-        }
-        else
-        {
-            var partitions = Environment.ProcessorCount;
-            var partials = new TopK[partitions];
-            var rowsPerPartition = (Count + partitions - 1) / partitions;
-            Parallel.For(0, partitions, p =>
-            {
-                var local = new TopK(scan.TopK);
-                var start = p * rowsPerPartition;
-                Scan(scan, start, Math.Min(Count, start + rowsPerPartition), local);
-                partials[p] = local;
-            });
-            best = new TopK(scan.TopK);
-            foreach (var partial in partials)
-            {
-                best.MergeFrom(partial);
-            }
-        }
+        var scan = new ScanParameters(unitQuery, Math.Min(topK, Math.Max(Count, 1)), filter is null ? null : new CompiledFilter(filter), minScore ?? float.NegativeInfinity, excludedRows);
+        var useCodes = UsesCodes && (kind ?? Kind) == LocalIndexKind.Quantized;
+        var bytesScanned = (long)Count * Dimension * (useCodes ? sizeof(sbyte) : sizeof(float));
+        var partitions = parallel ?? (bytesScanned >= ParallelScanBytes && Environment.ProcessorCount > 1) ? Environment.ProcessorCount : 1;
+        var best = useCodes ? SearchCodes(scan, partitions) : SearchExact(scan, partitions);
 
         var ranked = best.DrainBestFirst();
         var results = new List<ScoredRecord>(ranked.Count);
         foreach (var (row, score) in ranked)
         {
-            results.Add(new ScoredRecord(new VectorRecord(_ids[row], ReadOnlyMemory<float>.Empty, _metadata[row].AsReadOnly()), score));
+            var (chunk, offset) = Locate(row);
+            results.Add(new ScoredRecord(new VectorRecord(chunk.Ids[offset], ReadOnlyMemory<float>.Empty, MetadataJson.Parse(chunk.Metadata[offset])), score));
         }
 
         return results;
     }
 
-    private void Scan(ScanParameters scan, int start, int end, TopK best)
+    private TopK SearchExact(ScanParameters scan, int partitions)
     {
-        var block = _block;
+        var partials = RunPartitioned(partitions, (start, end) =>
+        {
+            var local = new TopK(scan.TopK);
+            ScanExact(scan, start, end, local);
+            return local;
+        });
+        var best = new TopK(scan.TopK);
+        foreach (var partial in partials)
+        {
+            best.MergeFrom(partial);
+        }
+
+        return best;
+    }
+
+    private TopK SearchCodes(ScanParameters scan, int partitions)
+    {
+        var candidates = Math.Min(Count, Math.Max(scan.TopK * RescoreFactor, Math.Max(MinCandidates, scan.TopK)));
+        var (query, magnitude) = QuantizeQuery(scan.Query);
+        var partials = RunPartitioned(partitions, (start, end) =>
+        {
+            var local = new CandidateHeap(candidates);
+            ScanCodes(scan, query, magnitude, start, end, local);
+            return local;
+        });
+
+        var merged = new CandidateHeap(candidates);
+        foreach (var partial in partials)
+        {
+            partial.MoveTo(merged);
+        }
+
+        // The int8 estimate only chooses candidates; the returned scores and order come from fp32.
+        var best = new TopK(scan.TopK);
+        ReadOnlySpan<float> unit = scan.Query;
+        foreach (var row in merged.Rows)
+        {
+            var (chunk, offset) = Locate(row);
+            var score = TensorPrimitives.Dot(unit, chunk.Vector(offset, Dimension));
+            if (score >= scan.MinScore)
+            {
+                best.Offer(row, score, chunk.Ids[offset]);
+            }
+        }
+
+        return best;
+    }
+
+    private void ScanExact(ScanParameters scan, int start, int end, TopK best)
+    {
         var dimension = Dimension;
         ReadOnlySpan<float> query = scan.Query;
-        for (var row = start; row < end; row++)
+        for (var row = start; row < end;)
         {
-            if (scan.ExcludedRows is not null && scan.ExcludedRows.Contains(row))
+            var chunk = _chunks[row >> ChunkShift];
+            var chunkStart = row & (ChunkRows - 1);
+            var chunkEnd = Math.Min(chunkStart + (end - row), chunk.Ids.Length);
+            var vectors = chunk.Vectors;
+            for (var offset = chunkStart; offset < chunkEnd; offset++, row++)
             {
-                continue;
-            }
+                if (scan.ExcludedRows is not null && scan.ExcludedRows.Contains(row))
+                {
+                    continue;
+                }
 
-            // The dot product is cheaper than a metadata lookup, so the filter only runs for rows
-            // that would otherwise make the cut.
-            var score = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(block, row * dimension, dimension));
-            if (score < scan.MinScore || !best.MayAccept(score))
-            {
-                continue;
-            }
+                if (scan.Filter is not null && !scan.Filter.MayMatch(chunk.Signatures[offset]))
+                {
+                    continue;
+                }
 
-            if (scan.Filter is null || scan.Filter.Matches(_metadata[row]))
-            {
-                best.Offer(row, score, _ids);
+                var score = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(vectors, offset * dimension, dimension));
+                if (score < scan.MinScore || !best.MayAccept(score))
+                {
+                    continue;
+                }
+
+                // Parsing the JSON costs more than the dot product, so only rows that would make the cut pay it.
+                if (scan.Filter is null || scan.Filter.Matches(chunk.Metadata[offset]))
+                {
+                    best.Offer(row, score, chunk.Ids[offset]);
+                }
             }
         }
     }
 
-    private Span<float> RowSpan(int row) => _block.AsSpan(row * Dimension, Dimension);
+    private void ScanCodes(ScanParameters scan, sbyte[] query, byte[] magnitude, int start, int end, CandidateHeap best)
+    {
+        var dimension = Dimension;
+        for (var row = start; row < end;)
+        {
+            var chunk = _chunks[row >> ChunkShift];
+            var chunkStart = row & (ChunkRows - 1);
+            var chunkEnd = Math.Min(chunkStart + (end - row), chunk.Ids.Length);
+            var codes = chunk.Codes!;
+            for (var offset = chunkStart; offset < chunkEnd; offset++, row++)
+            {
+                if (scan.ExcludedRows is not null && scan.ExcludedRows.Contains(row))
+                {
+                    continue;
+                }
+
+                if (scan.Filter is not null && !scan.Filter.MayMatch(chunk.Signatures[offset]))
+                {
+                    continue;
+                }
+
+                var estimate = Int8Dot.Dot(new ReadOnlySpan<sbyte>(codes, offset * dimension, dimension), query, magnitude);
+                if (!best.MayAccept(estimate))
+                {
+                    continue;
+                }
+
+                if (scan.Filter is null || scan.Filter.Matches(chunk.Metadata[offset]))
+                {
+                    best.Offer(estimate, row);
+                }
+            }
+        }
+    }
+
+    /// <summary>Splits [0, Count) into <paramref name="partitions"/> contiguous ranges, one worker each.</summary>
+    private T[] RunPartitioned<T>(int partitions, Func<int, int, T> scan)
+    {
+        var count = Count;
+        if (partitions <= 1 || count < partitions)
+        {
+            return [scan(0, count)];
+        }
+
+        var results = new T[partitions];
+        var perPartition = (count + partitions - 1) / partitions;
+        Parallel.For(0, partitions, p =>
+        {
+            var start = Math.Min(count, p * perPartition);
+            results[p] = scan(start, Math.Min(count, start + perPartition));
+        });
+        return results;
+    }
+
+    /// <summary>
+    /// The query in the codes' space: each dimension weighted by its scale (so that code·weighted ≈ the
+    /// fp32 dot product), then quantized with one scale of its own, which a ranking does not need.
+    /// </summary>
+    private (sbyte[] Query, byte[] Magnitude) QuantizeQuery(ReadOnlySpan<float> unitQuery)
+    {
+        var weighted = new float[Dimension];
+        TensorPrimitives.Multiply(unitQuery, _scales, weighted);
+        var max = TensorPrimitives.MaxMagnitude(weighted);
+        var scale = max == 0 ? 1f : 127f / MathF.Abs(max);
+        TensorPrimitives.Multiply(weighted, scale, weighted);
+        var query = new sbyte[Dimension];
+        ToCodes(weighted, query);
+        var magnitude = new byte[Dimension];
+        for (var i = 0; i < query.Length; i++)
+        {
+            magnitude[i] = (byte)Math.Abs(query[i]);
+        }
+
+        return (query, magnitude);
+    }
+
+    /// <summary>
+    /// Per-dimension scales from the data: the largest |value| of each dimension maps to 127, so every
+    /// dimension uses the full int8 range however unevenly the model spreads its energy. Rows added later
+    /// with a larger value are clipped until the next calibration.
+    /// </summary>
+    internal void Calibrate()
+    {
+        var count = Count;
+        var dimension = Dimension;
+        var partitions = (long)count * dimension * sizeof(float) >= ParallelScanBytes ? Environment.ProcessorCount : 1;
+        var maxima = RunPartitioned(partitions, (start, end) =>
+        {
+            var max = new float[dimension];
+            for (var row = start; row < end; row++)
+            {
+                var (chunk, offset) = Locate(row);
+                TensorPrimitives.MaxMagnitude(max, chunk.Vector(offset, dimension), max);
+            }
+
+            TensorPrimitives.Abs(max, max);
+            return max;
+        });
+        var largest = new float[dimension];
+        foreach (var max in maxima)
+        {
+            TensorPrimitives.Max(largest, max, largest);
+        }
+
+        var scales = new float[dimension];
+        var inverse = new float[dimension];
+        for (var d = 0; d < dimension; d++)
+        {
+            scales[d] = largest[d] > 0 ? largest[d] / 127f : 1f;
+            inverse[d] = 1f / scales[d];
+        }
+
+        foreach (var chunk in _chunks)
+        {
+            chunk.Codes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * dimension);
+        }
+
+        RunPartitioned(partitions, (start, end) =>
+        {
+            for (var row = start; row < end; row++)
+            {
+                var (chunk, offset) = Locate(row);
+                Quantize(chunk.Vector(offset, dimension), chunk.Code(offset, dimension), inverse);
+            }
+
+            return true;
+        });
+        _scales = scales;
+        _inverseScales = inverse;
+        _calibratedRows = count;
+    }
+
+    private static void Quantize(ReadOnlySpan<float> vector, Span<sbyte> codes, ReadOnlySpan<float> inverseScales)
+    {
+        Span<float> scaled = vector.Length <= 1024 ? stackalloc float[vector.Length] : new float[vector.Length];
+        TensorPrimitives.Multiply(vector, inverseScales, scaled);
+        ToCodes(scaled, codes);
+    }
+
+    /// <summary>Rounds to the nearest code and clips to [-127, 127] (never -128, which the AVX2 sign trick cannot negate).</summary>
+    private static void ToCodes(Span<float> scaled, Span<sbyte> codes)
+    {
+        TensorPrimitives.Round(scaled, scaled);
+        TensorPrimitives.Clamp(scaled, -127f, 127f, scaled);
+        TensorPrimitives.ConvertTruncating(scaled, codes);
+    }
+
+    // ---- bulk loading (vector file, SQLite rebuild) ----
+
+    /// <summary>Appends <paramref name="rows"/> rows whose vectors the caller writes into the returned span (within one chunk).</summary>
+    internal Span<float> AppendVectors(int rows)
+    {
+        var first = Count;
+        if (rows < 1 || (first & (ChunkRows - 1)) + rows > ChunkRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), "An appended block must lie within one chunk.");
+        }
+
+        EnsureCapacity(first + rows);
+        Count = first + rows;
+        var (chunk, offset) = Locate(first);
+        return chunk.Vectors.AsSpan(offset * Dimension, rows * Dimension);
+    }
+
+    /// <summary>Sets the id and metadata of a row made by <see cref="AppendVectors"/>; a repeated id means the source is corrupt.</summary>
+    internal void SetLoaded(int row, string id, byte[] metadata, FilterSignature signature)
+    {
+        if (!_rowById.TryAdd(id, row))
+        {
+            throw new InvalidDataException($"Record '{id}' appears twice.");
+        }
+
+        var (chunk, offset) = Locate(row);
+        chunk.Ids[offset] = id;
+        chunk.Metadata[offset] = metadata;
+        chunk.Signatures[offset] = signature;
+    }
+
+    /// <summary>After a bulk load: codes for every row when the collection is big enough to use them.</summary>
+    internal void FinishLoad()
+    {
+        if (_quantized && Count >= QuantizeMinRows)
+        {
+            Calibrate();
+        }
+    }
+
+    /// <summary>Visits every row in row order (for writing the vector file).</summary>
+    internal void ForEachChunk(Action<ReadOnlyMemory<float>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>> visit)
+    {
+        for (var c = 0; c < _chunks.Count; c++)
+        {
+            var rows = Math.Min(ChunkRows, Count - (c << ChunkShift));
+            if (rows <= 0)
+            {
+                break;
+            }
+
+            var chunk = _chunks[c];
+            visit(chunk.Vectors.AsMemory(0, rows * Dimension), chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows));
+        }
+    }
+
+    // ---- storage ----
+
+    private (Chunk Chunk, int Offset) Locate(int row) => (_chunks[row >> ChunkShift], row & (ChunkRows - 1));
+
+    private void Reserve(int rows)
+    {
+        if (rows > 0)
+        {
+            EnsureCapacity(rows);
+        }
+    }
 
     private void EnsureCapacity(int rows)
     {
-        if (rows <= _ids.Length)
+        var capacity = _chunks.Count == 0 ? 0 : ((_chunks.Count - 1) << ChunkShift) + _chunks[^1].Ids.Length;
+        if (rows <= capacity)
         {
             return;
         }
 
-        var capacity = (int)Math.Min((long)_ids.Length * 2, Array.MaxLength / Dimension);
-        if (capacity < rows)
+        // The last chunk grows by doubling up to full size (small collections stay small); then whole chunks are added.
+        if (_chunks.Count > 0 && _chunks[^1].Ids.Length < ChunkRows)
         {
-            throw new InvalidOperationException($"The Local vector store holds at most {Array.MaxLength / Dimension} vectors of {Dimension} dimensions; use Qdrant or Pinecone for more.");
+            var last = _chunks[^1];
+            var needed = Math.Min(ChunkRows, rows - ((_chunks.Count - 1) << ChunkShift));
+            last.Grow(Math.Min(ChunkRows, Math.Max(needed, last.Ids.Length * 2)), Dimension);
+            capacity = ((_chunks.Count - 1) << ChunkShift) + last.Ids.Length;
         }
 
-        var block = new float[capacity * Dimension];
-        _block.AsSpan(0, Count * Dimension).CopyTo(block);
-        _block = block;
-        Array.Resize(ref _ids, capacity);
-        Array.Resize(ref _metadata, capacity);
+        while (capacity < rows)
+        {
+            var size = Math.Min(ChunkRows, Math.Max(InitialCapacity, rows - capacity));
+            _chunks.Add(new Chunk(size, Dimension, UsesCodes));
+            capacity += size;
+            if (size < ChunkRows)
+            {
+                break;
+            }
+        }
     }
 
-    private sealed record ScanParameters(float[] Query, int TopK, MetadataFilter? Filter, float MinScore, HashSet<int>? ExcludedRows);
+    private sealed class Chunk
+    {
+        public Chunk(int capacity, int dimension, bool withCodes)
+        {
+            Vectors = GC.AllocateUninitializedArray<float>(capacity * dimension);
+            Codes = withCodes ? GC.AllocateUninitializedArray<sbyte>(capacity * dimension) : null;
+            Ids = new string[capacity];
+            Metadata = new byte[capacity][];
+            Signatures = new FilterSignature[capacity];
+        }
+
+        public float[] Vectors { get; private set; }
+
+        public sbyte[]? Codes { get; set; }
+
+        public string[] Ids { get; private set; }
+
+        public byte[][] Metadata { get; private set; }
+
+        public FilterSignature[] Signatures { get; private set; }
+
+        public Span<float> Vector(int offset, int dimension) => Vectors.AsSpan(offset * dimension, dimension);
+
+        public Span<sbyte> Code(int offset, int dimension) => Codes!.AsSpan(offset * dimension, dimension);
+
+        public void Grow(int capacity, int dimension)
+        {
+            var vectors = GC.AllocateUninitializedArray<float>(capacity * dimension);
+            Vectors.CopyTo(vectors, 0);
+            Vectors = vectors;
+            if (Codes is not null)
+            {
+                var codes = GC.AllocateUninitializedArray<sbyte>(capacity * dimension);
+                Codes.CopyTo(codes, 0);
+                Codes = codes;
+            }
+
+            var ids = Ids;
+            Array.Resize(ref ids, capacity);
+            Ids = ids;
+            var metadata = Metadata;
+            Array.Resize(ref metadata, capacity);
+            Metadata = metadata;
+            var signatures = Signatures;
+            Array.Resize(ref signatures, capacity);
+            Signatures = signatures;
+        }
+    }
+
+    private sealed record ScanParameters(float[] Query, int TopK, CompiledFilter? Filter, float MinScore, HashSet<int>? ExcludedRows);
+
+    /// <summary>The best int8 estimates seen so far: a bounded min-heap on two arrays, no allocation per row.</summary>
+    private sealed class CandidateHeap(int capacity)
+    {
+        private readonly int[] _scores = new int[capacity];
+        private readonly int[] _rows = new int[capacity];
+        private int _count;
+
+        public ReadOnlySpan<int> Rows => _rows.AsSpan(0, _count);
+
+        public bool MayAccept(int score) => _count < capacity || score > _scores[0];
+
+        public void Offer(int score, int row)
+        {
+            if (_count < capacity)
+            {
+                var i = _count++;
+                while (i > 0)
+                {
+                    var parent = (i - 1) >> 1;
+                    if (_scores[parent] <= score)
+                    {
+                        break;
+                    }
+
+                    _scores[i] = _scores[parent];
+                    _rows[i] = _rows[parent];
+                    i = parent;
+                }
+
+                _scores[i] = score;
+                _rows[i] = row;
+                return;
+            }
+
+            if (score <= _scores[0])
+            {
+                return;
+            }
+
+            var at = 0;
+            while (true)
+            {
+                var child = (2 * at) + 1;
+                if (child >= _count)
+                {
+                    break;
+                }
+
+                if (child + 1 < _count && _scores[child + 1] < _scores[child])
+                {
+                    child++;
+                }
+
+                if (_scores[child] >= score)
+                {
+                    break;
+                }
+
+                _scores[at] = _scores[child];
+                _rows[at] = _rows[child];
+                at = child;
+            }
+
+            _scores[at] = score;
+            _rows[at] = row;
+        }
+
+        public void MoveTo(CandidateHeap other)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                if (other.MayAccept(_scores[i]))
+                {
+                    other.Offer(_scores[i], _rows[i]);
+                }
+            }
+        }
+    }
 
     /// <summary>
     /// A bounded min-heap of the best rows seen so far; its root is the worst kept candidate, so a new
@@ -219,11 +674,11 @@ internal sealed class LocalVectorIndex
         /// <summary>False when <paramref name="score"/> cannot enter a full heap (ties on score may still enter by id).</summary>
         public bool MayAccept(float score) => _heap.Count < capacity || !_heap.TryPeek(out _, out var worst) || score >= worst.Score;
 
-        public void Offer(int row, float score, string[] ids)
+        public void Offer(int row, float score, string id)
         {
             if (_heap.Count < capacity)
             {
-                _heap.Enqueue(row, new Candidate(score, ids[row]));
+                _heap.Enqueue(row, new Candidate(score, id));
                 return;
             }
 
@@ -233,7 +688,7 @@ internal sealed class LocalVectorIndex
                 return;
             }
 
-            var candidate = new Candidate(score, ids[row]);
+            var candidate = new Candidate(score, id);
             if (WorstFirst.Instance.Compare(candidate, worst) > 0)
             {
                 _heap.DequeueEnqueue(row, candidate);

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using ImageRetrieval.Infrastructure.Abstractions;
 using Microsoft.Data.Sqlite;
@@ -10,8 +11,11 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
 /// <summary>
 /// The embedded default store: rows are durable in SQLite at <c>&lt;DataPath&gt;/vectors/&lt;collection&gt;.db</c>
-/// and mirrored in memory for an exact SIMD cosine scan. Writes go to SQLite first (one transaction
-/// per batch), then to memory, under an exclusive lock; queries share a read lock.
+/// and mirrored in memory for the scan (int8 codes with fp32 re-scoring, or exact fp32; see
+/// <see cref="LocalVectorStoreOptions"/>). Writes go to SQLite first (one transaction per batch), then
+/// to memory, under an exclusive lock; queries share a read lock. On close memory is written to a
+/// snapshot (<c>&lt;collection&gt;.vec</c>) that the next open reads in one pass and brings up to date
+/// from SQLite; a missing, torn or stale snapshot is rebuilt from SQLite.
 /// </summary>
 internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 {
@@ -22,22 +26,27 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     private readonly string _collection;
     private readonly string _path;
     private readonly ILogger<LocalVectorStore> _logger;
+    private readonly LocalVectorStoreOptions _local;
     private LocalVectorDatabase? _database;
     private CollectionDescriptor? _descriptor;
     private LocalVectorIndex? _index;
+    private Guid _epoch;
+    private long _sequence;
+    private long _snapshotSequence = -1;
     private volatile bool _opened;
     private bool _disposed;
 
-    public LocalVectorStore(IOptions<ServiceOptions> service, IOptions<VectorStoreOptions> options, ILogger<LocalVectorStore> logger)
-        : this(options.Value.Collection, Path.Combine(service.Value.FullDataPath, "vectors", options.Value.Collection + ".db"), logger)
+    public LocalVectorStore(IOptions<ServiceOptions> service, IOptions<VectorStoreOptions> options, IOptions<LocalVectorStoreOptions> local, ILogger<LocalVectorStore> logger)
+        : this(options.Value.Collection, Path.Combine(service.Value.FullDataPath, "vectors", options.Value.Collection + ".db"), local.Value, logger)
     {
     }
 
     /// <summary>A store on one physical collection's file (see <see cref="LocalVectorCollections"/>).</summary>
-    internal LocalVectorStore(string collection, string path, ILogger<LocalVectorStore> logger)
+    internal LocalVectorStore(string collection, string path, LocalVectorStoreOptions local, ILogger<LocalVectorStore> logger)
     {
         _collection = collection;
         _path = path;
+        _local = local;
         _logger = logger;
     }
 
@@ -45,6 +54,30 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 
     /// <summary>The SQLite file, for diagnostics and tests.</summary>
     public string DatabasePath => _path;
+
+    /// <summary>The snapshot of memory beside it.</summary>
+    public string VectorFilePath => LocalVectorFile.PathFor(_path);
+
+    /// <summary>How the last open filled memory: "empty", "snapshot", "snapshot+replay" or "rebuild: &lt;reason&gt;" (for tests and logs).</summary>
+    internal string? LoadedFrom { get; private set; }
+
+    /// <summary>True when queries rank by int8 codes (quantized kind, and enough rows to calibrate).</summary>
+    internal bool UsesQuantizedScan
+    {
+        get
+        {
+            Open();
+            _lock.EnterReadLock();
+            try
+            {
+                return _index?.UsesCodes ?? false;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
 
     public Task<CollectionDescriptor> EnsureCollectionAsync(CollectionDescriptor wanted, CancellationToken cancellationToken)
     {
@@ -57,9 +90,11 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             if (_descriptor is null)
             {
                 var created = wanted with { Name = _collection };
-                Durable(() => database.WriteDescriptor(created, dropRecords: false));
+                var state = Durable(() => database.WriteDescriptor(created, dropRecords: false));
                 _descriptor = created;
-                _index = new LocalVectorIndex(created.Dimension);
+                _epoch = state.Epoch;
+                _sequence = state.Sequence;
+                _index = NewIndex(created.Dimension, 0);
                 LogCollectionCreated(_logger, _collection, created.ModelId, created.Dimension, _path);
             }
 
@@ -81,9 +116,15 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         {
             var created = descriptor with { Name = _collection };
             var dropped = _index?.Count ?? 0;
-            Durable(() => database.WriteDescriptor(created, dropRecords: true));
+            var state = Durable(() => database.WriteDescriptor(created, dropRecords: true));
             _descriptor = created;
-            _index = new LocalVectorIndex(created.Dimension);
+            _epoch = state.Epoch;
+            _sequence = state.Sequence;
+            _snapshotSequence = -1;
+            _index = NewIndex(created.Dimension, 0);
+
+            // The old snapshot belongs to the previous epoch and would be ignored; removing it frees the disk now.
+            Durable(() => File.Delete(VectorFilePath));
             LogCollectionRecreated(_logger, _collection, dropped, created.ModelId, created.Dimension);
             return Task.CompletedTask;
         }
@@ -108,23 +149,23 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         {
             var index = RequireIndex();
             var rows = new List<(string Id, byte[] Vector, string Metadata)>(records.Count);
-            var unitVectors = new List<float[]>(records.Count);
+            var prepared = new List<(byte[] Metadata, FilterSignature Signature)>(records.Count);
             VectorRecordBatch.Validate(records, index.Dimension, _collection);
             foreach (var record in records)
             {
                 MetadataJson.Validate(record.Id, record.Metadata);
                 var unit = LocalVectorIndex.Normalize(record.Vector.Span, $"The vector of record '{record.Id}'");
-                unitVectors.Add(unit);
-                rows.Add((record.Id, LocalVectorIndex.ToBlob(unit), MetadataJson.Serialize(record.Metadata)));
+                var metadata = MetadataJson.SerializeToUtf8(record.Metadata);
+                prepared.Add((metadata, MetadataJson.Signature(record.Metadata)));
+                rows.Add((record.Id, LocalVectorIndex.ToBlob(unit), Encoding.UTF8.GetString(metadata)));
             }
 
-            Durable(() => database.Upsert(rows));
+            _sequence = Durable(() => database.Upsert(rows));
 
-            // Re-parse what was stored, so memory holds exactly the durable state and no JsonElement
-            // of the caller's (whose document the caller may dispose) is kept.
+            // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
             for (var i = 0; i < rows.Count; i++)
             {
-                index.Upsert(rows[i].Id, unitVectors[i], MetadataJson.Parse(rows[i].Metadata));
+                index.Upsert(rows[i].Id, MemoryMarshal.Cast<byte, float>((ReadOnlySpan<byte>)rows[i].Vector), prepared[i].Metadata, prepared[i].Signature);
             }
 
             return Task.CompletedTask;
@@ -160,7 +201,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 return Task.CompletedTask;
             }
 
-            Durable(() => database.Delete(present));
+            _sequence = Durable(() => database.Delete(present));
             foreach (var id in present)
             {
                 index.Remove(id);
@@ -318,6 +359,19 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             }
 
             _disposed = true;
+            if (_database is { } database)
+            {
+                _lock.EnterWriteLock();
+                try
+                {
+                    WriteSnapshot(database);
+                }
+                finally
+                {
+                    _lock.ExitWriteLock();
+                }
+            }
+
             _database?.Dispose();
             _database = null;
         }
@@ -363,20 +417,20 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             var database = Durable(() => LocalVectorDatabase.Open(_path));
             try
             {
-                var descriptor = Durable(database.ReadDescriptor);
+                var state = Durable(database.ReadState);
                 LocalVectorIndex? index = null;
-                if (descriptor is not null)
+                if (state is not null)
                 {
-                    index = new LocalVectorIndex(descriptor.Dimension);
-                    var loaded = index;
-                    Durable(() => database.ReadAll(descriptor.Dimension, (id, vector, metadata) => loaded.Upsert(id, vector, MetadataJson.Parse(metadata))));
+                    _epoch = state.Epoch;
+                    _sequence = state.Sequence;
+                    index = Load(database, state);
                 }
 
                 _database = database;
-                _descriptor = descriptor;
+                _descriptor = state?.Descriptor;
                 _index = index;
                 _opened = true;
-                LogOpened(_logger, _path, index?.Count ?? 0, descriptor?.ModelId ?? "(none)", clock.ElapsedMilliseconds);
+                LogOpened(_logger, _path, index?.Count ?? 0, state?.Descriptor.ModelId ?? "(none)", LoadedFrom ?? "empty", clock.ElapsedMilliseconds);
                 return database;
             }
             catch
@@ -384,6 +438,114 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 database.Dispose();
                 throw;
             }
+        }
+    }
+
+    private LocalVectorIndex NewIndex(int dimension, int capacity) => new(dimension, _local.Index, capacity, _local.RescoreFactor);
+
+    /// <summary>
+    /// Memory from the snapshot plus the changes SQLite committed after it, or from SQLite alone when the
+    /// snapshot cannot be trusted. The row count is checked against SQLite either way: a snapshot older
+    /// than the tombstones that were pruned after it would otherwise bring deleted rows back.
+    /// </summary>
+    private LocalVectorIndex Load(LocalVectorDatabase database, DatabaseState state)
+    {
+        var dimension = state.Descriptor.Dimension;
+        LocalVectorIndex? index;
+        long snapshotSequence;
+        string? reason;
+        try
+        {
+            index = LocalVectorFile.TryRead(VectorFilePath, dimension, state.Epoch, state.Sequence, _local.Index, _local.RescoreFactor, out snapshotSequence, out reason);
+        }
+        catch (IOException ex)
+        {
+            (index, snapshotSequence, reason) = (null, 0, ex.Message);
+        }
+
+        var replayed = 0;
+        if (index is not null && snapshotSequence < state.Sequence)
+        {
+            var loaded = index;
+            foreach (var id in Durable(() => database.ReadDeletedSince(snapshotSequence)))
+            {
+                loaded.Remove(id);
+                replayed++;
+            }
+
+            Durable(() => database.ReadChangedSince(snapshotSequence, dimension, (id, vector, metadata) =>
+            {
+                var bytes = MetadataJson.FromStoredText(metadata);
+                loaded.Upsert(id, vector, bytes, MetadataJson.Signature(bytes));
+                replayed++;
+            }));
+        }
+
+        var stored = Durable(database.CountRecords);
+        if (index is not null && index.Count != stored)
+        {
+            reason = $"holds {index.Count} rows after replay, SQLite {stored}";
+            index = null;
+        }
+
+        if (index is not null)
+        {
+            LoadedFrom = replayed == 0 ? "snapshot" : "snapshot+replay";
+            _snapshotSequence = snapshotSequence;
+            if (replayed > Math.Max(10_000, index.Count / 10))
+            {
+                // A long replay would repeat on every start until the next clean close.
+                WriteSnapshot(database, index);
+            }
+
+            return index;
+        }
+
+        if (reason != "missing" || stored > 0)
+        {
+            LogRebuilding(_logger, VectorFilePath, reason ?? "unknown", stored);
+        }
+
+        var rebuilt = NewIndex(dimension, (int)Math.Min(stored, int.MaxValue));
+        Durable(() => database.ReadAll(dimension, (id, vector, metadata) =>
+        {
+            var bytes = MetadataJson.FromStoredText(metadata);
+            rebuilt.Upsert(id, vector, bytes, MetadataJson.Signature(bytes));
+        }));
+        rebuilt.FinishLoad();
+        LoadedFrom = stored == 0 && reason == "missing" ? "empty" : $"rebuild: {reason}";
+        _snapshotSequence = -1;
+        if (stored > 0)
+        {
+            WriteSnapshot(database, rebuilt);
+        }
+
+        return rebuilt;
+    }
+
+    /// <summary>
+    /// Writes memory to the snapshot when it has changed since the last one, then drops the tombstones
+    /// it covers. A failure only costs the next open a longer replay, so it is logged, not thrown.
+    /// </summary>
+    private void WriteSnapshot(LocalVectorDatabase database, LocalVectorIndex? index = null)
+    {
+        index ??= _index;
+        if (index is null || _sequence == _snapshotSequence)
+        {
+            return;
+        }
+
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            LocalVectorFile.Write(VectorFilePath, index, _epoch, _sequence);
+            database.PruneTombstones(_sequence);
+            _snapshotSequence = _sequence;
+            LogSnapshotWritten(_logger, VectorFilePath, index.Count, _sequence, clock.ElapsedMilliseconds);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SqliteException)
+        {
+            LogSnapshotFailed(_logger, VectorFilePath, ex.Message);
         }
     }
 
@@ -425,8 +587,17 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Opened Local vector store {Path}: {Count} vectors of model {ModelId} loaded in {ElapsedMs} ms")]
-    private static partial void LogOpened(ILogger logger, string path, int count, string modelId, long elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Opened Local vector store {Path}: {Count} vectors of model {ModelId} loaded from {Source} in {ElapsedMs} ms")]
+    private static partial void LogOpened(ILogger logger, string path, int count, string modelId, string source, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Vector file {Path} is not usable ({Reason}); rebuilding {Count} vectors from SQLite")]
+    private static partial void LogRebuilding(ILogger logger, string path, string reason, long count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Wrote vector file {Path}: {Count} vectors at sequence {Sequence} in {ElapsedMs} ms")]
+    private static partial void LogSnapshotWritten(ILogger logger, string path, int count, long sequence, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write vector file {Path}: {Reason}; the next open replays from SQLite")]
+    private static partial void LogSnapshotFailed(ILogger logger, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created collection {Collection} for model {ModelId} ({Dimension}-d) at {Path}")]
     private static partial void LogCollectionCreated(ILogger logger, string collection, string modelId, int dimension, string path);

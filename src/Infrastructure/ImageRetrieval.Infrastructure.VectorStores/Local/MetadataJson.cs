@@ -1,16 +1,26 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.ObjectModel;
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
+using ImageRetrieval.Infrastructure.Abstractions;
 
 namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
 /// <summary>
-/// Metadata as stored in the <c>records.metadata</c> column: one flat JSON object. The Local store
-/// accepts exactly what Pinecone accepts (string, number, bool, array of strings) so a catalogue
-/// built locally can be moved to a remote store without surprises.
+/// Metadata as stored in the <c>records.metadata</c> column and held in memory: one flat JSON object
+/// as UTF-8 bytes (a few hundred bytes a row instead of a dictionary of <see cref="JsonElement"/>s,
+/// which costs kilobytes). The Local store accepts exactly what Pinecone accepts (string, number,
+/// bool, array of strings) so a catalogue built locally can be moved to a remote store without surprises.
 /// </summary>
 internal static class MetadataJson
 {
+    /// <summary>The stored form of "no metadata"; shared so empty rows cost one reference.</summary>
+    public static readonly byte[] Empty = "{}"u8.ToArray();
+
+    private static readonly ReadOnlyDictionary<string, JsonElement> EmptyDictionary = new(new Dictionary<string, JsonElement>());
+
     public static void Validate(string id, IReadOnlyDictionary<string, JsonElement> metadata)
     {
         foreach (var (key, value) in metadata)
@@ -35,9 +45,14 @@ internal static class MetadataJson
         }
     }
 
-    /// <summary>Keys are written in ordinal order so the stored text does not depend on dictionary order.</summary>
-    public static string Serialize(IReadOnlyDictionary<string, JsonElement> metadata)
+    /// <summary>Keys are written in ordinal order so the stored bytes do not depend on dictionary order.</summary>
+    public static byte[] SerializeToUtf8(IReadOnlyDictionary<string, JsonElement> metadata)
     {
+        if (metadata.Count == 0)
+        {
+            return Empty;
+        }
+
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
@@ -51,17 +66,26 @@ internal static class MetadataJson
             writer.WriteEndObject();
         }
 
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return buffer.WrittenSpan.ToArray();
     }
+
+    /// <summary>Stored bytes from the SQLite text column; "{}" maps to the shared <see cref="Empty"/>.</summary>
+    public static byte[] FromStoredText(string json) => json == "{}" ? Empty : Encoding.UTF8.GetBytes(json);
 
     /// <summary>
     /// Parses a stored object. The root is cloned once, so every value shares one small document that
     /// the garbage collector owns (no pooled buffers to return, nothing for callers to dispose).
     /// </summary>
-    public static Dictionary<string, JsonElement> Parse(string json)
+    public static ReadOnlyDictionary<string, JsonElement> Parse(ReadOnlySpan<byte> utf8)
     {
+        if (utf8.SequenceEqual(Empty))
+        {
+            return EmptyDictionary;
+        }
+
         JsonElement root;
-        using (var document = JsonDocument.Parse(json))
+        var reader = new Utf8JsonReader(utf8);
+        using (var document = JsonDocument.ParseValue(ref reader))
         {
             root = document.RootElement.Clone();
         }
@@ -77,6 +101,154 @@ internal static class MetadataJson
             metadata[property.Name] = property.Value;
         }
 
-        return metadata;
+        return metadata.AsReadOnly();
     }
+
+    /// <summary>
+    /// A 128-bit Bloom signature of a row's (field, value) pairs, array elements counted one by one, so
+    /// a scan can reject most rows that a filter excludes with two AND instructions and parse the JSON
+    /// only of the few that may match. Two bits per pair: with the ~10 pairs of a catalogue row about
+    /// 2% of non-matching rows get through to the exact check.
+    /// </summary>
+    public static FilterSignature Signature(IReadOnlyDictionary<string, JsonElement> metadata)
+    {
+        var signature = default(FilterSignature);
+        foreach (var (key, value) in metadata)
+        {
+            if (value.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var element in value.EnumerateArray())
+                {
+                    signature = signature.With(FilterSignature.Of(key, element));
+                }
+            }
+            else
+            {
+                signature = signature.With(FilterSignature.Of(key, value));
+            }
+        }
+
+        return signature;
+    }
+
+    public static FilterSignature Signature(ReadOnlySpan<byte> utf8) => utf8.SequenceEqual(Empty) ? default : Signature(Parse(utf8));
+}
+
+/// <summary>Bloom bits of metadata pairs (see <see cref="MetadataJson.Signature(IReadOnlyDictionary{string, JsonElement})"/>).</summary>
+internal readonly record struct FilterSignature(ulong Low, ulong High)
+{
+    public FilterSignature With(FilterSignature other) => new(Low | other.Low, High | other.High);
+
+    /// <summary>True when every bit of <paramref name="pair"/> is set: the pair may be present.</summary>
+    public bool MayContain(FilterSignature pair) => (Low & pair.Low) == pair.Low && (High & pair.High) == pair.High;
+
+    /// <summary>
+    /// The bits of one scalar under <paramref name="field"/>. Numbers hash by their double value, since
+    /// filters compare numbers by value (1 equals 1.0); strings by their text; bools by kind.
+    /// </summary>
+    public static FilterSignature Of(string field, JsonElement value)
+    {
+        Span<byte> scratch = stackalloc byte[256];
+        var fieldBytes = Encoding.UTF8.GetByteCount(field);
+        var valueBytes = value.ValueKind == JsonValueKind.String ? Encoding.UTF8.GetByteCount(value.GetString()!) : sizeof(double);
+        var length = fieldBytes + 2 + valueBytes;
+        var rented = length > scratch.Length ? ArrayPool<byte>.Shared.Rent(length) : null;
+        var buffer = rented is null ? scratch[..length] : rented.AsSpan(0, length);
+        try
+        {
+            Encoding.UTF8.GetBytes(field, buffer);
+            buffer[fieldBytes] = 0;
+            var tail = buffer[(fieldBytes + 2)..];
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.String:
+                    buffer[fieldBytes + 1] = (byte)'s';
+                    Encoding.UTF8.GetBytes(value.GetString()!, tail);
+                    break;
+                case JsonValueKind.Number:
+                    buffer[fieldBytes + 1] = (byte)'n';
+                    var number = value.GetDouble();
+                    BinaryPrimitives.WriteDoubleLittleEndian(tail, number == 0 ? 0d : number);
+                    break;
+                case JsonValueKind.True or JsonValueKind.False:
+                    buffer[fieldBytes + 1] = (byte)'b';
+                    tail.Clear();
+                    tail[0] = value.ValueKind == JsonValueKind.True ? (byte)1 : (byte)0;
+                    break;
+                default:
+                    // Values a filter cannot match (objects, null) must never reject a row; all bits set means "may be".
+                    return new FilterSignature(ulong.MaxValue, ulong.MaxValue);
+            }
+
+            var hash = XxHash3.HashToUInt64(buffer);
+            return FromBits((int)(hash & 127), (int)((hash >> 7) & 127));
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static FilterSignature FromBits(int a, int b)
+    {
+        ulong low = 0, high = 0;
+        foreach (var bit in (ReadOnlySpan<int>)[a, b])
+        {
+            if (bit < 64)
+            {
+                low |= 1UL << bit;
+            }
+            else
+            {
+                high |= 1UL << (bit - 64);
+            }
+        }
+
+        return new FilterSignature(low, high);
+    }
+}
+
+/// <summary>
+/// A <see cref="MetadataFilter"/> prepared for a scan: per condition the Bloom bits of each wanted
+/// value, so most non-matching rows are rejected before their JSON is parsed for the exact check.
+/// </summary>
+internal sealed class CompiledFilter
+{
+    private readonly FilterSignature[][] _conditions;
+
+    public CompiledFilter(MetadataFilter filter)
+    {
+        Filter = filter;
+        _conditions = filter.Conditions.Select(c => c.Values.Select(v => FilterSignature.Of(c.Field, v)).ToArray()).ToArray();
+    }
+
+    public MetadataFilter Filter { get; }
+
+    public bool MayMatch(FilterSignature row)
+    {
+        foreach (var condition in _conditions)
+        {
+            var any = false;
+            foreach (var value in condition)
+            {
+                if (row.MayContain(value))
+                {
+                    any = true;
+                    break;
+                }
+            }
+
+            if (!any)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public bool Matches(byte[] metadata) => Filter.Matches(MetadataJson.Parse(metadata));
 }

@@ -1,0 +1,291 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace ImageRetrieval.Infrastructure.VectorStores.Local;
+
+/// <summary>
+/// A snapshot of a collection's memory next to its SQLite file (<c>&lt;collection&gt;.vec</c>), so a
+/// restart reads one file sequentially instead of walking SQLite row by row. SQLite stays the durable
+/// record: the snapshot says which collection epoch and change sequence it reflects, carries an
+/// xxHash3 of every byte, and is ignored (then rebuilt) when it is missing, torn, from another epoch
+/// or ahead of the database. Changes after its sequence are replayed from SQLite on open.
+/// </summary>
+/// <remarks>
+/// Layout, little-endian: a 4096-byte header (magic, version, dimension, row count, sequence, epoch,
+/// records-section length, body hash, header hash), then every unit vector as fp32 in row order (so
+/// they land in the index's chunks with no copy), then per row: id length, id UTF-8, metadata length,
+/// metadata UTF-8, and the 16-byte filter signature.
+/// </remarks>
+internal static class LocalVectorFile
+{
+    private const int HeaderSize = 4096;
+    private const int Version = 1;
+    private const int ReadBlock = 8 << 20;
+    private static ReadOnlySpan<byte> Magic => "IRVECS01"u8;
+
+    public static string PathFor(string databasePath) => Path.ChangeExtension(databasePath, ".vec");
+
+    /// <summary>Writes the snapshot to a temporary file, fsyncs it and renames it over the old one, so a crash leaves the old file or the new one.</summary>
+    public static void Write(string path, LocalVectorIndex index, Guid epoch, long sequence)
+    {
+        var temporary = path + ".tmp";
+        var hash = new XxHash3();
+        long recordsLength = 0;
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 0))
+        {
+            stream.Position = HeaderSize;
+            index.ForEachChunk((vectors, _, _, _) =>
+            {
+                var bytes = MemoryMarshal.AsBytes(vectors.Span);
+                hash.Append(bytes);
+                stream.Write(bytes);
+            });
+
+            var buffer = new ArrayBufferWriter<byte>(ReadBlock + 4096);
+            index.ForEachChunk((_, ids, metadata, signatures) =>
+            {
+                for (var i = 0; i < ids.Length; i++)
+                {
+                    WriteRecord(buffer, ids.Span[i], metadata.Span[i], signatures.Span[i]);
+                    if (buffer.WrittenCount >= ReadBlock)
+                    {
+                        hash.Append(buffer.WrittenSpan);
+                        stream.Write(buffer.WrittenSpan);
+                        recordsLength += buffer.WrittenCount;
+                        buffer.ResetWrittenCount();
+                    }
+                }
+            });
+            hash.Append(buffer.WrittenSpan);
+            stream.Write(buffer.WrittenSpan);
+            recordsLength += buffer.WrittenCount;
+
+            var header = new byte[HeaderSize];
+            Magic.CopyTo(header);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), Version);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), index.Dimension);
+            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(16), index.Count);
+            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(24), sequence);
+            epoch.TryWriteBytes(header.AsSpan(32, 16));
+            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(48), recordsLength);
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(56), hash.GetCurrentHashAsUInt64());
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(64), XxHash3.HashToUInt64(header.AsSpan(0, 64)));
+            stream.Position = 0;
+            stream.Write(header);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Loads the snapshot into a new index, or returns null with the reason it cannot be used (the caller
+    /// then rebuilds from SQLite). Never throws for a bad file; I/O errors other than a missing file propagate.
+    /// </summary>
+    public static LocalVectorIndex? TryRead(string path, int dimension, Guid epoch, long databaseSequence, LocalIndexKind kind, int rescoreFactor, out long sequence, out string? reason)
+    {
+        sequence = 0;
+        if (!File.Exists(path))
+        {
+            reason = "missing";
+            return null;
+        }
+
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        var length = RandomAccess.GetLength(handle);
+        var header = new byte[HeaderSize];
+        if (length < HeaderSize || RandomAccess.Read(handle, header, 0) != HeaderSize || !header.AsSpan(0, 8).SequenceEqual(Magic))
+        {
+            reason = "not a vector file";
+            return null;
+        }
+
+        if (XxHash3.HashToUInt64(header.AsSpan(0, 64)) != BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(64)))
+        {
+            reason = "header checksum mismatch";
+            return null;
+        }
+
+        var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
+        var fileDimension = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
+        var count = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
+        sequence = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
+        var fileEpoch = new Guid(header.AsSpan(32, 16));
+        var recordsLength = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48));
+        var bodyHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(56));
+        reason = version != Version ? $"format version {version}"
+            : fileEpoch != epoch ? "from an earlier collection epoch"
+            : fileDimension != dimension ? $"{fileDimension}-d, collection is {dimension}-d"
+            : sequence > databaseSequence ? $"ahead of the database (sequence {sequence} > {databaseSequence})"
+            : count is < 0 or > int.MaxValue || recordsLength < 0 || length != HeaderSize + (count * dimension * sizeof(float)) + recordsLength ? "truncated or oversized"
+            : null;
+        if (reason is not null)
+        {
+            return null;
+        }
+
+        var rows = (int)count;
+        var index = new LocalVectorIndex(dimension, kind, rows, rescoreFactor);
+        var hash = new XxHash3();
+        long position = HeaderSize;
+        for (var loaded = 0; loaded < rows;)
+        {
+            var block = Math.Min(LocalVectorIndex.ChunkRows, rows - loaded);
+            var bytes = MemoryMarshal.AsBytes(index.AppendVectors(block));
+            ReadExactly(handle, bytes, position);
+            hash.Append(bytes);
+            position += bytes.Length;
+            loaded += block;
+        }
+
+        try
+        {
+            ReadRecords(handle, position, recordsLength, rows, index, hash);
+        }
+        catch (InvalidDataException ex)
+        {
+            reason = ex.Message;
+            return null;
+        }
+
+        if (hash.GetCurrentHashAsUInt64() != bodyHash)
+        {
+            reason = "body checksum mismatch";
+            return null;
+        }
+
+        index.FinishLoad();
+        return index;
+    }
+
+    private static void WriteRecord(ArrayBufferWriter<byte> buffer, string id, byte[] metadata, FilterSignature signature)
+    {
+        var idBytes = Encoding.UTF8.GetByteCount(id);
+        var span = buffer.GetSpan(4 + idBytes + 4 + metadata.Length + 16);
+        BinaryPrimitives.WriteInt32LittleEndian(span, idBytes);
+        Encoding.UTF8.GetBytes(id, span[4..]);
+        var at = 4 + idBytes;
+        BinaryPrimitives.WriteInt32LittleEndian(span[at..], metadata.Length);
+        metadata.CopyTo(span[(at + 4)..]);
+        at += 4 + metadata.Length;
+        BinaryPrimitives.WriteUInt64LittleEndian(span[at..], signature.Low);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[(at + 8)..], signature.High);
+        buffer.Advance(at + 16);
+    }
+
+    /// <summary>Parses the records section in blocks; a record never straddles the end of the section.</summary>
+    private static void ReadRecords(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long position, long length, int rows, LocalVectorIndex index, XxHash3 hash)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBlock);
+        try
+        {
+            var end = position + length;
+            var filled = 0;
+            var consumed = 0;
+            var row = 0;
+            while (row < rows)
+            {
+                var available = buffer.AsSpan(consumed, filled - consumed);
+                if (!TryParseRecord(available, out var size, out var id, out var metadata, out var signature))
+                {
+                    // Move the partial record to the front and read more.
+                    available.CopyTo(buffer);
+                    filled = available.Length;
+                    consumed = 0;
+                    if (filled == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, filled).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+
+                    var want = (int)Math.Min(buffer.Length - filled, end - position);
+                    if (want <= 0)
+                    {
+                        throw new InvalidDataException("records section ends inside a record");
+                    }
+
+                    var target = buffer.AsSpan(filled, want);
+                    ReadExactly(handle, target, position);
+                    hash.Append(target);
+                    position += want;
+                    filled += want;
+                    continue;
+                }
+
+                index.SetLoaded(row++, id, metadata, signature);
+                consumed += size;
+            }
+
+            if (consumed != filled || position != end)
+            {
+                throw new InvalidDataException("records section is longer than its rows");
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static bool TryParseRecord(ReadOnlySpan<byte> span, out int size, out string id, out byte[] metadata, out FilterSignature signature)
+    {
+        size = 0;
+        id = "";
+        metadata = [];
+        signature = default;
+        if (span.Length < 4)
+        {
+            return false;
+        }
+
+        var idLength = BinaryPrimitives.ReadInt32LittleEndian(span);
+        if (idLength is < 1 or > 1 << 20)
+        {
+            throw new InvalidDataException("bad id length");
+        }
+
+        if (span.Length < 4 + idLength + 4)
+        {
+            return false;
+        }
+
+        var metadataLength = BinaryPrimitives.ReadInt32LittleEndian(span[(4 + idLength)..]);
+        if (metadataLength is < 2 or > 1 << 24)
+        {
+            throw new InvalidDataException("bad metadata length");
+        }
+
+        size = 4 + idLength + 4 + metadataLength + 16;
+        if (span.Length < size)
+        {
+            return false;
+        }
+
+        id = Encoding.UTF8.GetString(span.Slice(4, idLength));
+        var json = span.Slice(8 + idLength, metadataLength);
+        metadata = json.SequenceEqual(MetadataJson.Empty) ? MetadataJson.Empty : json.ToArray();
+        var at = 8 + idLength + metadataLength;
+        signature = new FilterSignature(BinaryPrimitives.ReadUInt64LittleEndian(span[at..]), BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 8)..]));
+        return true;
+    }
+
+    private static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long position)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var read = RandomAccess.Read(handle, buffer, position);
+            if (read <= 0)
+            {
+                throw new EndOfStreamException("The vector file ended early.");
+            }
+
+            buffer = buffer[read..];
+            position += read;
+        }
+    }
+}

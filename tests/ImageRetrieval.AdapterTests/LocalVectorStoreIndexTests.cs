@@ -1,0 +1,244 @@
+using System.Text.Json;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.VectorStores.Local;
+
+namespace ImageRetrieval.AdapterTests;
+
+/// <summary>
+/// The Local store past toy sizes: the int8 scan with fp32 re-scoring against the exact scan on
+/// clustered data, filters inside the scan, and the vector file that makes reopening fast and that a
+/// crash, a torn write or a stale copy must never make wrong.
+/// </summary>
+public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) : IClassFixture<LocalVectorStoreFixture>
+{
+    private const int Dimension = 96;
+    private const int Clusters = 40;
+    private static readonly CancellationToken Ct = CancellationToken.None;
+
+    [Fact]
+    public async Task Given_clustered_vectors_When_queried_quantized_Then_recall_at_10_against_the_exact_scan_is_at_least_0_99_and_scores_are_exact()
+    {
+        var data = Clustered(12_000, seed: 1);
+        var quantized = await FilledAsync(data, new LocalVectorStoreOptions { Index = LocalIndexKind.Quantized });
+        var exact = await FilledAsync(data, new LocalVectorStoreOptions { Index = LocalIndexKind.Exact });
+        Assert.True(quantized.UsesQuantizedScan);
+        Assert.False(exact.UsesQuantizedScan);
+
+        var found = 0;
+        var queries = Clustered(60, seed: 2);
+        foreach (var (_, query, _) in queries)
+        {
+            var truth = await exact.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
+            var hits = await quantized.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
+            var truthScores = truth.ToDictionary(h => h.Record.Id, h => h.Score);
+            found += hits.Count(h => truthScores.ContainsKey(h.Record.Id));
+            foreach (var hit in hits.Where(h => truthScores.ContainsKey(h.Record.Id)))
+            {
+                Assert.Equal(truthScores[hit.Record.Id], hit.Score, 1e-6f);
+            }
+
+            Assert.True(hits.Zip(hits.Skip(1)).All(p => p.First.Score >= p.Second.Score));
+        }
+
+        var recall = found / (queries.Count * 10.0);
+        Assert.True(recall >= 0.99, $"recall@10 {recall:0.000}");
+    }
+
+    [Fact]
+    public async Task Given_a_selective_filter_When_queried_quantized_Then_results_are_the_exact_top_k_of_the_matching_rows()
+    {
+        var data = Clustered(6_000, seed: 3);
+        var store = await FilledAsync(data, new LocalVectorStoreOptions { Index = LocalIndexKind.Quantized });
+        Assert.True(store.UsesQuantizedScan);
+        var filter = new MetadataFilter(
+        [
+            new FieldCondition("group", [JsonSerializer.SerializeToElement(7), JsonSerializer.SerializeToElement(11)]),
+            new FieldCondition("tags", [JsonSerializer.SerializeToElement("t3")]),
+        ]);
+
+        foreach (var (_, query, _) in Clustered(20, seed: 4))
+        {
+            var hits = await store.QueryAsync(new VectorQuery(query, TopK: 5, Filter: filter, ExcludeIds: [data[0].Id]), Ct);
+
+            var expected = data
+                .Where(r => r.Id != data[0].Id && r.Metadata["group"].GetInt32() is 7 or 11 && r.Metadata["tags"].EnumerateArray().Any(t => t.GetString() == "t3"))
+                .Select(r => (r.Id, Score: Dot(query, r.Vector)))
+                .OrderByDescending(r => r.Score).ThenBy(r => r.Id, StringComparer.Ordinal).Take(5).ToList();
+            Assert.Equal(5, expected.Count);
+            Assert.Equal(expected.Select(e => e.Id), hits.Select(h => h.Record.Id));
+            Assert.All(hits, h => Assert.Contains(h.Record.Metadata["group"].GetInt32(), new[] { 7, 11 }));
+        }
+    }
+
+    [Fact]
+    public async Task Given_a_closed_store_When_reopened_Then_it_loads_the_vector_file_and_answers_as_before()
+    {
+        var collection = NewCollection();
+        var data = Clustered(3_000, seed: 5);
+        var first = await FilledAsync(data, collection: collection);
+        var query = Clustered(1, seed: 6)[0].Vector;
+        var before = await first.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
+        first.Dispose();
+        Assert.True(File.Exists(first.VectorFilePath));
+
+        var reopened = fixture.Open(collection);
+        var after = await reopened.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
+
+        Assert.Equal("snapshot", reopened.LoadedFrom);
+        Assert.Equal(3_000, await reopened.CountAsync(Ct));
+        Assert.Equal(before.Select(h => (h.Record.Id, h.Score)), after.Select(h => (h.Record.Id, h.Score)));
+        var fetched = Assert.Single(await reopened.FetchAsync([data[42].Id], includeVectors: true, Ct));
+        Assert.Equal(data[42].Metadata["group"].GetInt32(), fetched.Metadata["group"].GetInt32());
+        Assert.Equal(data[42].Vector.ToArray(), fetched.Vector.ToArray());
+    }
+
+    [Fact]
+    public async Task Given_writes_after_the_last_vector_file_When_the_process_dies_Then_reopening_replays_them_from_sqlite()
+    {
+        var collection = NewCollection();
+        var data = Clustered(2_500, seed: 7);
+        var first = await FilledAsync(data, collection: collection);
+        first.Dispose();
+        var second = fixture.Open(collection);
+        var extra = Clustered(30, seed: 8).Select((r, i) => r with { Id = $"late-{i:D2}" }).ToList();
+        await second.UpsertAsync(extra, Ct);
+        await second.DeleteAsync([data[0].Id, data[1].Id, "late-00"], Ct);
+        await second.UpsertAsync([data[5] with { Metadata = Meta(("group", 999), ("tags", new[] { "moved" })) }], Ct);
+
+        // No Dispose: the second store dies as after kill -9, its changes only in SQLite.
+        var third = fixture.Open(collection);
+
+        Assert.Equal(2_500 + 30 - 3, await third.CountAsync(Ct));
+        Assert.Equal("snapshot+replay", third.LoadedFrom);
+        Assert.Empty(await third.FetchAsync([data[0].Id, data[1].Id, "late-00"], includeVectors: false, Ct));
+        Assert.Equal(999, Assert.Single(await third.FetchAsync([data[5].Id], includeVectors: false, Ct)).Metadata["group"].GetInt32());
+        var top = await third.QueryAsync(new VectorQuery(extra[7].Vector, TopK: 1), Ct);
+        Assert.Equal("late-07", top[0].Record.Id);
+        var moved = await third.QueryAsync(new VectorQuery(data[5].Vector, TopK: 1, Filter: new MetadataFilter([new FieldCondition("tags", [JsonSerializer.SerializeToElement("moved")])])), Ct);
+        Assert.Equal(data[5].Id, Assert.Single(moved).Record.Id);
+    }
+
+    [Theory]
+    [InlineData("flipped byte")]
+    [InlineData("truncated")]
+    [InlineData("garbage")]
+    public async Task Given_a_damaged_vector_file_When_reopened_Then_it_is_detected_and_memory_is_rebuilt_from_sqlite(string damage)
+    {
+        var collection = NewCollection();
+        var data = Clustered(2_200, seed: 9);
+        var first = await FilledAsync(data, collection: collection);
+        first.Dispose();
+        var path = first.VectorFilePath;
+        var bytes = await File.ReadAllBytesAsync(path, Ct);
+        switch (damage)
+        {
+            case "flipped byte":
+                bytes[bytes.Length / 2] ^= 0x40;
+                await File.WriteAllBytesAsync(path, bytes, Ct);
+                break;
+            case "truncated":
+                await File.WriteAllBytesAsync(path, bytes[..(bytes.Length - 100)], Ct);
+                break;
+            default:
+                await File.WriteAllBytesAsync(path, new byte[8192], Ct);
+                break;
+        }
+
+        var reopened = fixture.Open(collection);
+
+        Assert.Equal(2_200, await reopened.CountAsync(Ct));
+        Assert.StartsWith("rebuild:", reopened.LoadedFrom, StringComparison.Ordinal);
+        var hit = (await reopened.QueryAsync(new VectorQuery(data[100].Vector, TopK: 1), Ct))[0];
+        Assert.Equal(data[100].Id, hit.Record.Id);
+        Assert.Equal(1f, hit.Score, 1e-5f);
+
+        // The rebuild wrote a good file again.
+        var again = fixture.Open(collection);
+        Assert.Equal(2_200, await again.CountAsync(Ct));
+        Assert.Equal("snapshot", again.LoadedFrom);
+    }
+
+    [Fact]
+    public async Task Given_a_stale_vector_file_older_than_pruned_deletes_When_reopened_Then_deleted_rows_do_not_come_back()
+    {
+        var collection = NewCollection();
+        var data = Clustered(2_100, seed: 10);
+        var first = await FilledAsync(data, collection: collection);
+        first.Dispose();
+        var old = await File.ReadAllBytesAsync(first.VectorFilePath, Ct);
+
+        var second = fixture.Open(collection);
+        await second.DeleteAsync(data.Take(50).Select(r => r.Id).ToList(), Ct);
+        second.Dispose();
+
+        // A copy from before the deletes (restored by hand, or a rename that did not survive a crash).
+        await File.WriteAllBytesAsync(first.VectorFilePath, old, Ct);
+        var third = fixture.Open(collection);
+
+        Assert.Equal(2_050, await third.CountAsync(Ct));
+        Assert.StartsWith("rebuild:", third.LoadedFrom, StringComparison.Ordinal);
+        Assert.Empty(await third.FetchAsync(data.Take(50).Select(r => r.Id).ToList(), includeVectors: false, Ct));
+    }
+
+    [Fact]
+    public async Task Given_a_recreated_collection_When_an_old_vector_file_is_put_back_Then_it_is_ignored()
+    {
+        var collection = NewCollection();
+        var first = await FilledAsync(Clustered(2_100, seed: 11), collection: collection);
+        first.Dispose();
+        var old = await File.ReadAllBytesAsync(first.VectorFilePath, Ct);
+        var second = fixture.Open(collection);
+        await second.RecreateCollectionAsync(new CollectionDescriptor(collection, "model-b", Dimension), Ct);
+        await second.UpsertAsync([new VectorRecord("only", Clustered(1, seed: 12)[0].Vector, Meta())], Ct);
+        second.Dispose();
+
+        await File.WriteAllBytesAsync(first.VectorFilePath, old, Ct);
+        var third = fixture.Open(collection);
+
+        Assert.Equal(1, await third.CountAsync(Ct));
+        Assert.Equal("rebuild: from an earlier collection epoch", third.LoadedFrom);
+    }
+
+    private static string NewCollection() => "index-" + Guid.NewGuid().ToString("N")[..16];
+
+    private async Task<LocalVectorStore> FilledAsync(List<VectorRecord> data, LocalVectorStoreOptions? options = null, string? collection = null)
+    {
+        collection ??= NewCollection();
+        var store = fixture.Open(collection, options);
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, "model-a", Dimension), Ct);
+        foreach (var batch in data.Chunk(1000))
+        {
+            await store.UpsertAsync(batch, Ct);
+        }
+
+        return store;
+    }
+
+    /// <summary>
+    /// Unit vectors around <see cref="Clusters"/> random centres, each dimension with its own spread (as
+    /// model embeddings have), so neighbours are close and per-dimension scaling matters.
+    /// </summary>
+    private static List<VectorRecord> Clustered(int count, int seed)
+    {
+        var centres = new Random(1234);
+        var spread = Enumerable.Range(0, Dimension).Select(d => 0.2f + (3f * d / Dimension)).ToArray();
+        var centre = Enumerable.Range(0, Clusters).Select(_ => Enumerable.Range(0, Dimension).Select(d => Gaussian(centres) * spread[d]).ToArray()).ToArray();
+        var rng = new Random(seed);
+        var records = new List<VectorRecord>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var c = rng.Next(Clusters);
+            var v = Enumerable.Range(0, Dimension).Select(d => centre[c][d] + (0.35f * spread[d] * Gaussian(rng))).ToArray();
+            records.Add(new VectorRecord($"s{seed}-{i:D6}", LocalVectorIndex.Normalize(v, "test"), Meta(("group", i % 50), ("tags", new[] { $"t{i % 7}", "all" }))));
+        }
+
+        return records;
+    }
+
+    private static float Gaussian(Random rng) => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+
+    private static float Dot(ReadOnlyMemory<float> a, ReadOnlyMemory<float> b) => System.Numerics.Tensors.TensorPrimitives.Dot(a.Span, b.Span);
+
+    private static Dictionary<string, JsonElement> Meta(params (string Key, object Value)[] metadata) =>
+        metadata.ToDictionary(m => m.Key, m => JsonSerializer.SerializeToElement(m.Value), StringComparer.Ordinal);
+}
