@@ -11,13 +11,19 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           quant      [--model DIR|FP32DIR:INT8DIR[,...]] [--batch 1,8] [--threads 2] [--seconds 5] [--warmup 2] [--rounds 2]
           text       [--model bench/models/clip-b32] [--rows 100000] [--queries 100] [--threads 2] [--seconds 5]
           accuracy   [--model DIR] [--photos DIR] [--batch 1,8] [--threads 2] [--seconds 6] [--out FILE]  (default: the ResNet-18 layout, built on first use)
-          search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000]
+          search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000] [--modes exact,quantized] [--metadata catalog|none]
         common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)
         """);
     return args.Length == 0 ? 2 : 0;
 }
 
 var options = BenchOptions.Parse(args.AsSpan(1));
+if (args[0] == "search-serve")
+{
+    // The child side of `search`: open an existing store, time queries, no report of its own.
+    return await SearchBench.ServeAsync(options);
+}
+
 var report = new Report(args[0], "Bench " + string.Join(' ', args), options.Get("results", Path.Combine("bench", "results")));
 try
 {

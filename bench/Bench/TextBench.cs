@@ -64,7 +64,7 @@ internal static class TextBench
         var dataDir = Directory.CreateTempSubdirectory("bench-text-").FullName;
         try
         {
-            using var store = new LocalVectorStore(Options.Create(new ServiceOptions { DataPath = dataDir }), Options.Create(new VectorStoreOptions { Collection = "bench" }), NullLogger<LocalVectorStore>.Instance);
+            using var store = new LocalVectorStore(Options.Create(new ServiceOptions { DataPath = dataDir }), Options.Create(new VectorStoreOptions { Collection = "bench" }), Options.Create(new LocalVectorStoreOptions()), NullLogger<LocalVectorStore>.Instance);
             await store.EnsureCollectionAsync(new CollectionDescriptor("bench", "bench-random", text.Dimension), CancellationToken.None);
             var random = new Random(42);
             var metadata = new Dictionary<string, JsonElement>();

@@ -154,10 +154,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             foreach (var record in records)
             {
                 MetadataJson.Validate(record.Id, record.Metadata);
-                var unit = LocalVectorIndex.Normalize(record.Vector.Span, $"The vector of record '{record.Id}'");
+                var blob = LocalVectorIndex.NormalizeToBlob(record.Vector.Span, $"The vector of record '{record.Id}'");
                 var metadata = MetadataJson.SerializeToUtf8(record.Metadata);
                 prepared.Add((metadata, MetadataJson.Signature(record.Metadata)));
-                rows.Add((record.Id, LocalVectorIndex.ToBlob(unit), Encoding.UTF8.GetString(metadata)));
+                rows.Add((record.Id, blob, Encoding.UTF8.GetString(metadata)));
             }
 
             _sequence = Durable(() => database.Upsert(rows));
