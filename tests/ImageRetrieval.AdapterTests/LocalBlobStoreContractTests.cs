@@ -1,5 +1,6 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.BlobStores.Local;
+using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.AdapterTests;
@@ -56,7 +57,7 @@ public sealed class LocalBlobStoreContractTests(LocalBlobStoreFixture fixture) :
     [InlineData("a.bin", "application/octet-stream")]
     [InlineData("noextension", "application/octet-stream")]
     public void Given_a_key_When_its_content_type_is_derived_Then_the_extension_decides(string key, string expected) =>
-        Assert.Equal(expected, LocalBlobStore.ContentTypeOf(key));
+        Assert.Equal(expected, ImageFileTypes.ContentTypeOf(key));
 
     [Fact]
     public async Task Given_a_put_When_done_Then_the_file_is_under_blobs_and_no_temp_file_is_left()

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -6,15 +5,6 @@ using System.Text.Json.Nodes;
 using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Host.Cli;
-
-/// <summary>What storing one file came to.</summary>
-internal sealed record IngestOutcome(bool IsNew, string? Error)
-{
-    public static readonly IngestOutcome Created = new(true, null);
-    public static readonly IngestOutcome Existing = new(false, null);
-
-    public static IngestOutcome Failed(string error) => new(false, error);
-}
 
 /// <summary>
 /// <c>ingest DIR --server URL</c>: each file goes to a running service as <c>POST /api/v1/images</c>, the
@@ -32,7 +22,7 @@ internal sealed class ServerIngestClient(HttpClient http)
         {
             using var form = new MultipartFormDataContent();
             var file = new ReadOnlyMemoryContent(upload.Content);
-            file.Headers.ContentType = new MediaTypeHeaderValue(ContentTypeOf(upload.FileName));
+            file.Headers.ContentType = new MediaTypeHeaderValue(ImageFileTypes.ContentTypeOf(upload.FileName));
             form.Add(file, "files", Path.GetFileName(upload.FileName));
             if (metadata is not null)
             {
@@ -105,17 +95,4 @@ internal sealed class ServerIngestClient(HttpClient http)
     }
 
     private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(Math.Min(250 * Math.Pow(2, attempt - 1), MaxRetryDelay.TotalMilliseconds));
-
-    private static string ContentTypeOf(string fileName) =>
-        Path.GetExtension(fileName).ToLower(CultureInfo.InvariantCulture) switch
-        {
-            ".jpg" or ".jpeg" => "image/jpeg",
-            ".png" => "image/png",
-            ".webp" => "image/webp",
-            ".gif" => "image/gif",
-            ".tif" or ".tiff" => "image/tiff",
-            ".heic" => "image/heic",
-            ".heif" => "image/heif",
-            _ => "application/octet-stream",
-        };
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Infrastructure.BlobStores.Local;
@@ -84,7 +85,7 @@ internal sealed partial class LocalBlobStore : IBlobStore
             // FileShare.Delete: a concurrent delete must not fail because a download is streaming.
             var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 64 * 1024,
                 FileOptions.Asynchronous | FileOptions.SequentialScan);
-            return Task.FromResult<BlobContent?>(new BlobContent(stream, ContentTypeOf(key), stream.Length));
+            return Task.FromResult<BlobContent?>(new BlobContent(stream, ImageFileTypes.ContentTypeOf(key), stream.Length));
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -175,20 +176,6 @@ internal sealed partial class LocalBlobStore : IBlobStore
             throw new StoreUnavailableException(Name, $"{_root} is not writable: {ex.Message}", ex);
         }
     }
-
-    /// <summary>The content type implied by the key's extension.</summary>
-    internal static string ContentTypeOf(string key) =>
-        Path.GetExtension(key).ToLowerInvariant() switch
-        {
-            ".jpg" or ".jpeg" => "image/jpeg",
-            ".png" => "image/png",
-            ".webp" => "image/webp",
-            ".gif" => "image/gif",
-            ".tif" or ".tiff" => "image/tiff",
-            ".heic" => "image/heic",
-            ".heif" => "image/heif",
-            _ => "application/octet-stream",
-        };
 
     /// <summary>
     /// Keys are relative paths of lowercase segments; no segment may start with '.', which rules out
