@@ -88,6 +88,7 @@ ENV ASPNETCORE_URLS=http://+:8080 \
     ImageRetrieval__Embedding__CacheDirectory=/models \
     ImageRetrieval__Embedding__Model=${MODEL_ID:-onnx-community/dinov2-small} \
     ImageRetrieval__Embedding__Revision=${MODEL_REVISION:-main} \
+    ImageRetrieval__Logging__Format=ecs \
     OTEL_SERVICE_NAME=image-retrieval
 
 # Writable paths when the root filesystem is read-only: /data, /models (volumes) and /tmp

@@ -14,7 +14,8 @@ internal static class Telemetry
 
     /// <summary>
     /// Traces (requests, outgoing HTTP, our own spans) go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
-    /// is set; metrics are always served in Prometheus text format at /metrics; logs are ECS JSON lines.
+    /// is set; metrics are always served in Prometheus text format at /metrics; logs are ECS JSON lines
+    /// or plain text, as <see cref="LogFormatSelection"/> chooses.
     /// </summary>
     public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
     {
@@ -37,7 +38,7 @@ internal static class Telemetry
                 }
             });
 
-        if (!string.Equals(builder.Configuration["ImageRetrieval:Logging:Format"], "text", StringComparison.OrdinalIgnoreCase))
+        if (LogFormatSelection.Choose(builder.Configuration[LogFormatSelection.Key], builder.Environment.IsDevelopment(), Console.IsOutputRedirected) == LogFormat.Ecs)
         {
             builder.Logging.ClearProviders();
             builder.Logging.AddConsole(options => options.FormatterName = EcsConsoleFormatter.FormatterName);
