@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Write tests/fixtures/photos/: downscaled copies of ../shared/data/photos plus hard cases.
+"""Write tests/fixtures/photos/: downscaled copies of the full-size photos in photos/originals/ plus hard cases.
 
-  photos/<name>            every shared photo, long side <= 320 (Lanczos), mode kept; .jpg as JPEG
+  photos/<name>            every original photo, long side <= 320 (Lanczos), mode kept; .jpg as JPEG
                            quality 90, .png as PNG; no metadata carried over.
-  photos/README.md         attribution (copied from the shared data README).
+  photos/README.md         attribution (the sources and licences section of originals/README.md).
   photos/hard/grayscale.jpg     mode L JPEG
   photos/hard/rgba.png          RGBA, alpha a horizontal ramp 0..255 (convert("RGB") drops alpha)
   photos/hard/cmyk.jpg          CMYK JPEG (Adobe marker, as libjpeg/Pillow write it)
@@ -22,8 +22,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "..", "shared", "data", "photos")
 OUT = os.path.join(REPO, "tests", "fixtures", "photos")
+SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(OUT, "originals")
 HARD = os.path.join(OUT, "hard")
 LONG_SIDE = 320
 
@@ -41,14 +41,16 @@ def main():
         if not fn.lower().endswith((".jpg", ".jpeg", ".png")):
             continue
         img = Image.open(os.path.join(SRC, fn))
-        img = ImageOps.exif_transpose(img)  # all shared photos are upright (Orientation absent or 1)
+        img = ImageOps.exif_transpose(img)  # all original photos are upright (Orientation absent or 1)
         img.thumbnail((LONG_SIDE, LONG_SIDE), Image.LANCZOS)
         save(img, os.path.join(OUT, fn))
-    readme = open(os.path.join(SRC, "..", "README.md")).read()
+    readme = open(os.path.join(OUT, "originals", "README.md")).read()
+    attribution = readme[readme.index("## Where they come from"):]
     with open(os.path.join(OUT, "README.md"), "w") as f:
-        f.write("Downscaled copies (long side <= 320 px, re-encoded) of the development photos in\n"
-                "`shared/data/photos`, written by `scripts/parity/make_fixture_photos.py`; `hard/` holds\n"
-                "decoder edge cases derived from them. Original attribution:\n\n" + readme)
+        f.write("# Development photos, downscaled\n\n"
+                "Downscaled copies (long side <= 320 px, re-encoded) of the full-size photos in `originals/`,\n"
+                "written by `scripts/parity/make_fixture_photos.py`; `hard/` holds decoder edge cases derived\n"
+                "from them.\n\n" + attribution)
 
     def small(name):
         return Image.open(os.path.join(OUT, name))

@@ -38,7 +38,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 sys.path.insert(0, os.path.join(REPO, "scripts", "models"))
 import make_fixture_models as fixtures  # noqa: E402
 
-SHARED_PHOTOS = os.path.join(REPO, "..", "shared", "data", "photos")
+ORIGINAL_PHOTOS = os.path.join(REPO, "tests", "fixtures", "photos", "originals")
 HARD_PHOTOS = os.path.join(REPO, "tests", "fixtures", "photos", "hard")
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -271,19 +271,19 @@ def make_reference(name, photos, out, photos_label):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=sorted(fixtures.FIXTURES))
-    ap.add_argument("--photos", help="image directory (default: ../shared/data/photos)")
+    ap.add_argument("--photos", help="image directory (default: tests/fixtures/photos/originals)")
     ap.add_argument("--label", help='"photos" value written into the JSON')
     ap.add_argument("--out")
     args = ap.parse_args()
     parity = os.path.join(REPO, "tests", "fixtures", "parity")
     if args.model:
-        photos = args.photos or SHARED_PHOTOS
-        ap_ = os.path.abspath(photos)  # relative to the repo, or to its parent for ../shared
+        photos = args.photos or ORIGINAL_PHOTOS
+        ap_ = os.path.abspath(photos)  # relative to the repo, or to its parent for a directory beside it
         label = args.label or os.path.relpath(ap_, REPO if ap_.startswith(REPO + os.sep) else os.path.dirname(REPO))
         make_reference(args.model, photos, args.out or os.path.join(parity, args.model + ".json"), label)
         return
     for name in fixtures.FIXTURES:
-        make_reference(name, SHARED_PHOTOS, os.path.join(parity, name + ".json"), "shared/data/photos")
+        make_reference(name, ORIGINAL_PHOTOS, os.path.join(parity, name + ".json"), "tests/fixtures/photos/originals")
     make_reference("vit-tiny", HARD_PHOTOS, os.path.join(parity, "vit-tiny-hard.json"),
                    "tests/fixtures/photos/hard")
 

@@ -1,19 +1,19 @@
 #!/usr/bin/python3
-"""SHA-256 of Pillow's decoded and resized RGB bytes for each shared photo, so a test can check that our
+"""SHA-256 of Pillow's decoded and resized RGB bytes for each full-size fixture photo (tests/fixtures/photos/originals), so a test can check that our
 decoder + resampler produce exactly the same pixels (not just similar embeddings).
 usage: make_resize_hashes.py [PHOTOS_DIR] [OUT_JSON]"""
 import hashlib, json, os, sys
 from PIL import Image, ImageOps
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-photos = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "data", "photos")
+photos = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "tests", "fixtures", "photos", "originals")
 out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "tests", "fixtures", "parity", "pillow-resize-sha256.json")
 
 def sha(img):
     return hashlib.sha256(img.tobytes()).hexdigest()
 
-result = {"photos": "shared/data/photos", "decoded": {}, "bilinear_224x224": {}, "bicubic_shortest_256": {}}
-for name in sorted(os.listdir(photos)):
+result = {"photos": "tests/fixtures/photos/originals", "decoded": {}, "bilinear_224x224": {}, "bicubic_shortest_256": {}}
+for name in sorted(f for f in os.listdir(photos) if f.lower().endswith((".jpg", ".jpeg", ".png"))):
     img = ImageOps.exif_transpose(Image.open(os.path.join(photos, name))).convert("RGB")
     result["decoded"][name] = sha(img)
     result["bilinear_224x224"][name] = sha(img.resize((224, 224), Image.BILINEAR, reducing_gap=None))

@@ -81,15 +81,14 @@ public sealed class ImagesApiTests(IngestedPhotos photos) : IClassFixture<Ingest
         Assert.True(first >= Paths.PhotoFiles.Count * 3 / 4, $"{first} of {Paths.PhotoFiles.Count} cropped copies found their original first");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task Given_the_shared_photos_When_embedded_over_http_Then_vectors_match_the_pillow_pytorch_reference()
     {
-        Skip.IfNot(Directory.Exists(Paths.SharedPhotos), $"the shared photos are not at {Paths.SharedPhotos}");
         using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Paths.RepoRoot, "tests", "fixtures", "parity", "vit-tiny.json")));
         var cosines = new List<double>();
         foreach (var entry in reference.RootElement.GetProperty("pooling").GetProperty("cls").EnumerateObject())
         {
-            var path = Path.Combine(Paths.SharedPhotos, entry.Name);
+            var path = Path.Combine(Paths.OriginalPhotos, entry.Name);
             using var form = Multipart.Files("files", path);
             var body = await (await Client.PostAsync(new Uri("/api/v1/embeddings", UriKind.Relative), form)).Content.ReadFromJsonAsync<JsonObject>();
             var vector = body!["embeddings"]![0]!["vector"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();

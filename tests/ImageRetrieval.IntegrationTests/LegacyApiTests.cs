@@ -25,15 +25,14 @@ public sealed class LegacyApiTests(LegacyServiceOn service) : IClassFixture<Lega
 {
     private const string MissingFileBody = """{"detail":[{"type":"missing","loc":["body","file"],"msg":"Field required","input":null}]}""";
 
-    [SkippableFact]
+    [Fact]
     public async Task Given_the_shared_photos_When_posted_to_embed_Then_each_answer_is_the_raw_cls_vector_of_the_old_service()
     {
-        Skip.IfNot(Directory.Exists(Paths.SharedPhotos), $"the shared photos are not at {Paths.SharedPhotos}");
         using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Paths.RepoRoot, "tests", "fixtures", "parity", "vit-tiny.json")));
         var compared = 0;
         foreach (var entry in reference.RootElement.GetProperty("cls_raw").EnumerateObject())
         {
-            using var response = await service.Client.PostAsync(Route("/embed"), OldClient.Form(File.ReadAllBytes(Path.Combine(Paths.SharedPhotos, entry.Name))));
+            using var response = await service.Client.PostAsync(Route("/embed"), OldClient.Form(File.ReadAllBytes(Path.Combine(Paths.OriginalPhotos, entry.Name))));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
             var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;

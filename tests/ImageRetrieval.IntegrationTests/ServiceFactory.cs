@@ -108,7 +108,7 @@ public static class Paths
 
     public static string Photos => RepositoryPaths.Photos;
 
-    public static string SharedPhotos => RepositoryPaths.SharedPhotos;
+    public static string OriginalPhotos => RepositoryPaths.OriginalPhotos;
 
     public static IReadOnlyList<string> PhotoFiles => Directory.GetFiles(Photos).Where(f => f.EndsWith(".jpg", StringComparison.Ordinal) || f.EndsWith(".png", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
 

@@ -11,8 +11,8 @@ internal static class RepositoryPaths
 
     public static string Photos => Path.Combine(Fixtures, "photos");
 
-    /// <summary>The shared photos the parity references were computed on (../shared/data/photos beside the repo).</summary>
-    public static string SharedPhotos => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "photos"));
+    /// <summary>The full-size photos the parity references were computed on, committed unchanged.</summary>
+    public static string OriginalPhotos => Path.Combine(Photos, "originals");
 
     private static string Find()
     {
