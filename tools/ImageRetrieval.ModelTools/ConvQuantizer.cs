@@ -22,8 +22,7 @@ internal static class ConvQuantizer
         var (quantized, kept) = (0, 0);
         foreach (var node in graph.Node)
         {
-            if (node.OpType != "Conv" || !initializers.TryGetValue(node.Input[1], out var weight)
-                || weight.DataType != (int)TensorProto.Types.DataType.Float || weight.Dims.Aggregate(1L, (a, d) => a * d) < minElements
+            if (node.OpType != "Conv" || !ConvWeights.TryGetQuantizable(node, initializers, minElements, out var weight)
                 || (node.Input.Count > 2 && node.Input[2].Length > 0 && !initializers.ContainsKey(node.Input[2])))
             {
                 kept += node.OpType == "Conv" ? 1 : 0;
@@ -40,28 +39,8 @@ internal static class ConvQuantizer
                 activations[x] = q;
             }
 
-            var w = OnnxGraph.Floats(weight);
-            var outChannels = (int)weight.Dims[0];
-            var perChannel = w.Length / outChannels;
-            var wq = new sbyte[w.Length];
-            var scales = new float[outChannels];
-            for (var o = 0; o < outChannels; o++)
-            {
-                var row = w.AsSpan(o * perChannel, perChannel);
-                var absMax = 0f;
-                foreach (var v in row)
-                {
-                    absMax = Math.Max(absMax, Math.Abs(v));
-                }
-
-                var scale = Math.Max(absMax, 1e-12f) / 127f;
-                scales[o] = scale;
-                for (var k = 0; k < perChannel; k++)
-                {
-                    wq[o * perChannel + k] = (sbyte)Math.Clamp(MathF.Round(row[k] / scale, MidpointRounding.ToEven), -127f, 127f);
-                }
-            }
-
+            var (wq, scales) = ConvWeights.QuantizePerOutputChannel(weight, 127f);
+            var outChannels = scales.Length;
             graph.Initializer.Add(OnnxGraph.Tensor(name + "_W_int8", [.. weight.Dims], wq));
             graph.Initializer.Add(OnnxGraph.Tensor(name + "_W_zero_point", [], (ReadOnlySpan<sbyte>)[0]));
             graph.Initializer.Add(OnnxGraph.Tensor(name + "_W_scale", [outChannels, 1, 1], scales));
@@ -97,23 +76,10 @@ internal static class ConvQuantizer
     /// <summary>onnx/model_quantized.onnx beside a model directory's fp32 model.</summary>
     public static (string Path, Result Result) QuantizeDirectory(string source, string? destination = null, int minElements = 256)
     {
-        var input = new[] { "model.onnx", Path.Combine("onnx", "model.onnx") }.Select(p => Path.Combine(source, p)).FirstOrDefault(File.Exists)
-            ?? throw new FileNotFoundException($"no model.onnx or onnx/model.onnx in '{source}'");
-        destination ??= source;
-        var model = OnnxGraph.Load(input);
+        var model = QuantizedModelDirectory.LoadFp32(source);
         var result = Quantize(model, minElements);
         model.DocString += $" int8: {result.Quantized} Convs as ConvInteger (int8 weights per output channel, activations per tensor at run time).";
-        var output = Path.Combine(destination, "onnx", "model_quantized.onnx");
-        OnnxGraph.Save(model, output);
-        foreach (var file in new[] { "config.json", "preprocessor_config.json" })
-        {
-            var (from, to) = (Path.Combine(source, file), Path.Combine(destination, file));
-            if (File.Exists(from) && Path.GetFullPath(from) != Path.GetFullPath(to))
-            {
-                File.Copy(from, to, overwrite: true);
-            }
-        }
-
+        var output = QuantizedModelDirectory.Save(model, source, destination ?? source);
         return (output, result);
     }
 }

@@ -47,8 +47,7 @@ internal static class StaticQuantizer
             }
         }
 
-        var convs = graph.Node.Where(n => n.OpType == "Conv" && initializers.TryGetValue(n.Input[1], out var w)
-            && w.DataType == (int)TensorProto.Types.DataType.Float && w.Dims.Aggregate(1L, (a, d) => a * d) >= minElements).ToList();
+        var convs = graph.Node.Where(n => n.OpType == "Conv" && ConvWeights.TryGetQuantizable(n, initializers, minElements, out _)).ToList();
         var adds = graph.Node.Where(n => n.OpType == "Add" && n.Input.All(i => !initializers.ContainsKey(i))).ToList();
 
         // Tensors that get a QuantizeLinear -> DequantizeLinear pair: what the quantized ops read and write.
@@ -65,27 +64,8 @@ internal static class StaticQuantizer
         {
             var name = string.IsNullOrEmpty(conv.Name) ? conv.Output[0] : conv.Name;
             var weight = initializers[conv.Input[1]];
-            var w = OnnxGraph.Floats(weight);
-            var outChannels = (int)weight.Dims[0];
-            var perChannel = w.Length / outChannels;
-            var wq = new sbyte[w.Length];
-            var scales = new float[outChannels];
-            for (var o = 0; o < outChannels; o++)
-            {
-                var row = w.AsSpan(o * perChannel, perChannel);
-                var absMax = 0f;
-                foreach (var v in row)
-                {
-                    absMax = Math.Max(absMax, Math.Abs(v));
-                }
-
-                scales[o] = Math.Max(absMax, 1e-12f) / WeightMax;
-                for (var k = 0; k < perChannel; k++)
-                {
-                    wq[o * perChannel + k] = (sbyte)Math.Clamp(MathF.Round(row[k] / scales[o], MidpointRounding.ToEven), -WeightMax, WeightMax);
-                }
-            }
-
+            var (wq, scales) = ConvWeights.QuantizePerOutputChannel(weight, WeightMax);
+            var outChannels = scales.Length;
             graph.Initializer.Add(OnnxGraph.Tensor(name + "_W_int8", [.. weight.Dims], wq));
             graph.Initializer.Add(OnnxGraph.Tensor(name + "_W_scale", [outChannels], scales));
             graph.Initializer.Add(OnnxGraph.Tensor(name + "_W_zero_point", [outChannels], new sbyte[outChannels]));
@@ -155,23 +135,10 @@ internal static class StaticQuantizer
     /// <summary>onnx/model_quantized.onnx beside a model directory's fp32 model, calibrated on photos of <paramref name="photos"/>.</summary>
     public static (string Path, Result Result) QuantizeDirectory(string source, string photos, string? destination = null, int images = DefaultCalibrationImages)
     {
-        var input = new[] { "model.onnx", Path.Combine("onnx", "model.onnx") }.Select(p => Path.Combine(source, p)).FirstOrDefault(File.Exists)
-            ?? throw new FileNotFoundException($"no model.onnx or onnx/model.onnx in '{source}'");
-        destination ??= source;
-        var model = OnnxGraph.Load(input);
+        var model = QuantizedModelDirectory.LoadFp32(source);
         var result = Quantize(model, CalibrationImages(photos, images));
         model.DocString += $" int8: static QDQ ({result.Convs} Convs, {result.Adds} Adds; uint8 activations calibrated min/max on {result.CalibrationImages} photos, 7-bit int8 weights per output channel).";
-        var output = Path.Combine(destination, "onnx", "model_quantized.onnx");
-        OnnxGraph.Save(model, output);
-        foreach (var file in new[] { "config.json", "preprocessor_config.json" })
-        {
-            var (from, to) = (Path.Combine(source, file), Path.Combine(destination, file));
-            if (File.Exists(from) && Path.GetFullPath(from) != Path.GetFullPath(to))
-            {
-                File.Copy(from, to, overwrite: true);
-            }
-        }
-
+        var output = QuantizedModelDirectory.Save(model, source, destination ?? source);
         return (output, result);
     }
 
