@@ -112,7 +112,7 @@ const documented = new Set([
   'ImageRetrieval__RateLimiting__PermitsPerMinute', 'ImageRetrieval__Limits__MaxRequestBytes',
   'ImageRetrieval__Server__MaxBufferedBodyBytes', 'ImageRetrieval__Server__MaxConcurrentConnections',
   'ImageRetrieval__Server__MinRequestBodyBytesPerSecond', 'ImageRetrieval__Server__RequestHeadersTimeout',
-  'ImageRetrieval__Server__KeepAliveTimeout',
+  'ImageRetrieval__Server__KeepAliveTimeout', 'ImageRetrieval__Logging__Format',
 ]);
 // Platform variables read by .NET / ASP.NET Core themselves, not by the service's options.
 const platform = new Set(['AllowedHosts', 'ASPNETCORE_ENVIRONMENT', 'DOTNET_RUNNING_IN_CONTAINER', 'DOTNET_CLI_TELEMETRY_OPTOUT', 'DOTNET_NOLOGO', 'TMPDIR']);
