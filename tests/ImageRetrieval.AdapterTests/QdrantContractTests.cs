@@ -2,22 +2,25 @@ using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Containers;
 using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.VectorStores.Qdrant;
 using Microsoft.Extensions.DependencyInjection;
+using Qdrant.Client.Grpc;
 
 namespace ImageRetrieval.AdapterTests;
 
-/// <summary>The shared contract against the Qdrant adapter talking to the in-memory fake Qdrant.</summary>
+/// <summary>The shared contract against the Qdrant adapter whose gRPC channel talks to the in-memory fake Qdrant.</summary>
 public sealed class QdrantFakeContractTests(QdrantFakeFixture fixture)
     : VectorStoreContractTests<QdrantFakeFixture>(fixture);
 
 /// <summary>
-/// The shared contract against a real Qdrant: <c>QDRANT_URL</c> (and optional <c>QDRANT_API_KEY</c>)
-/// when set, else a <c>qdrant/qdrant</c> container when a Docker engine answers, else skipped.
+/// The shared contract against a real Qdrant over gRPC: <c>QDRANT_URL</c> (its gRPC address, port 6334 by
+/// default; and optional <c>QDRANT_API_KEY</c>) when set, else a <c>qdrant/qdrant</c> container of the version
+/// the official client was built against when a Docker engine answers, else skipped.
 /// </summary>
 public sealed class QdrantContractTests(QdrantServerFixture fixture)
     : VectorStoreContractTests<QdrantServerFixture>(fixture);
 
-/// <summary>Stores built through DI on one Qdrant URL; disposes them and deletes their collections.</summary>
+/// <summary>Stores built through DI on one Qdrant (a gRPC URL, or the fake transport); disposes them and deletes their collections.</summary>
 public abstract class QdrantFixtureBase : IVectorStoreFixture, IAsyncLifetime
 {
     private readonly List<(ServiceProvider Provider, string Collection)> _stores = [];
@@ -29,9 +32,11 @@ public abstract class QdrantFixtureBase : IVectorStoreFixture, IAsyncLifetime
 
     protected string? ApiKey { get; set; }
 
+    protected FakeQdrantTransport? Transport { get; set; }
+
     public Task<IVectorStore> CreateStoreAsync(string collection, CancellationToken cancellationToken)
     {
-        var provider = QdrantTestHost.Build(Url ?? throw new InvalidOperationException(UnavailableReason), collection, ApiKey);
+        var provider = QdrantTestHost.Build(Url ?? throw new InvalidOperationException(UnavailableReason), collection, ApiKey, transport: Transport);
         lock (_gate)
         {
             _stores.Add((provider, collection));
@@ -53,23 +58,16 @@ public abstract class QdrantFixtureBase : IVectorStoreFixture, IAsyncLifetime
         {
             try
             {
-                using var http = new HttpClient { BaseAddress = Url };
-                if (ApiKey is not null)
-                {
-                    http.DefaultRequestHeaders.Add("api-key", ApiKey);
-                }
-
                 // Re-index tests leave <name>--<hex> collections (and their __meta) beside the first one.
-                var listed = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri("collections", UriKind.Relative)));
-                var names = listed?["result"]?["collections"]?.AsArray().Select(c => c!["name"]!.GetValue<string>()) ?? [];
-                foreach (var name in names.Where(n => n.StartsWith(collection, StringComparison.Ordinal)).Distinct())
+                var client = provider.GetRequiredService<QdrantConnection>().Client;
+                foreach (var name in (await client.ListCollectionsAsync()).Where(n => n.StartsWith(collection, StringComparison.Ordinal)))
                 {
-                    await http.DeleteAsync(new Uri($"collections/{name}", UriKind.Relative));
+                    await client.DeleteCollectionAsync(name);
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is Grpc.Core.RpcException or Qdrant.Client.QdrantException)
             {
-                // Best effort: a container is thrown away anyway.
+                // Best effort: a container (or the fake) is thrown away anyway.
             }
 
             await provider.DisposeAsync();
@@ -80,25 +78,27 @@ public abstract class QdrantFixtureBase : IVectorStoreFixture, IAsyncLifetime
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "xunit disposes class fixtures through IAsyncLifetime.DisposeAsync.")]
 public sealed class QdrantFakeFixture : QdrantFixtureBase
 {
-    private readonly FakeQdrantServer _server = new() { RequiredApiKey = "fixture-key" };
-
-    public override async Task InitializeAsync()
+    public override Task InitializeAsync()
     {
-        await _server.StartAsync();
-        Url = _server.BaseUri;
+        Transport = new FakeQdrantTransport { RequiredApiKey = "fixture-key" };
+        Url = QdrantTestHost.FakeUrl;
         ApiKey = "fixture-key";
+        return Task.CompletedTask;
     }
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        await _server.DisposeAsync();
+        Transport?.Dispose();
     }
 }
 
 public sealed class QdrantServerFixture : QdrantFixtureBase
 {
-    public const string Image = "qdrant/qdrant:v1.13.4";
+    /// <summary>The server version the official client was generated from (what its own tests run against).</summary>
+    public const string Image = "qdrant/qdrant:" + QdrantGrpcClient.QdrantVersion;
+    private const int RestPort = 6333;
+    private const int GrpcPort = 6334;
     private IContainer? _container;
 
     public override async Task InitializeAsync()
@@ -119,13 +119,15 @@ public sealed class QdrantServerFixture : QdrantFixtureBase
 
         try
         {
+            // The adapter speaks gRPC (6334); readiness is only on the REST port (6333, GET /readyz).
             _container = new ContainerBuilder(Image)
-                .WithPortBinding(6333, assignRandomHostPort: true)
-                .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(request => request.ForPort(6333).ForPath("/readyz")))
+                .WithPortBinding(RestPort, assignRandomHostPort: true)
+                .WithPortBinding(GrpcPort, assignRandomHostPort: true)
+                .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(request => request.ForPort(RestPort).ForPath("/readyz")))
                 .Build();
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             await _container.StartAsync(timeout.Token);
-            Url = new Uri($"http://{_container.Hostname}:{_container.GetMappedPublicPort(6333)}/");
+            Url = new Uri($"http://{_container.Hostname}:{_container.GetMappedPublicPort(GrpcPort)}/");
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Grpc.Core;
 using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.BlobStores.Gcs;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,7 +18,7 @@ namespace ImageRetrieval.IntegrationTests;
 public sealed class StoreFailureTests : IAsyncLifetime
 {
     private const string Secret = "internal-detail-/var/lib/provider";
-    private readonly FakeQdrantServer _qdrant = new();
+    private readonly FakeQdrantTransport _qdrant = new();
     private ServiceFactory? _factory;
     private HttpClient? _client;
 
@@ -25,13 +26,15 @@ public sealed class StoreFailureTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await _qdrant.StartAsync();
         _factory = new ServiceFactory(overrides: new Dictionary<string, string?>
         {
             ["ImageRetrieval:VectorStore:Provider"] = "Qdrant",
-            ["ImageRetrieval:VectorStore:Qdrant:Url"] = _qdrant.BaseUri.ToString().TrimEnd('/'),
+            ["ImageRetrieval:VectorStore:Qdrant:Url"] = "http://qdrant.fake:6334",
             ["ImageRetrieval:VectorStore:Qdrant:MaxRetries"] = "0",
-        });
+        })
+        {
+            ConfigureServices = _qdrant.Install,
+        };
         _client = await _factory.CreateReadyClientAsync();
         using var ingest = await Client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), Multipart.Files("files", Paths.PhotoFiles[0]));
         Assert.Equal(HttpStatusCode.OK, ingest.StatusCode);
@@ -45,20 +48,21 @@ public sealed class StoreFailureTests : IAsyncLifetime
             await _factory.DisposeAsync();
         }
 
-        await _qdrant.DisposeAsync();
+        _qdrant.Dispose();
     }
 
     [Theory]
-    [InlineData(400, HttpStatusCode.BadRequest, "store-rejected-request")]
-    [InlineData(422, HttpStatusCode.BadRequest, "store-rejected-request")]
-    [InlineData(401, HttpStatusCode.BadGateway, "store-error")]
-    [InlineData(404, HttpStatusCode.BadGateway, "store-error")]
-    [InlineData(500, HttpStatusCode.ServiceUnavailable, "store-unavailable")]
-    [InlineData(503, HttpStatusCode.ServiceUnavailable, "store-unavailable")]
+    [InlineData(StatusCode.InvalidArgument, HttpStatusCode.BadRequest, "store-rejected-request")]
+    [InlineData(StatusCode.Unauthenticated, HttpStatusCode.BadGateway, "store-error")]
+    [InlineData(StatusCode.PermissionDenied, HttpStatusCode.BadGateway, "store-error")]
+    [InlineData(StatusCode.NotFound, HttpStatusCode.BadGateway, "store-error")]
+    [InlineData(StatusCode.Internal, HttpStatusCode.ServiceUnavailable, "store-unavailable")]
+    [InlineData(StatusCode.Unavailable, HttpStatusCode.ServiceUnavailable, "store-unavailable")]
+    [InlineData(StatusCode.DeadlineExceeded, HttpStatusCode.ServiceUnavailable, "store-unavailable")]
     public async Task Given_the_vector_store_answers_an_error_When_searching_Then_the_caller_gets_a_mapped_problem_without_the_providers_words(
-        int providerStatus, HttpStatusCode expected, string slug)
+        StatusCode providerStatus, HttpStatusCode expected, string slug)
     {
-        _qdrant.Script(new ScriptedAnswer(providerStatus, $$$"""{"status":{"error":"{{{Secret}}}"}}""") { PathContains = "/points/query" });
+        _qdrant.Script(new ScriptedStatus(providerStatus, Secret) { MethodContains = "Points/Query" });
 
         using var response = await SearchAsync("""{"camera":"x"}""");
 
@@ -69,7 +73,7 @@ public sealed class StoreFailureTests : IAsyncLifetime
     [Fact]
     public async Task Given_the_vector_store_asks_to_wait_When_searching_Then_its_Retry_After_is_passed_on()
     {
-        _qdrant.Script(new ScriptedAnswer(429, """{"status":{"error":"Too many requests"}}""", Headers: new Dictionary<string, string> { ["Retry-After"] = "7" }) { PathContains = "/points/query" });
+        _qdrant.Script(new ScriptedStatus(StatusCode.ResourceExhausted, "Rate limiting exceeded", new Dictionary<string, string> { ["retry-after"] = "7" }) { MethodContains = "Points/Query" });
 
         using var response = await SearchAsync(null);
 
@@ -78,9 +82,9 @@ public sealed class StoreFailureTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Given_the_vector_store_answers_a_page_that_is_not_its_json_When_searching_Then_it_is_a_503_not_a_500()
+    public async Task Given_the_vector_store_answers_a_page_that_is_not_grpc_When_searching_Then_it_is_a_503_not_a_500()
     {
-        _qdrant.Script(new ScriptedAnswer(200, $"<html>{Secret}</html>", "text/html") { PathContains = "/points/query" });
+        _qdrant.Script(new ScriptedStatus(StatusCode.OK) { MethodContains = "Points/Query", HttpStatus = HttpStatusCode.OK, HttpBody = $"<html>{Secret}</html>" });
 
         using var response = await SearchAsync(null);
 
@@ -90,7 +94,7 @@ public sealed class StoreFailureTests : IAsyncLifetime
     [Fact]
     public async Task Given_the_vector_store_rejects_a_forged_cursor_When_listing_Then_a_400_names_the_cursor()
     {
-        _qdrant.Script(new ScriptedAnswer(400, $$$"""{"status":{"error":"Wrong input: {{{Secret}}}"}}""") { PathContains = "/points/scroll" });
+        _qdrant.Script(new ScriptedStatus(StatusCode.InvalidArgument, $"Wrong input: {Secret}") { MethodContains = "Points/Scroll" });
 
         using var response = await Client.GetAsync(new Uri("/api/v1/images?cursor=00000000-0000-0000-0000-000000000000", UriKind.Relative));
 
@@ -149,7 +153,7 @@ public sealed class StoreFailureTests : IAsyncLifetime
     [Fact]
     public async Task Given_many_readiness_probes_Then_they_answer_from_the_last_background_check_without_calling_the_store()
     {
-        _qdrant.ClearRequests();
+        _qdrant.ClearCalls();
         for (var i = 0; i < 30; i++)
         {
             using var ready = await Client.GetAsync(new Uri("/healthz/ready", UriKind.Relative));
@@ -157,7 +161,7 @@ public sealed class StoreFailureTests : IAsyncLifetime
         }
 
         // The background check runs every 5 s while ready: at most one of them can fall in this window.
-        Assert.InRange(_qdrant.Requests.Count(r => r.Method == "GET" && r.Path == "/collections/images"), 0, 1);
+        Assert.InRange(_qdrant.Calls.Count(c => c.Method == "Collections/CollectionExists"), 0, 1);
     }
 
     private async Task<HttpResponseMessage> SearchAsync(string? filter)

@@ -1,16 +1,18 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using Grpc.Core;
 using ImageRetrieval.Infrastructure.Abstractions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Qdrant.Client;
+using Qdrant.Client.Grpc;
 
 namespace ImageRetrieval.Infrastructure.VectorStores.Qdrant;
 
 /// <summary>
-/// <see cref="IVectorStore"/> over Qdrant's REST API: one collection (cosine, the model's dimension),
-/// one point per record.
+/// <see cref="IVectorStore"/> over Qdrant's gRPC API through the official <see cref="QdrantClient"/>: one
+/// collection (cosine, the model's dimension), one point per record.
 /// <list type="bullet">
 /// <item>Point ids must be unsigned integers or UUIDs. Our ids are 32 lowercase hex digits (128 bits),
 /// so they are written as the UUID with the same digits; that keeps Qdrant's id order (scroll) equal to
@@ -18,8 +20,8 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Qdrant;
 /// the payload under <see cref="IdPayloadKey"/>.</item>
 /// <item>The descriptor (model id, dimension) lives in a companion collection <c>&lt;name&gt;__meta</c>
 /// holding one point. A reserved point inside the main collection would need a dummy vector that
-/// cosine cannot normalise and an exclusion in every query, scroll and count; Qdrant 1.13 has no
-/// collection-level metadata.</item>
+/// cosine cannot normalise and an exclusion in every query, scroll and count. (Qdrant 1.16 added
+/// collection metadata; the companion stays so that collections this service made before keep working.)</item>
 /// <item>Re-indexing: the logical collection <c>&lt;name&gt;</c> is the physical collection that the alias
 /// <c>&lt;name&gt;__active</c> names, or the collection <c>&lt;name&gt;</c> itself before any re-index. A
 /// re-index fills <c>&lt;name&gt;--&lt;8 hex&gt;</c> (alias <c>&lt;name&gt;__staging</c>) and promotes it by
@@ -38,11 +40,10 @@ internal sealed partial class QdrantVectorStore : IVectorStore
     internal const string ActiveAliasSuffix = "__active";
     internal const string StagingAliasSuffix = "__staging";
     internal const string MetaPointId = "00000000-0000-0000-0000-000000000001";
-    internal const string CosineDistance = "Cosine";
     private const string ModelKey = "model";
     private const string DimensionKey = "dimension";
 
-    private readonly QdrantApi api;
+    private readonly QdrantCalls calls;
     private readonly ILogger<QdrantVectorStore> logger;
     private readonly string _collection;
     private readonly QdrantOptions _options;
@@ -58,14 +59,14 @@ internal sealed partial class QdrantVectorStore : IVectorStore
     private int _dimension;
     private bool _resolved;
 
-    public QdrantVectorStore(QdrantApi api, IOptions<VectorStoreOptions> storeOptions, IOptions<QdrantOptions> qdrantOptions, ILogger<QdrantVectorStore> logger)
-        : this(api, storeOptions.Value.Collection, null, qdrantOptions.Value, logger)
+    public QdrantVectorStore(QdrantCalls calls, IOptions<VectorStoreOptions> storeOptions, IOptions<QdrantOptions> qdrantOptions, ILogger<QdrantVectorStore> logger)
+        : this(calls, storeOptions.Value.Collection, null, qdrantOptions.Value, logger)
     {
     }
 
-    private QdrantVectorStore(QdrantApi api, string collection, string? physical, QdrantOptions options, ILogger<QdrantVectorStore> logger)
+    private QdrantVectorStore(QdrantCalls calls, string collection, string? physical, QdrantOptions options, ILogger<QdrantVectorStore> logger)
     {
-        this.api = api;
+        this.calls = calls;
         this.logger = logger;
         _collection = collection;
         _options = options;
@@ -76,8 +77,6 @@ internal sealed partial class QdrantVectorStore : IVectorStore
 
     public string ProviderName => nameof(VectorStoreProvider.Qdrant);
 
-    private string CollectionPath => CollectionUrl(_physical);
-
     private string ActiveAlias => _collection + ActiveAliasSuffix;
 
     private string StagingAlias => _collection + StagingAliasSuffix;
@@ -87,7 +86,7 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         // The logical collection is whatever its pointer alias names now: after a re-index elsewhere this
         // store follows, and its guard then sees the new model.
         var physical = _bound ? _physical : await ResolveActiveAsync(cancellationToken);
-        var existing = await GetVectorParamsAsync(physical, cancellationToken);
+        var existing = await GetDimensionAsync(physical, cancellationToken);
         if (existing is null)
         {
             await CreateAsync(physical, wanted, cancellationToken);
@@ -101,10 +100,10 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         {
             // A collection without our descriptor: made by hand, or we stopped between the two
             // creates. Adopt it when its shape fits; otherwise report what it is so the caller refuses.
-            Target(physical, existing.Size);
-            if (existing.Size != wanted.Dimension)
+            Target(physical, existing.Value);
+            if (existing.Value != wanted.Dimension)
             {
-                return new CollectionDescriptor(_collection, "unknown", existing.Size);
+                return new CollectionDescriptor(_collection, "unknown", existing.Value);
             }
 
             await WriteDescriptorAsync(physical, wanted, cancellationToken);
@@ -112,8 +111,8 @@ internal sealed partial class QdrantVectorStore : IVectorStore
             return wanted with { Name = _collection };
         }
 
-        Target(physical, existing.Size);
-        return new CollectionDescriptor(_collection, stored.Value.ModelId, existing.Size);
+        Target(physical, existing.Value);
+        return new CollectionDescriptor(_collection, stored.Value.ModelId, existing.Value);
     }
 
     public async Task<IVectorStore> OpenStagingAsync(CollectionDescriptor descriptor, CancellationToken cancellationToken)
@@ -123,21 +122,21 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         var aliases = await AliasesAsync(cancellationToken);
         if (aliases.TryGetValue(StagingAlias, out var staging))
         {
-            var existing = await GetVectorParamsAsync(staging, cancellationToken);
+            var existing = await GetDimensionAsync(staging, cancellationToken);
             var stored = existing is null ? null : await ReadDescriptorAsync(staging, cancellationToken);
-            if (stored is { } held && held.ModelId == descriptor.ModelId && existing!.Size == descriptor.Dimension)
+            if (stored is { } held && held.ModelId == descriptor.ModelId && existing == descriptor.Dimension)
             {
                 LogStagingResumed(logger, staging, held.ModelId);
-                return Bound(staging, existing.Size);
+                return Bound(staging, existing.Value);
             }
 
-            await ChangeAliasesAsync([new QdrantAliasAction { DeleteAlias = new QdrantAliasName { AliasName = StagingAlias } }], cancellationToken);
+            await ChangeAliasesAsync([DeleteAlias(StagingAlias)], cancellationToken);
             await DropPhysicalAsync(staging, cancellationToken);
         }
 
         var name = PhysicalCollections.NewName(_collection);
         await CreateAsync(name, descriptor, cancellationToken);
-        await ChangeAliasesAsync([new QdrantAliasAction { CreateAlias = new QdrantAlias { AliasName = StagingAlias, CollectionName = name } }], cancellationToken);
+        await ChangeAliasesAsync([CreateAlias(StagingAlias, name)], cancellationToken);
         LogStagingCreated(logger, name, descriptor.ModelId, descriptor.Dimension);
         return Bound(name, descriptor.Dimension);
     }
@@ -153,26 +152,25 @@ internal sealed partial class QdrantVectorStore : IVectorStore
 
         // One alias batch, which Qdrant applies atomically: the pointer moves and the staging alias goes.
         // The plain alias named like the collection (for tools that address it by name) follows when it exists.
-        var actions = new List<QdrantAliasAction>();
+        var actions = new List<AliasOperations>();
         if (aliases.ContainsKey(ActiveAlias))
         {
-            actions.Add(new QdrantAliasAction { DeleteAlias = new QdrantAliasName { AliasName = ActiveAlias } });
+            actions.Add(DeleteAlias(ActiveAlias));
         }
 
-        actions.Add(new QdrantAliasAction { CreateAlias = new QdrantAlias { AliasName = ActiveAlias, CollectionName = staging } });
-        actions.Add(new QdrantAliasAction { DeleteAlias = new QdrantAliasName { AliasName = StagingAlias } });
+        actions.Add(CreateAlias(ActiveAlias, staging));
+        actions.Add(DeleteAlias(StagingAlias));
         if (aliases.ContainsKey(_collection))
         {
-            actions.Add(new QdrantAliasAction { DeleteAlias = new QdrantAliasName { AliasName = _collection } });
-            actions.Add(new QdrantAliasAction { CreateAlias = new QdrantAlias { AliasName = _collection, CollectionName = staging } });
+            actions.Add(DeleteAlias(_collection));
+            actions.Add(CreateAlias(_collection, staging));
         }
 
         await ChangeAliasesAsync(actions, cancellationToken);
         LogPromoted(logger, _collection, staging);
 
         // This store follows at once; other replicas when they next ensure.
-        var parameters = await GetVectorParamsAsync(staging, cancellationToken);
-        Target(staging, parameters?.Size ?? 0);
+        Target(staging, await GetDimensionAsync(staging, cancellationToken) ?? 0);
     }
 
     public async Task<IReadOnlyList<InactiveCollectionInfo>> ListInactiveAsync(CancellationToken cancellationToken)
@@ -189,12 +187,12 @@ internal sealed partial class QdrantVectorStore : IVectorStore
                 continue;
             }
 
-            var parameters = await GetVectorParamsAsync(name, cancellationToken);
+            var dimension = await GetDimensionAsync(name, cancellationToken);
             var stored = await ReadDescriptorAsync(name, cancellationToken);
             inactive.Add(new InactiveCollectionInfo(
                 name,
                 name == staging ? CollectionRole.Staging : CollectionRole.Retired,
-                new CollectionDescriptor(_collection, stored?.ModelId ?? "unknown", parameters?.Size ?? 0)));
+                new CollectionDescriptor(_collection, stored?.ModelId ?? "unknown", dimension ?? 0)));
         }
 
         return inactive;
@@ -202,8 +200,8 @@ internal sealed partial class QdrantVectorStore : IVectorStore
 
     public async Task<IVectorStore> OpenInactiveAsync(string name, CancellationToken cancellationToken)
     {
-        var parameters = await RequireInactiveAsync(name, cancellationToken);
-        return Bound(name, parameters.Size);
+        var dimension = await RequireInactiveAsync(name, cancellationToken);
+        return Bound(name, dimension);
     }
 
     public async Task DropInactiveAsync(string name, CancellationToken cancellationToken)
@@ -212,7 +210,7 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         var aliases = await AliasesAsync(cancellationToken);
         if (aliases.GetValueOrDefault(StagingAlias) == name)
         {
-            await ChangeAliasesAsync([new QdrantAliasAction { DeleteAlias = new QdrantAliasName { AliasName = StagingAlias } }], cancellationToken);
+            await ChangeAliasesAsync([DeleteAlias(StagingAlias)], cancellationToken);
         }
 
         await DropPhysicalAsync(name, cancellationToken);
@@ -222,7 +220,7 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         // existing; once it is gone, the name becomes an alias of the active one for tools that use it.
         if (name == _collection && aliases.TryGetValue(ActiveAlias, out var active))
         {
-            await ChangeAliasesAsync([new QdrantAliasAction { CreateAlias = new QdrantAlias { AliasName = _collection, CollectionName = active } }], cancellationToken);
+            await ChangeAliasesAsync([CreateAlias(_collection, active)], cancellationToken);
         }
     }
 
@@ -246,37 +244,35 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         var dimension = await RequireDimensionAsync(cancellationToken);
         VectorRecordBatch.Validate(records, dimension, _collection);
 
+        var physical = _physical;
         foreach (var batch in records.Chunk(_options.UpsertBatchSize))
         {
             var points = batch.Select(ToPoint).ToList();
-            // wait=true: Qdrant answers once the points are applied, so a read right after sees them.
-            await api.SendAsync(HttpMethod.Put, $"{CollectionPath}/points?wait=true",
-                QdrantApi.Json(new QdrantUpsert { Points = points }, QdrantJsonContext.Default.QdrantUpsert),
-                QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: false, cancellationToken);
+            // wait: Qdrant answers once the points are applied, so a read right after sees them.
+            await calls.RunAsync("upsert points", (client, token) => client.UpsertAsync(physical, points, wait: true, cancellationToken: token), cancellationToken);
         }
     }
 
     public async Task DeleteAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
+        var physical = _physical;
         foreach (var batch in ids.Chunk(1000))
         {
-            var body = new QdrantPointIds { Points = batch.Select(ToPointId).ToList() };
-            await api.SendAsync(HttpMethod.Post, $"{CollectionPath}/points/delete?wait=true",
-                QdrantApi.Json(body, QdrantJsonContext.Default.QdrantPointIds),
-                QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: false, cancellationToken);
+            var pointIds = batch.Select(PointIdOf).ToList();
+            await calls.RunAsync("delete points", (client, token) => client.DeleteAsync(physical, pointIds, wait: true, cancellationToken: token), cancellationToken);
         }
     }
 
     public async Task<IReadOnlyList<VectorRecord>> FetchAsync(IReadOnlyCollection<string> ids, bool includeVectors, CancellationToken cancellationToken)
     {
+        var physical = _physical;
         var found = new List<VectorRecord>(ids.Count);
         foreach (var batch in ids.Distinct(StringComparer.Ordinal).Chunk(1000))
         {
-            var body = new QdrantRetrieve { Ids = batch.Select(ToPointId).ToList(), WithPayload = true, WithVector = includeVectors };
-            var response = await api.SendAsync(HttpMethod.Post, $"{CollectionPath}/points",
-                QdrantApi.Json(body, QdrantJsonContext.Default.QdrantRetrieve),
-                QdrantJsonContext.Default.QdrantResponseListQdrantRecord, notFoundIsNull: false, cancellationToken);
-            found.AddRange((response?.Result ?? []).Select(point => ToRecord(point, includeVectors)));
+            var pointIds = batch.Select(PointIdOf).ToList();
+            var points = await calls.RunAsync("retrieve points",
+                (client, token) => client.RetrieveAsync(physical, pointIds, withPayload: true, withVectors: includeVectors, cancellationToken: token), cancellationToken);
+            found.AddRange(points.Select(point => ToRecord(point.Id, point.Payload, includeVectors ? point.Vectors : null)));
         }
 
         return found;
@@ -289,54 +285,51 @@ internal sealed partial class QdrantVectorStore : IVectorStore
             return [];
         }
 
-        var body = new QdrantQuery
-        {
-            Query = query.Vector.ToArray(),
-            Limit = query.TopK,
-            Filter = QdrantFilterMapper.ToFilter(query.Filter, query.ExcludeIds?.Select(ToPointId).ToList()),
-            ScoreThreshold = query.MinScore,
-            WithPayload = true,
-            WithVector = false,
-        };
-        var response = await api.SendAsync(HttpMethod.Post, $"{CollectionPath}/points/query",
-            QdrantApi.Json(body, QdrantJsonContext.Default.QdrantQuery),
-            QdrantJsonContext.Default.QdrantResponseQdrantQueryResult, notFoundIsNull: false, cancellationToken);
-        return (response?.Result?.Points ?? [])
-            .Select(point => new ScoredRecord(ToRecord(point, includeVector: false), point.Score ?? 0f))
-            .ToList();
+        var physical = _physical;
+        var vector = query.Vector.ToArray();
+        var filter = QdrantFilterMapper.ToFilter(query.Filter, query.ExcludeIds?.Select(PointIdOf).ToList());
+        var hits = await calls.RunAsync("query points", (client, token) => client.QueryAsync(
+            physical,
+            query: vector,
+            filter: filter,
+            scoreThreshold: query.MinScore,
+            limit: (ulong)query.TopK,
+            payloadSelector: true,
+            vectorsSelector: false,
+            cancellationToken: token), cancellationToken);
+        return hits.Select(point => new ScoredRecord(ToRecord(point.Id, point.Payload, vectors: null), point.Score)).ToList();
     }
 
     public async Task<long> CountAsync(CancellationToken cancellationToken)
     {
-        var response = await api.SendAsync(HttpMethod.Post, $"{CollectionPath}/points/count",
-            QdrantApi.Json(new QdrantCount { Exact = true }, QdrantJsonContext.Default.QdrantCount),
-            QdrantJsonContext.Default.QdrantResponseQdrantCountResult, notFoundIsNull: false, cancellationToken);
-        return response?.Result?.Count ?? 0;
+        var physical = _physical;
+        var count = await calls.RunAsync("count points", (client, token) => client.CountAsync(physical, exact: true, cancellationToken: token), cancellationToken);
+        return (long)count;
     }
 
     public async Task<RecordPage> ListAsync(int limit, string? cursor, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var physical = _physical;
+        var offset = string.IsNullOrEmpty(cursor) ? null : CursorPointId(cursor);
         // Scroll without order_by walks points in id order; next_page_offset is the first id of the next page.
-        var body = new QdrantScroll { Limit = limit, Offset = string.IsNullOrEmpty(cursor) ? null : cursor, WithPayload = true, WithVector = false };
-        var response = await api.SendAsync(HttpMethod.Post, $"{CollectionPath}/points/scroll",
-            QdrantApi.Json(body, QdrantJsonContext.Default.QdrantScroll),
-            QdrantJsonContext.Default.QdrantResponseQdrantScrollResult, notFoundIsNull: false, cancellationToken);
-        var result = response?.Result ?? new QdrantScrollResult();
-        var next = result.NextPageOffset.ValueKind switch
-        {
-            JsonValueKind.String => result.NextPageOffset.GetString(),
-            JsonValueKind.Number => result.NextPageOffset.GetRawText(),
-            _ => null,
-        };
-        return new RecordPage(result.Points.Select(point => ToRecord(point, includeVector: false)).ToList(), next);
+        var page = await calls.RunAsync("scroll points", (client, token) => client.ScrollAsync(
+            physical,
+            limit: (uint)limit,
+            offset: offset,
+            payloadSelector: true,
+            vectorsSelector: false,
+            cancellationToken: token), cancellationToken);
+        var next = page.NextPageOffset is { } id ? PointIdText(id) : null;
+        return new RecordPage(page.Result.Select(point => ToRecord(point.Id, point.Payload, vectors: null)).ToList(), next);
     }
 
     public async Task CheckReachableAsync(CancellationToken cancellationToken)
     {
-        // A 404 still proves Qdrant answers and accepts our key; 401/403 surface as StoreRequestException.
-        await api.SendAsync(HttpMethod.Get, CollectionPath, null,
-            QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: true, cancellationToken);
+        // Any answer proves Qdrant serves and accepts our key (a missing collection too); a wrong key is
+        // Unauthenticated, which surfaces as StoreRequestException.
+        var physical = _physical;
+        await calls.RunAsync("check collection", (client, token) => client.CollectionExistsAsync(physical, token), cancellationToken);
     }
 
     private async Task<int> RequireDimensionAsync(CancellationToken cancellationToken)
@@ -347,9 +340,9 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         }
 
         var physical = _resolved ? _physical : await ResolveActiveAsync(cancellationToken);
-        var existing = await GetVectorParamsAsync(physical, cancellationToken)
+        var existing = await GetDimensionAsync(physical, cancellationToken)
             ?? throw new InvalidOperationException($"Qdrant collection '{_collection}' does not exist yet; call EnsureCollectionAsync first.");
-        Target(physical, existing.Size);
+        Target(physical, existing);
         return _dimension;
     }
 
@@ -362,7 +355,7 @@ internal sealed partial class QdrantVectorStore : IVectorStore
 
     private QdrantVectorStore Bound(string physical, int dimension)
     {
-        var store = new QdrantVectorStore(api, _collection, physical, _options, logger);
+        var store = new QdrantVectorStore(calls, _collection, physical, _options, logger);
         store._dimension = dimension;
         return store;
     }
@@ -375,7 +368,8 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         }
     }
 
-    private async Task<QdrantVectorParams> RequireInactiveAsync(string name, CancellationToken cancellationToken)
+    /// <returns>The dimension of the inactive collection <paramref name="name"/>.</returns>
+    private async Task<int> RequireInactiveAsync(string name, CancellationToken cancellationToken)
     {
         RequireLogical();
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -389,7 +383,7 @@ internal sealed partial class QdrantVectorStore : IVectorStore
             throw new InvalidOperationException($"'{name}' is the active collection of '{_collection}'.");
         }
 
-        return await GetVectorParamsAsync(name, cancellationToken)
+        return await GetDimensionAsync(name, cancellationToken)
             ?? throw new ArgumentException($"Qdrant has no collection '{name}'.", nameof(name));
     }
 
@@ -399,27 +393,30 @@ internal sealed partial class QdrantVectorStore : IVectorStore
 
     private async Task<Dictionary<string, string>> AliasesAsync(CancellationToken cancellationToken)
     {
-        var response = await api.SendAsync(HttpMethod.Get, "aliases", null, QdrantJsonContext.Default.QdrantResponseQdrantAliasList, notFoundIsNull: false, cancellationToken);
-        return (response?.Result?.Aliases ?? []).ToDictionary(a => a.AliasName, a => a.CollectionName, StringComparer.Ordinal);
+        var aliases = await calls.RunAsync("list aliases", (client, token) => client.ListAliasesAsync(token), cancellationToken);
+        return aliases.ToDictionary(a => a.AliasName, a => a.CollectionName, StringComparer.Ordinal);
     }
 
     private async Task<List<string>> CollectionNamesAsync(CancellationToken cancellationToken)
     {
-        var response = await api.SendAsync(HttpMethod.Get, "collections", null, QdrantJsonContext.Default.QdrantResponseQdrantCollectionList, notFoundIsNull: false, cancellationToken);
-        return (response?.Result?.Collections ?? []).Select(c => c.Name).Order(StringComparer.Ordinal).ToList();
+        var names = await calls.RunAsync("list collections", (client, token) => client.ListCollectionsAsync(token), cancellationToken);
+        return names.Order(StringComparer.Ordinal).ToList();
     }
 
-    private async Task ChangeAliasesAsync(List<QdrantAliasAction> actions, CancellationToken cancellationToken) =>
-        await api.SendAsync(HttpMethod.Post, "collections/aliases", QdrantApi.Json(new QdrantAliasChange { Actions = actions }, QdrantJsonContext.Default.QdrantAliasChange),
-            QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: false, cancellationToken);
+    private async Task ChangeAliasesAsync(List<AliasOperations> actions, CancellationToken cancellationToken) =>
+        await calls.RunAsync("update aliases", (client, token) => client.UpdateAliasesAsync(actions, cancellationToken: token), cancellationToken);
+
+    private static AliasOperations CreateAlias(string alias, string collection) =>
+        new() { CreateAlias = new CreateAlias { AliasName = alias, CollectionName = collection } };
+
+    private static AliasOperations DeleteAlias(string alias) =>
+        new() { DeleteAlias = new DeleteAlias { AliasName = alias } };
 
     private async Task DropPhysicalAsync(string physical, CancellationToken cancellationToken)
     {
-        await DeleteCollectionAsync(CollectionUrl(physical), cancellationToken);
-        await DeleteCollectionAsync(CollectionUrl(physical + MetaSuffix), cancellationToken);
+        await DeleteCollectionAsync(physical, cancellationToken);
+        await DeleteCollectionAsync(physical + MetaSuffix, cancellationToken);
     }
-
-    private static string CollectionUrl(string collection) => $"collections/{Uri.EscapeDataString(collection)}";
 
     /// <summary>Our 32-hex ids become the UUID with the same digits; any other id a name-based UUID.</summary>
     internal static string ToPointId(string id)
@@ -436,106 +433,142 @@ internal sealed partial class QdrantVectorStore : IVectorStore
         return Convert.ToHexStringLower(hash[..16]).Insert(20, "-").Insert(16, "-").Insert(12, "-").Insert(8, "-");
     }
 
-    private static QdrantPoint ToPoint(VectorRecord record)
+    private static PointId PointIdOf(string id) => new() { Uuid = ToPointId(id) };
+
+    /// <summary>A list cursor is the point id Qdrant named as the next page's first: a UUID, or an integer for points made elsewhere.</summary>
+    private static PointId CursorPointId(string cursor) =>
+        Guid.TryParseExact(cursor, "D", out var uuid) ? new PointId { Uuid = uuid.ToString("D") }
+        : ulong.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? new PointId { Num = number }
+        : throw new StoreRequestException(QdrantCalls.StoreName, 400, $"scroll points: '{cursor}' is not a point id.");
+
+    private static string PointIdText(PointId id) =>
+        id.PointIdOptionsCase == PointId.PointIdOptionsOneofCase.Num ? id.Num.ToString(CultureInfo.InvariantCulture) : id.Uuid;
+
+    private static PointStruct ToPoint(VectorRecord record)
     {
-        var payload = new Dictionary<string, JsonElement>(record.Metadata, StringComparer.Ordinal)
+        var point = new PointStruct { Id = PointIdOf(record.Id), Vectors = record.Vector.ToArray() };
+        foreach (var (key, value) in record.Metadata)
         {
-            [IdPayloadKey] = JsonSerializer.SerializeToElement(record.Id, QdrantJsonContext.Default.String),
-        };
-        return new QdrantPoint { Id = ToPointId(record.Id), Vector = record.Vector.ToArray(), Payload = payload };
+            point.Payload[key] = QdrantPayload.ToValue(value);
+        }
+
+        point.Payload[IdPayloadKey] = record.Id;
+        return point;
     }
 
-    private static VectorRecord ToRecord(QdrantRecord point, bool includeVector)
+    private static VectorRecord ToRecord(PointId pointId, Google.Protobuf.Collections.MapField<string, Value> payload, VectorsOutput? vectors)
     {
-        var payload = point.Payload ?? [];
-        var id = payload.TryGetValue(IdPayloadKey, out var stored) && stored.ValueKind == JsonValueKind.String
-            ? stored.GetString()!
-            : point.Id.ValueKind == JsonValueKind.String ? point.Id.GetString()!.Replace("-", "", StringComparison.Ordinal) : point.Id.GetRawText();
-        var metadata = payload.Where(kv => kv.Key != IdPayloadKey).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        var vector = includeVector && point.Vector is { } values ? values : ReadOnlyMemory<float>.Empty;
-        return new VectorRecord(id, vector, metadata);
+        var id = payload.TryGetValue(IdPayloadKey, out var stored) && stored.KindCase == Value.KindOneofCase.StringValue
+            ? stored.StringValue
+            : pointId.PointIdOptionsCase == PointId.PointIdOptionsOneofCase.Uuid ? pointId.Uuid.Replace("-", "", StringComparison.Ordinal) : PointIdText(pointId);
+        var vector = vectors?.Vector?.GetDenseVector() is { } dense ? dense.Data.ToArray() : ReadOnlyMemory<float>.Empty;
+        return new VectorRecord(id, vector, QdrantPayload.ToMetadata(payload, IdPayloadKey));
     }
 
-    private async Task<QdrantVectorParams?> GetVectorParamsAsync(string physical, CancellationToken cancellationToken)
+    /// <returns>The dimension of <paramref name="physical"/>'s one unnamed cosine vector, or null when there is no such collection.</returns>
+    private async Task<int?> GetDimensionAsync(string physical, CancellationToken cancellationToken)
     {
-        var response = await api.SendAsync(HttpMethod.Get, CollectionUrl(physical), null,
-            QdrantJsonContext.Default.QdrantResponseQdrantCollectionInfo, notFoundIsNull: true, cancellationToken);
-        if (response is null)
+        var info = await calls.RunAsync("get collection", async (client, token) =>
+        {
+            try
+            {
+                return await client.GetCollectionInfoAsync(physical, token);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+            {
+                return null;
+            }
+        }, cancellationToken);
+        if (info is null)
         {
             return null;
         }
 
-        var vectors = response.Result?.Config?.Params?.Vectors ?? default;
-        if (vectors.ValueKind != JsonValueKind.Object || !vectors.TryGetProperty("size", out _))
+        var vectors = info.Config?.Params?.VectorsConfig;
+        if (vectors?.ConfigCase != VectorsConfig.ConfigOneofCase.Params)
         {
-            throw new StoreRequestException(QdrantApi.StoreName, 409,
+            throw new StoreRequestException(QdrantCalls.StoreName, 409,
                 $"Collection '{physical}' uses named vectors; this service needs one unnamed cosine vector per point. Use another collection name or delete it.");
         }
 
-        var parameters = vectors.Deserialize(QdrantJsonContext.Default.QdrantVectorParams)!;
-        if (!string.Equals(parameters.Distance, CosineDistance, StringComparison.OrdinalIgnoreCase))
+        if (vectors.Params.Distance != Distance.Cosine)
         {
-            throw new StoreRequestException(QdrantApi.StoreName, 409,
-                $"Collection '{physical}' uses {parameters.Distance} distance; this service searches by Cosine. Use another collection name or re-index into a new one.");
+            throw new StoreRequestException(QdrantCalls.StoreName, 409,
+                $"Collection '{physical}' uses {vectors.Params.Distance} distance; this service searches by Cosine. Use another collection name or re-index into a new one.");
         }
 
-        return parameters;
+        return checked((int)vectors.Params.Size);
     }
 
     private async Task CreateAsync(string physical, CollectionDescriptor descriptor, CancellationToken cancellationToken)
     {
-        var create = new QdrantCreateCollection { Vectors = new QdrantVectorParams { Size = descriptor.Dimension, Distance = CosineDistance } };
-        await PutCollectionAsync(CollectionUrl(physical), create, cancellationToken);
+        await CreateCollectionAsync(physical, new VectorParams { Size = (ulong)descriptor.Dimension, Distance = Distance.Cosine }, cancellationToken);
         await WriteDescriptorAsync(physical, descriptor, cancellationToken);
     }
 
-    private async Task PutCollectionAsync(string path, QdrantCreateCollection create, CancellationToken cancellationToken)
-    {
-        try
+    private async Task CreateCollectionAsync(string name, VectorParams vectors, CancellationToken cancellationToken) =>
+        await calls.RunAsync("create collection", async (client, token) =>
         {
-            await api.SendAsync(HttpMethod.Put, path, QdrantApi.Json(create, QdrantJsonContext.Default.QdrantCreateCollection),
-                QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: false, cancellationToken);
-        }
-        catch (StoreRequestException ex) when (ex.ProviderStatusCode is 400 or 409 && ex.Message.Contains("already exists", StringComparison.OrdinalIgnoreCase))
-        {
-            // Another replica created it first (Qdrant answers 409, older versions 400); both want the same shape.
-        }
-    }
+            try
+            {
+                await client.CreateCollectionAsync(name, vectors, cancellationToken: token);
+            }
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.AlreadyExists or StatusCode.InvalidArgument
+                && ex.Status.Detail.Contains("already exists", StringComparison.OrdinalIgnoreCase))
+            {
+                // Another replica created it first (Qdrant answers AlreadyExists, older versions InvalidArgument); both want the same shape.
+            }
+        }, cancellationToken);
 
     private async Task WriteDescriptorAsync(string physical, CollectionDescriptor descriptor, CancellationToken cancellationToken)
     {
-        var metaPath = CollectionUrl(physical + MetaSuffix);
-        // The companion holds payload only; Qdrant 1.13 still wants a vector config, so a 1-d dot one.
-        await PutCollectionAsync(metaPath, new QdrantCreateCollection { Vectors = new QdrantVectorParams { Size = 1, Distance = "Dot" } }, cancellationToken);
-        var payload = new Dictionary<string, JsonElement>(StringComparer.Ordinal)
-        {
-            [ModelKey] = JsonSerializer.SerializeToElement(descriptor.ModelId, QdrantJsonContext.Default.String),
-            [DimensionKey] = JsonSerializer.SerializeToElement(descriptor.Dimension, QdrantJsonContext.Default.Int32),
-            ["collection"] = JsonSerializer.SerializeToElement(physical, QdrantJsonContext.Default.String),
-            ["createdAt"] = JsonSerializer.SerializeToElement(DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), QdrantJsonContext.Default.String),
-        };
-        var upsert = new QdrantUpsert { Points = [new QdrantPoint { Id = MetaPointId, Vector = [1f], Payload = payload }] };
-        await api.SendAsync(HttpMethod.Put, $"{metaPath}/points?wait=true", QdrantApi.Json(upsert, QdrantJsonContext.Default.QdrantUpsert),
-            QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: false, cancellationToken);
+        var meta = physical + MetaSuffix;
+        // The companion holds payload only; Qdrant still wants a vector config, so a 1-d dot one.
+        await CreateCollectionAsync(meta, new VectorParams { Size = 1, Distance = Distance.Dot }, cancellationToken);
+        var point = new PointStruct { Id = new PointId { Uuid = MetaPointId }, Vectors = new[] { 1f } };
+        point.Payload[ModelKey] = descriptor.ModelId;
+        point.Payload[DimensionKey] = descriptor.Dimension;
+        point.Payload["collection"] = physical;
+        point.Payload["createdAt"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        await calls.RunAsync("write descriptor", (client, token) => client.UpsertAsync(meta, [point], wait: true, cancellationToken: token), cancellationToken);
     }
 
     private async Task<(string ModelId, int Dimension)?> ReadDescriptorAsync(string physical, CancellationToken cancellationToken)
     {
-        var body = new QdrantRetrieve { Ids = [MetaPointId], WithPayload = true, WithVector = false };
-        var response = await api.SendAsync(HttpMethod.Post, $"{CollectionUrl(physical + MetaSuffix)}/points", QdrantApi.Json(body, QdrantJsonContext.Default.QdrantRetrieve),
-            QdrantJsonContext.Default.QdrantResponseListQdrantRecord, notFoundIsNull: true, cancellationToken);
-        var payload = response?.Result?.FirstOrDefault()?.Payload;
-        if (payload is null || !payload.TryGetValue(ModelKey, out var model) || model.ValueKind != JsonValueKind.String)
+        var meta = physical + MetaSuffix;
+        var points = await calls.RunAsync("read descriptor", async (client, token) =>
+        {
+            try
+            {
+                return await client.RetrieveAsync(meta, [new PointId { Uuid = MetaPointId }], withPayload: true, withVectors: false, cancellationToken: token);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+            {
+                return [];
+            }
+        }, cancellationToken);
+        var payload = points.Count > 0 ? points[0].Payload : null;
+        if (payload is null || !payload.TryGetValue(ModelKey, out var model) || model.KindCase != Value.KindOneofCase.StringValue)
         {
             return null;
         }
 
-        var dimension = payload.TryGetValue(DimensionKey, out var d) && d.TryGetInt32(out var value) ? value : 0;
-        return (model.GetString()!, dimension);
+        var dimension = payload.TryGetValue(DimensionKey, out var d) && d.KindCase == Value.KindOneofCase.IntegerValue ? (int)d.IntegerValue : 0;
+        return (model.StringValue, dimension);
     }
 
-    private async Task DeleteCollectionAsync(string path, CancellationToken cancellationToken) =>
-        await api.SendAsync(HttpMethod.Delete, path, null, QdrantJsonContext.Default.QdrantResponseJsonElement, notFoundIsNull: true, cancellationToken);
+    private async Task DeleteCollectionAsync(string name, CancellationToken cancellationToken) =>
+        await calls.RunAsync("delete collection", async (client, token) =>
+        {
+            try
+            {
+                await client.DeleteCollectionAsync(name, cancellationToken: token);
+            }
+            catch (Exception ex) when (ex is QdrantException || ex is RpcException { StatusCode: StatusCode.NotFound })
+            {
+                // Nothing to drop: Qdrant answers "false" (which the client raises as QdrantException) or NotFound.
+            }
+        }, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created Qdrant collection {Collection} for model {ModelId} ({Dimension}-d, cosine)")]
     private static partial void LogCreated(ILogger logger, string collection, string modelId, int dimension);
