@@ -122,6 +122,8 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
     [InlineData("flipped byte")]
     [InlineData("truncated")]
     [InlineData("garbage")]
+    [InlineData("flipped code")]
+    [InlineData("flipped record")]
     public async Task Given_a_damaged_vector_file_When_reopened_Then_it_is_detected_and_memory_is_rebuilt_from_sqlite(string damage)
     {
         var collection = NewCollection();
@@ -134,6 +136,15 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
         {
             case "flipped byte":
                 bytes[bytes.Length / 2] ^= 0x40;
+                await File.WriteAllBytesAsync(path, bytes, Ct);
+                break;
+            case "flipped code":
+                // Past the header and the fp32 vectors: the int8 codes section the quantized writer adds.
+                bytes[4096 + (2_200 * Dimension * sizeof(float)) + (Dimension * sizeof(float)) + 1_000] ^= 0x01;
+                await File.WriteAllBytesAsync(path, bytes, Ct);
+                break;
+            case "flipped record":
+                bytes[^40] ^= 0x01;
                 await File.WriteAllBytesAsync(path, bytes, Ct);
                 break;
             case "truncated":
@@ -156,6 +167,61 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
         var again = fixture.Open(collection);
         Assert.Equal(2_200, await again.CountAsync(Ct));
         Assert.Equal("snapshot", again.LoadedFrom);
+    }
+
+    [Theory]
+    [InlineData(LocalIndexKind.Quantized, LocalIndexKind.Exact)]
+    [InlineData(LocalIndexKind.Exact, LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Quantized, LocalIndexKind.Quantized)]
+    public async Task Given_a_vector_file_written_by_one_index_kind_When_reopened_with_another_Then_it_loads_and_answers_as_the_kind_asked_for(LocalIndexKind written, LocalIndexKind reopenedAs)
+    {
+        var collection = NewCollection();
+        var data = Clustered(3_000, seed: 21);
+        var first = await FilledAsync(data, new LocalVectorStoreOptions { Index = written }, collection);
+        var query = Clustered(1, seed: 22)[0].Vector;
+        var before = await first.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
+        first.Dispose();
+
+        var reopened = fixture.Open(collection, new LocalVectorStoreOptions { Index = reopenedAs });
+        var after = await reopened.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
+
+        Assert.Equal("snapshot", reopened.LoadedFrom);
+        Assert.Equal(reopenedAs == LocalIndexKind.Quantized, reopened.UsesQuantizedScan);
+        Assert.Equal(before.Select(h => h.Record.Id), after.Select(h => h.Record.Id));
+        Assert.Equal(before.Select(h => h.Score), after.Select(h => h.Score));
+
+        // Rows written after the reopen are coded with the loaded scales and found by the scan.
+        var late = new VectorRecord("late", data[7].Vector, Meta(("group", 1)));
+        await reopened.DeleteAsync([data[7].Id], Ct);
+        await reopened.UpsertAsync([late], Ct);
+        var hit = (await reopened.QueryAsync(new VectorQuery(data[7].Vector, TopK: 1), Ct))[0];
+        Assert.Equal("late", hit.Record.Id);
+        Assert.Equal(1f, hit.Score, 1e-5f);
+    }
+
+    [Fact]
+    public async Task Given_a_large_batch_with_bad_records_When_upserted_Then_the_first_bad_record_is_reported_and_nothing_is_written()
+    {
+        var collection = NewCollection();
+        var store = await FilledAsync([], collection: collection);
+        var batch = Clustered(500, seed: 31);
+        batch[400] = batch[400] with { Vector = new float[Dimension] };
+        batch[120] = batch[120] with { Metadata = Meta(("nested", new { a = 1 })) };
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => store.UpsertAsync(batch, Ct));
+
+        Assert.Contains(batch[120].Id, error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await store.CountAsync(Ct));
+        batch[120] = batch[120] with { Metadata = Meta(("group", 3)) };
+        error = await Assert.ThrowsAsync<ArgumentException>(() => store.UpsertAsync(batch, Ct));
+        Assert.Contains(batch[400].Id, error.Message, StringComparison.Ordinal);
+
+        batch[400] = batch[400] with { Vector = batch[0].Vector };
+        await store.UpsertAsync(batch, Ct);
+        Assert.Equal(500, await store.CountAsync(Ct));
+        var stored = Assert.Single(await store.FetchAsync([batch[120].Id], includeVectors: true, Ct));
+        Assert.Equal(3, stored.Metadata["group"].GetInt32());
+        Assert.Equal(1f, Dot(batch[120].Vector, stored.Vector), 1e-5f);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
@@ -10,19 +11,23 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 /// A snapshot of a collection's memory next to its SQLite file (<c>&lt;collection&gt;.vec</c>), so a
 /// restart reads one file sequentially instead of walking SQLite row by row. SQLite stays the durable
 /// record: the snapshot says which collection epoch and change sequence it reflects, carries an
-/// xxHash3 of every byte, and is ignored (then rebuilt) when it is missing, torn, from another epoch
+/// xxHash3 of every section, and is ignored (then rebuilt) when it is missing, torn, from another epoch
 /// or ahead of the database. Changes after its sequence are replayed from SQLite on open.
 /// </summary>
 /// <remarks>
 /// Layout, little-endian: a 4096-byte header (magic, version, dimension, row count, sequence, epoch,
-/// records-section length, body hash, header hash), then every unit vector as fp32 in row order (so
-/// they land in the index's chunks with no copy), then per row: id length, id UTF-8, metadata length,
-/// metadata UTF-8, and the 16-byte filter signature.
+/// records-section length, a hash per section, the codes' calibration, header hash), then every unit
+/// vector as fp32 in row order (so they land in the index's chunks with no copy), then, when the
+/// writer scanned int8 codes, its per-dimension scales and every row's codes (a reopen then does not
+/// quantize a million rows again), then per row: id length, id UTF-8, metadata length, metadata UTF-8,
+/// and the 16-byte filter signature. A reader parses the records section on a second core while it
+/// reads the vectors: building the id map is CPU work, copying vectors is memory work.
 /// </remarks>
 internal static class LocalVectorFile
 {
     private const int HeaderSize = 4096;
-    private const int Version = 1;
+    private const int HeaderHashed = 96;
+    private const int Version = 2;
     private const int ReadBlock = 8 << 20;
     private static ReadOnlySpan<byte> Magic => "IRVECS01"u8;
 
@@ -32,34 +37,51 @@ internal static class LocalVectorFile
     public static void Write(string path, LocalVectorIndex index, Guid epoch, long sequence)
     {
         var temporary = path + ".tmp";
-        var hash = new XxHash3();
+        var vectorsHash = new XxHash3();
+        var codesHash = new XxHash3();
+        var recordsHash = new XxHash3();
+        var (scales, calibratedRows) = index.Calibration;
+        var withCodes = !scales.IsEmpty && index.Count > 0;
         long recordsLength = 0;
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 0))
         {
             stream.Position = HeaderSize;
-            index.ForEachChunk((vectors, _, _, _) =>
+            index.ForEachChunk((vectors, _, _, _, _) =>
             {
                 var bytes = MemoryMarshal.AsBytes(vectors.Span);
-                hash.Append(bytes);
+                vectorsHash.Append(bytes);
                 stream.Write(bytes);
             });
 
+            if (withCodes)
+            {
+                var scaleBytes = MemoryMarshal.AsBytes(scales.Span);
+                codesHash.Append(scaleBytes);
+                stream.Write(scaleBytes);
+                index.ForEachChunk((_, codes, _, _, _) =>
+                {
+                    var bytes = MemoryMarshal.AsBytes(codes.Span);
+                    codesHash.Append(bytes);
+                    stream.Write(bytes);
+                });
+            }
+
             var buffer = new ArrayBufferWriter<byte>(ReadBlock + 4096);
-            index.ForEachChunk((_, ids, metadata, signatures) =>
+            index.ForEachChunk((_, _, ids, metadata, signatures) =>
             {
                 for (var i = 0; i < ids.Length; i++)
                 {
                     WriteRecord(buffer, ids.Span[i], metadata.Span[i], signatures.Span[i]);
                     if (buffer.WrittenCount >= ReadBlock)
                     {
-                        hash.Append(buffer.WrittenSpan);
+                        recordsHash.Append(buffer.WrittenSpan);
                         stream.Write(buffer.WrittenSpan);
                         recordsLength += buffer.WrittenCount;
                         buffer.ResetWrittenCount();
                     }
                 }
             });
-            hash.Append(buffer.WrittenSpan);
+            recordsHash.Append(buffer.WrittenSpan);
             stream.Write(buffer.WrittenSpan);
             recordsLength += buffer.WrittenCount;
 
@@ -71,8 +93,12 @@ internal static class LocalVectorFile
             BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(24), sequence);
             epoch.TryWriteBytes(header.AsSpan(32, 16));
             BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(48), recordsLength);
-            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(56), hash.GetCurrentHashAsUInt64());
-            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(64), XxHash3.HashToUInt64(header.AsSpan(0, 64)));
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(56), vectorsHash.GetCurrentHashAsUInt64());
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(64), recordsHash.GetCurrentHashAsUInt64());
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(72), codesHash.GetCurrentHashAsUInt64());
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(80), withCodes ? 1 : 0);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(84), calibratedRows);
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(HeaderHashed), XxHash3.HashToUInt64(header.AsSpan(0, HeaderHashed)));
             stream.Position = 0;
             stream.Write(header);
             stream.Flush(flushToDisk: true);
@@ -103,24 +129,35 @@ internal static class LocalVectorFile
             return null;
         }
 
-        if (XxHash3.HashToUInt64(header.AsSpan(0, 64)) != BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(64)))
+        var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
+        if (version != Version)
+        {
+            reason = $"format version {version}";
+            return null;
+        }
+
+        if (XxHash3.HashToUInt64(header.AsSpan(0, HeaderHashed)) != BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(HeaderHashed)))
         {
             reason = "header checksum mismatch";
             return null;
         }
 
-        var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
         var fileDimension = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
         var count = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
         sequence = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
         var fileEpoch = new Guid(header.AsSpan(32, 16));
         var recordsLength = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48));
-        var bodyHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(56));
-        reason = version != Version ? $"format version {version}"
-            : fileEpoch != epoch ? "from an earlier collection epoch"
+        var vectorsHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(56));
+        var recordsHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(64));
+        var codesHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(72));
+        var withCodes = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(80)) == 1;
+        var calibratedRows = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(84));
+        var vectorsLength = count * dimension * sizeof(float);
+        var codesLength = withCodes ? (dimension * sizeof(float)) + (count * dimension) : 0;
+        reason = fileEpoch != epoch ? "from an earlier collection epoch"
             : fileDimension != dimension ? $"{fileDimension}-d, collection is {dimension}-d"
             : sequence > databaseSequence ? $"ahead of the database (sequence {sequence} > {databaseSequence})"
-            : count is < 0 or > int.MaxValue || recordsLength < 0 || length != HeaderSize + (count * dimension * sizeof(float)) + recordsLength ? "truncated or oversized"
+            : count is < 0 or > int.MaxValue || recordsLength < 0 || length != HeaderSize + vectorsLength + codesLength + recordsLength ? "truncated or oversized"
             : null;
         if (reason is not null)
         {
@@ -128,7 +165,39 @@ internal static class LocalVectorFile
         }
 
         var rows = (int)count;
+
+        // Every chunk exists before the two readers start, so neither changes the index's chunk list.
         var index = new LocalVectorIndex(dimension, kind, rows, rescoreFactor);
+        var recordsStart = HeaderSize + vectorsLength + codesLength;
+        var records = Task.Run(() => ReadRecords(handle, recordsStart, recordsLength, rows, index, recordsHash));
+        string? vectorsProblem;
+        float[]? scales = null;
+        try
+        {
+            vectorsProblem = ReadVectors(handle, rows, index, vectorsHash);
+            if (vectorsProblem is null && withCodes && kind == LocalIndexKind.Quantized)
+            {
+                (scales, vectorsProblem) = ReadCodes(handle, HeaderSize + vectorsLength, rows, index, codesHash);
+            }
+        }
+        finally
+        {
+            // The records reader uses the handle and the index: it must be done before either is left.
+            ((IAsyncResult)records).AsyncWaitHandle.WaitOne();
+        }
+
+        reason = vectorsProblem ?? records.GetAwaiter().GetResult();
+        if (reason is not null)
+        {
+            return null;
+        }
+
+        index.FinishLoad(scales, calibratedRows);
+        return index;
+    }
+
+    private static string? ReadVectors(SafeFileHandle handle, int rows, LocalVectorIndex index, ulong expectedHash)
+    {
         var hash = new XxHash3();
         long position = HeaderSize;
         for (var loaded = 0; loaded < rows;)
@@ -141,24 +210,36 @@ internal static class LocalVectorFile
             loaded += block;
         }
 
-        try
+        return hash.GetCurrentHashAsUInt64() == expectedHash ? null : "vectors checksum mismatch";
+    }
+
+    private static (float[]? Scales, string? Problem) ReadCodes(SafeFileHandle handle, long position, int rows, LocalVectorIndex index, ulong expectedHash)
+    {
+        var hash = new XxHash3();
+        var scales = new float[index.Dimension];
+        var scaleBytes = MemoryMarshal.AsBytes(scales.AsSpan());
+        ReadExactly(handle, scaleBytes, position);
+        hash.Append(scaleBytes);
+        position += scaleBytes.Length;
+        foreach (var scale in scales)
         {
-            ReadRecords(handle, position, recordsLength, rows, index, hash);
-        }
-        catch (InvalidDataException ex)
-        {
-            reason = ex.Message;
-            return null;
+            if (!float.IsFinite(scale) || scale <= 0)
+            {
+                return (null, "bad code scale");
+            }
         }
 
-        if (hash.GetCurrentHashAsUInt64() != bodyHash)
+        for (var loaded = 0; loaded < rows;)
         {
-            reason = "body checksum mismatch";
-            return null;
+            var block = Math.Min(LocalVectorIndex.ChunkRows, rows - loaded);
+            var bytes = MemoryMarshal.AsBytes(index.LoadCodes(loaded, block));
+            ReadExactly(handle, bytes, position);
+            hash.Append(bytes);
+            position += bytes.Length;
+            loaded += block;
         }
 
-        index.FinishLoad();
-        return index;
+        return hash.GetCurrentHashAsUInt64() == expectedHash ? (scales, null) : (null, "codes checksum mismatch");
     }
 
     private static void WriteRecord(ArrayBufferWriter<byte> buffer, string id, byte[] metadata, FilterSignature signature)
@@ -177,7 +258,21 @@ internal static class LocalVectorFile
     }
 
     /// <summary>Parses the records section in blocks; a record never straddles the end of the section.</summary>
-    private static void ReadRecords(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long position, long length, int rows, LocalVectorIndex index, XxHash3 hash)
+    private static string? ReadRecords(SafeFileHandle handle, long position, long length, int rows, LocalVectorIndex index, ulong expectedHash)
+    {
+        try
+        {
+            var hash = new XxHash3();
+            ParseRecords(handle, position, length, rows, index, hash);
+            return hash.GetCurrentHashAsUInt64() == expectedHash ? null : "records checksum mismatch";
+        }
+        catch (InvalidDataException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    private static void ParseRecords(SafeFileHandle handle, long position, long length, int rows, LocalVectorIndex index, XxHash3 hash)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBlock);
         try
@@ -274,7 +369,7 @@ internal static class LocalVectorFile
         return true;
     }
 
-    private static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long position)
+    private static void ReadExactly(SafeFileHandle handle, Span<byte> buffer, long position)
     {
         while (!buffer.IsEmpty)
         {

@@ -494,17 +494,66 @@ internal sealed class LocalVectorIndex
         chunk.Signatures[offset] = signature;
     }
 
-    /// <summary>After a bulk load: codes for every row when the collection is big enough to use them.</summary>
-    internal void FinishLoad()
+    /// <summary>
+    /// The codes of rows [<paramref name="first"/>, +<paramref name="rows"/>) (appended already, within
+    /// one chunk) for a bulk load to fill; <see cref="FinishLoad"/> with the scales they were made with
+    /// must follow.
+    /// </summary>
+    internal Span<sbyte> LoadCodes(int first, int rows)
     {
-        if (_quantized && Count >= QuantizeMinRows)
+        var (chunk, offset) = Locate(first);
+        chunk.Codes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * Dimension);
+        return chunk.Codes.AsSpan(offset * Dimension, rows * Dimension);
+    }
+
+    /// <summary>
+    /// After a bulk load: the quantized kind takes the scales the loaded codes were made with
+    /// (<paramref name="scales"/>, from the vector file), or calibrates and codes every row itself when
+    /// the collection is big enough to use codes.
+    /// </summary>
+    internal void FinishLoad(ReadOnlySpan<float> scales = default, int calibratedRows = 0)
+    {
+        if (!_quantized)
+        {
+            return;
+        }
+
+        if (!scales.IsEmpty && Count > 0)
+        {
+            if (scales.Length != Dimension)
+            {
+                throw new ArgumentException("One scale per dimension.", nameof(scales));
+            }
+
+            // Rows past the loaded ones (spare capacity) get codes when they are written.
+            foreach (var chunk in _chunks)
+            {
+                chunk.Codes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * Dimension);
+            }
+
+            var inverse = new float[Dimension];
+            for (var d = 0; d < Dimension; d++)
+            {
+                inverse[d] = 1f / scales[d];
+            }
+
+            _scales = scales.ToArray();
+            _inverseScales = inverse;
+            _calibratedRows = Math.Max(1, calibratedRows);
+            return;
+        }
+
+        if (Count >= QuantizeMinRows)
         {
             Calibrate();
         }
     }
 
-    /// <summary>Visits every row in row order (for writing the vector file).</summary>
-    internal void ForEachChunk(Action<ReadOnlyMemory<float>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>> visit)
+    /// <summary>The scales the codes were made with and the row count they were calibrated on (for the vector file); empty without codes.</summary>
+    internal (ReadOnlyMemory<float> Scales, int CalibratedRows) Calibration => UsesCodes ? (_scales, _calibratedRows) : (ReadOnlyMemory<float>.Empty, 0);
+
+    /// <summary>Visits every row in row order (for writing the vector file); codes are empty without them.</summary>
+    internal void ForEachChunk(Action<ReadOnlyMemory<float>, ReadOnlyMemory<sbyte>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>> visit)
     {
         for (var c = 0; c < _chunks.Count; c++)
         {
@@ -515,7 +564,8 @@ internal sealed class LocalVectorIndex
             }
 
             var chunk = _chunks[c];
-            visit(chunk.Vectors.AsMemory(0, rows * Dimension), chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows));
+            var codes = UsesCodes && chunk.Codes is { } all ? all.AsMemory(0, rows * Dimension) : ReadOnlyMemory<sbyte>.Empty;
+            visit(chunk.Vectors.AsMemory(0, rows * Dimension), codes, chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using ImageRetrieval.Infrastructure.Abstractions;
@@ -20,6 +21,9 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 {
     public const string Name = "Local";
+
+    /// <summary>Batches at least this large are prepared on all cores (below it the hand-off costs more than it saves).</summary>
+    private const int ParallelPrepareRows = 64;
 
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly Lock _openGate = new();
@@ -148,24 +152,14 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         try
         {
             var index = RequireIndex();
-            var rows = new List<(string Id, byte[] Vector, string Metadata)>(records.Count);
-            var prepared = new List<(byte[] Metadata, FilterSignature Signature)>(records.Count);
             VectorRecordBatch.Validate(records, index.Dimension, _collection);
-            foreach (var record in records)
-            {
-                MetadataJson.Validate(record.Id, record.Metadata);
-                var blob = LocalVectorIndex.NormalizeToBlob(record.Vector.Span, $"The vector of record '{record.Id}'");
-                var metadata = MetadataJson.SerializeToUtf8(record.Metadata);
-                prepared.Add((metadata, MetadataJson.Signature(record.Metadata)));
-                rows.Add((record.Id, blob, Encoding.UTF8.GetString(metadata)));
-            }
-
-            _sequence = Durable(() => database.Upsert(rows));
+            var rows = Prepare(records);
+            _sequence = Durable(() => database.Upsert(Array.ConvertAll(rows, r => (r.Id, r.Vector, r.Metadata))));
 
             // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
-            for (var i = 0; i < rows.Count; i++)
+            for (var i = 0; i < rows.Length; i++)
             {
-                index.Upsert(rows[i].Id, MemoryMarshal.Cast<byte, float>((ReadOnlySpan<byte>)rows[i].Vector), prepared[i].Metadata, prepared[i].Signature);
+                index.Upsert(rows[i].Id, MemoryMarshal.Cast<byte, float>((ReadOnlySpan<byte>)rows[i].Vector), rows[i].MetadataBytes, rows[i].Signature);
             }
 
             return Task.CompletedTask;
@@ -441,6 +435,52 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Checks and encodes a batch: unit vector bytes, metadata as stored (UTF-8 and the text column) and
+    /// its filter signature. This was a third of a bulk fill, all of it per-row CPU work, so large
+    /// batches are split across cores; the error thrown is the one the first bad record gives, as a
+    /// serial loop would throw.
+    /// </summary>
+    private static PreparedRow[] Prepare(IReadOnlyList<VectorRecord> records)
+    {
+        var rows = new PreparedRow[records.Count];
+        var errors = new ArgumentException?[records.Count];
+        void PrepareOne(int i)
+        {
+            var record = records[i];
+            try
+            {
+                MetadataJson.Validate(record.Id, record.Metadata);
+                var blob = LocalVectorIndex.NormalizeToBlob(record.Vector.Span, $"The vector of record '{record.Id}'");
+                var metadata = MetadataJson.SerializeToUtf8(record.Metadata);
+                rows[i] = new PreparedRow(record.Id, blob, Encoding.UTF8.GetString(metadata), metadata, MetadataJson.Signature(record.Metadata));
+            }
+            catch (ArgumentException ex)
+            {
+                errors[i] = ex;
+            }
+        }
+
+        if (records.Count >= ParallelPrepareRows && Environment.ProcessorCount > 1)
+        {
+            Parallel.For(0, records.Count, PrepareOne);
+        }
+        else
+        {
+            for (var i = 0; i < records.Count; i++)
+            {
+                PrepareOne(i);
+            }
+        }
+
+        if (Array.Find(errors, e => e is not null) is { } first)
+        {
+            ExceptionDispatchInfo.Throw(first);
+        }
+
+        return rows;
+    }
+
     private LocalVectorIndex NewIndex(int dimension, int capacity) => new(dimension, _local.Index, capacity, _local.RescoreFactor);
 
     /// <summary>
@@ -586,6 +626,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             throw new StoreUnavailableException(Name, $"{_path}: {ex.Message}", ex);
         }
     }
+
+    /// <summary>One record of a batch as SQLite stores it and memory holds it.</summary>
+    private sealed record PreparedRow(string Id, byte[] Vector, string Metadata, byte[] MetadataBytes, FilterSignature Signature);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Opened Local vector store {Path}: {Count} vectors of model {ModelId} loaded from {Source} in {ElapsedMs} ms")]
     private static partial void LogOpened(ILogger logger, string path, int count, string modelId, string source, long elapsedMs);
