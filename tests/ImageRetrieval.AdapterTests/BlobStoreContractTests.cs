@@ -59,6 +59,23 @@ public abstract class BlobStoreContractTests<TFixture> : IClassFixture<TFixture>
     }
 
     [SkippableFact]
+    public async Task Given_present_and_missing_keys_When_asked_which_are_missing_Then_exactly_the_missing_ones_come_back()
+    {
+        var store = await NewStoreAsync();
+        var present = new[] { NewKey("png"), NewKey("jpg") };
+        foreach (var key in present)
+        {
+            await store.PutAsync(key, RandomBytes(10), "image/png", Ct);
+        }
+
+        var absent = new[] { NewKey("png"), NewKey("webp") };
+        var missing = await store.FindMissingAsync([.. present, .. absent, absent[0]], Ct);
+
+        Assert.Equal(absent.Order(StringComparer.Ordinal), missing.Order(StringComparer.Ordinal));
+        Assert.Empty(await store.FindMissingAsync([], Ct));
+    }
+
+    [SkippableFact]
     public async Task Given_a_key_When_deleted_Then_it_is_gone_and_deleting_again_is_fine()
     {
         var store = await NewStoreAsync();

@@ -1,4 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.Adapters;
 
 namespace ImageRetrieval.Host;
 

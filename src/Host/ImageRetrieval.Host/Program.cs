@@ -16,7 +16,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 
 builder.AddServiceDefaults();
 builder.Services.AddImageRetrieval(builder.Configuration);
-builder.Services.AddDataDirectoryLock(builder.Configuration, "service", ImageRetrieval.Infrastructure.Abstractions.DataDirectoryLock.WriterLockName);
+builder.Services.AddDataDirectoryLock(builder.Configuration, "service", ImageRetrieval.Infrastructure.Adapters.DataDirectoryLock.WriterLockName);
 
 var app = builder.Build();
 if (!DataDirectoryOwnership.TryTake(app.Services))

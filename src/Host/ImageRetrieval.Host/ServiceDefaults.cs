@@ -1,6 +1,7 @@
 using ImageRetrieval.Host.Api;
 using ImageRetrieval.Host.Observability;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.Adapters;
 
 namespace ImageRetrieval.Host;
 

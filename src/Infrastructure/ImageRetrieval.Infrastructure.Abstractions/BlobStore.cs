@@ -28,6 +28,18 @@ public interface IBlobStore
 
     Task<bool> ExistsAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The keys of <paramref name="keys"/> that do not exist: what a search checks for its hits in one call.
+    /// A store that can answer for many keys at once (a local directory, a listing) overrides this; the
+    /// default asks <see cref="ExistsAsync"/> for each key, concurrently.
+    /// </summary>
+    async Task<IReadOnlySet<string>> FindMissingAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        var distinct = keys.Distinct(StringComparer.Ordinal).ToList();
+        var present = await Task.WhenAll(distinct.Select(key => ExistsAsync(key, cancellationToken)));
+        return distinct.Where((_, i) => !present[i]).ToHashSet(StringComparer.Ordinal);
+    }
+
     /// <summary>Deletes the key; deleting a missing key is not an error.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);
 

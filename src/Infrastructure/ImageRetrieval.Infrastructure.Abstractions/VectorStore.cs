@@ -54,7 +54,7 @@ public interface IVectorStore
     // collection (Qdrant: an alias, Pinecone: the index tagged with the highest generation, Local: a pointer
     // file). A re-index fills a staging collection beside it and then moves the pointer in one atomic step;
     // until then every other call above keeps using the active one. Stores resolve the pointer when a
-    // collection is ensured (what CollectionGuard does every few seconds) and otherwise keep what they
+    // collection is ensured (what the catalogue's collection guard does every few seconds) and otherwise keep what they
     // resolved, so a replica whose model no longer matches writes into the old collection, never the new one.
 
     /// <summary>

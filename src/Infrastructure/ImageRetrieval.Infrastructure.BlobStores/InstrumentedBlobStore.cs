@@ -27,6 +27,10 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) =>
         Measure("exists", () => inner.ExistsAsync(key, cancellationToken));
 
+    /// <summary>Forwarded, so a store's own batch answer is used (the default would ask per key through this decorator).</summary>
+    public Task<IReadOnlySet<string>> FindMissingAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) =>
+        Measure("find_missing", () => inner.FindMissingAsync(keys, cancellationToken), keys.Count, "keys.count");
+
     public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
         Measure("delete", async () =>
         {
@@ -83,6 +87,6 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
             return true;
         });
 
-    private Task<T> Measure<T>(string operation, Func<Task<T>> call, int? bytes = null) =>
-        StoreCall.MeasureAsync("blob", inner.ProviderName, operation, call, "blob.size", bytes);
+    private Task<T> Measure<T>(string operation, Func<Task<T>> call, int? size = null, string sizeTag = "blob.size") =>
+        StoreCall.MeasureAsync("blob", inner.ProviderName, operation, call, sizeTag, size);
 }

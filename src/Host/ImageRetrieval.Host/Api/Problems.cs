@@ -55,6 +55,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             // Store failures carry provider bodies and local paths in their messages: those go to the log, never to the caller.
             StoreUnavailableException unavailable => StoreUnavailable(httpContext, unavailable),
             StoreRequestException rejected => StoreRejected(rejected),
+            InvalidCursorException cursor => InvalidField("cursor", cursor.Message),
             ServiceProblemException known => new ProblemDetails
             {
                 Status = known.StatusCode,
@@ -148,6 +149,15 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
         return new ProblemDetails { Status = exception.StatusCode, Title = "Bad request", Detail = exception.Message };
     }
+
+    private static HttpValidationProblemDetails InvalidField(string field, string message) =>
+        new(new Dictionary<string, string[]> { [field] = [message] })
+        {
+            Status = 400,
+            Type = ProblemTypes.Uri(ProblemTypes.Validation),
+            Title = "The request is invalid",
+            Detail = message,
+        };
 
     private static string Seconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 

@@ -1,5 +1,6 @@
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.Adapters;
 using ImageRetrieval.SharedKernel;
 using Mediator;
 
@@ -92,7 +93,7 @@ internal static class CommandLine
             Console.Error.WriteLine("cancelled");
             return 130;
         }
-        catch (Exception ex) when (ex is ServiceProblemException or FluentValidation.ValidationException or Infrastructure.Onnx.ModelLoadException or IOException or ArgumentException or StoreRequestException)
+        catch (Exception ex) when (ex is ServiceProblemException or FluentValidation.ValidationException or Infrastructure.Onnx.ModelLoadException or IOException or ArgumentException or StoreRequestException or StoreUnavailableException or InvalidCursorException)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
             return 1;

@@ -100,6 +100,22 @@ internal sealed partial class LocalBlobStore : IBlobStore
         return Task.FromResult(File.Exists(path));
     }
 
+    /// <summary>A stat per key in this process: no round trip to save, so no concurrency to add.</summary>
+    public Task<IReadOnlySet<string>> FindMissingAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        var missing = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!File.Exists(PathOf(key)))
+            {
+                missing.Add(key);
+            }
+        }
+
+        return Task.FromResult<IReadOnlySet<string>>(missing);
+    }
+
     public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
         var path = PathOf(key);

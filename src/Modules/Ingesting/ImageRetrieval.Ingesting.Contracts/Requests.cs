@@ -20,8 +20,26 @@ public sealed record IngestError(int StatusCode, string Type, string Detail);
 
 public sealed record GetImage(string Id) : IRequest<ImageRecord>;
 
-/// <summary>Records of those ids that exist and whose bytes are still in the blob store, in the order asked.</summary>
-public sealed record GetImages(IReadOnlyList<string> Ids) : IRequest<IReadOnlyList<ImageRecord>>;
+/// <summary>
+/// The catalogue's search: the stored images nearest to <paramref name="Vector"/> (cosine), best first, with
+/// their records, in one call. Refused (409 model-mismatch) when the collection holds another model than
+/// <paramref name="ModelId"/>/<paramref name="Dimension"/>. Never returns an image whose bytes are gone or
+/// that this service did not write. <paramref name="Filter"/> is the search API's filter object (field
+/// conditions on user metadata); <paramref name="ExcludeIds"/> are left out of the results.
+/// </summary>
+public sealed record FindNearestImages(
+    ReadOnlyMemory<float> Vector,
+    string ModelId,
+    int Dimension,
+    int TopK,
+    float? MinScore = null,
+    JsonElement? Filter = null,
+    IReadOnlyCollection<string>? ExcludeIds = null) : IRequest<IReadOnlyList<NearestImage>>;
+
+public sealed record NearestImage(float Score, ImageRecord Image);
+
+/// <summary>The stored vectors of those ids that exist (by id; unknown ids are absent), for searching with a stored image.</summary>
+public sealed record GetImageVectors(IReadOnlyCollection<string> Ids) : IRequest<IReadOnlyDictionary<string, ReadOnlyMemory<float>>>;
 
 public sealed record OpenImageContent(string Id) : IRequest<ImageContent>;
 

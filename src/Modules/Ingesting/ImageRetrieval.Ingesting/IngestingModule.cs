@@ -1,5 +1,4 @@
 using FluentValidation;
-using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.IngestImages;
 using Microsoft.AspNetCore.Routing;
@@ -14,7 +13,10 @@ public static class IngestingModule
     public static IServiceCollection AddIngesting(this IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<CollectionGuard>();
+        services.AddMetrics();
+        services.AddSingleton<IngestingMetrics>();
+        services.AddSingleton<CollectionGuard>();
+        services.AddSingleton<CommitLocks>();
         services.AddSingleton<ImageCatalog>();
         services.AddValidatorsFromAssemblyContaining<IngestImagesValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
         return services;

@@ -1,11 +1,10 @@
 using FluentValidation;
-using ImageRetrieval.Infrastructure.Abstractions;
-using ImageRetrieval.Retrieval.Query;
+using ImageRetrieval.Retrieval.FindSimilar;
+using ImageRetrieval.Retrieval.QueryImages;
 using ImageRetrieval.Retrieval.Search;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace ImageRetrieval.Retrieval;
 
@@ -13,9 +12,6 @@ public static class RetrievalModule
 {
     public static IServiceCollection AddRetrieval(this IServiceCollection services, IConfiguration configuration)
     {
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<CollectionGuard>();
-        services.AddSingleton<NearestImages>();
         services.AddValidatorsFromAssemblyContaining<SearchByImageValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
         return services;
     }
@@ -23,7 +19,8 @@ public static class RetrievalModule
     public static IEndpointRouteBuilder MapRetrievalApi(this IEndpointRouteBuilder api)
     {
         api.MapSearch();
-        api.MapQuery();
+        api.MapFindSimilar();
+        api.MapQueryImages();
         return api;
     }
 }

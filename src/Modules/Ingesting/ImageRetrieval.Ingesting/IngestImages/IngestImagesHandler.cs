@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Text.Json;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
@@ -9,13 +8,10 @@ using Mediator;
 
 namespace ImageRetrieval.Ingesting.IngestImages;
 
-internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vectors, IBlobStore blobs, ImageCatalog catalog, CollectionGuard guard, TimeProvider clock)
+internal sealed class IngestImagesHandler(
+    IMediator mediator, IVectorStore vectors, IBlobStore blobs, ImageCatalog catalog, CollectionGuard guard, CommitLocks locks, IngestingMetrics metrics, TimeProvider clock)
     : IRequestHandler<Contracts.IngestImages, IngestImagesResult>
 {
-    private static readonly Meter Meter = new("ImageRetrieval");
-    private static readonly Counter<long> Ingested = Meter.CreateCounter<long>("imageretrieval.images.ingested", description: "Images newly stored");
-    private static readonly Counter<long> BlobsRepaired = Meter.CreateCounter<long>("imageretrieval.blobs.repaired", description: "Missing blobs of stored images written back from a re-upload of the same bytes");
-
     public async ValueTask<IngestImagesResult> Handle(Contracts.IngestImages request, CancellationToken cancellationToken)
     {
         var model = await mediator.Send(new GetEmbeddingModel(), cancellationToken);
@@ -90,7 +86,7 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
             return [];
         }
 
-        using var locks = await CommitLocks.AcquireAsync(candidates.Select(c => c.Image.Id), cancellationToken);
+        using var held = await locks.AcquireAsync(candidates.Select(c => c.Image.Id), cancellationToken);
         foreach (var (id, raced) in await FetchAsync(candidates.Select(c => c.Image.Id), cancellationToken))
         {
             existing[id] = raced;
@@ -106,7 +102,7 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
             // The collection may have switched to another model (a reindex elsewhere) since the request began.
             await guard.EnsureCompatibleAsync(modelId, dimension, cancellationToken);
             await vectors.UpsertAsync(fresh.Select(c => c.Image.ToVectorRecord(c.Vector)).ToList(), cancellationToken);
-            Ingested.Add(fresh.Count);
+            metrics.Ingested.Add(fresh.Count);
         }
 
         return fresh.ToDictionary(c => c.Image.Id, c => c.Image);
@@ -132,14 +128,14 @@ internal sealed class IngestImagesHandler(IMediator mediator, IVectorStore vecto
             return;
         }
 
-        using var locks = await CommitLocks.AcquireAsync(missing.Select(i => ids[i].Id), cancellationToken);
+        using var held = await locks.AcquireAsync(missing.Select(i => ids[i].Id), cancellationToken);
         var still = await FetchAsync(missing.Select(i => ids[i].Id), cancellationToken);
         foreach (var i in missing)
         {
             if (still.TryGetValue(ids[i].Id, out var image) && image.HasBlob)
             {
                 await EnsureBlobAsync(image, uploads[i].Content, cancellationToken);
-                BlobsRepaired.Add(1);
+                metrics.BlobsRepaired.Add(1);
             }
         }
     }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using FluentValidation;
-using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 

@@ -21,7 +21,6 @@ internal sealed class ListImagesHandler(IVectorStore vectors, ImageCatalog catal
             throw new InvalidCursorException(ex);
         }
 
-
         var records = await catalog.ToRecordsAsync(page.Items.Select(StoredImage.FromVectorRecord), cancellationToken);
         return new ImagePage(records, page.NextCursor);
     }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Infrastructure.Adapters;
 
 /// <summary>
 /// What a rename needs to survive power loss: fsync of the file (done by the writer) makes its bytes

@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 
-namespace ImageRetrieval.Retrieval.Query;
+namespace ImageRetrieval.Retrieval.QueryImages;
 
 // Properties, not positional parameters: the OpenAPI document then lists only what a client must send.
 public sealed record QueryRequest
@@ -41,9 +41,9 @@ public sealed record QueryTermRequest
     public float? Weight { get; init; }
 }
 
-internal static class QueryEndpoint
+internal static class QueryImagesEndpoint
 {
-    public static void MapQuery(this IEndpointRouteBuilder api) =>
+    public static void MapQueryImages(this IEndpointRouteBuilder api) =>
         api.MapPost("/query", HandleAsync)
             .WithName("Query")
             .WithSummary("Search by a weighted combination of texts, images, stored images and vectors")
@@ -63,8 +63,8 @@ internal static class QueryEndpoint
     {
         var terms = (request.Terms ?? []).Select((t, i) => new QueryTerm(
             t.Text, t.ImageId, t.Image is null ? null : Decode(t.Image, i, limits.Value), t.Vector, t.Weight ?? 1f)).ToList();
-        var result = await mediator.Send(new QueryImages(terms, request.TopK ?? 10, request.MinScore, request.Filter), cancellationToken);
-        return TypedResults.Ok(SearchApi.ToResponse(result, context, service.Value));
+        var result = await mediator.Send(new Contracts.QueryImages(terms, request.TopK ?? 10, request.MinScore, request.Filter), cancellationToken);
+        return TypedResults.Ok(SearchResponse.From(result, context, service.Value.PublicBaseUrl));
     }
 
     private static ImageUpload Decode(string base64, int index, ImageLimitsOptions limits)

@@ -1,10 +1,11 @@
+using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Infrastructure.Adapters;
 
 public static class StoreRegistration
 {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Infrastructure.Adapters;
 
 /// <summary>
 /// The span and metrics of one call to a vector or blob store: <c>imageretrieval.store.call.duration</c>

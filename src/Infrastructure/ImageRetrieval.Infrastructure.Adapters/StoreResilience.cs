@@ -1,3 +1,4 @@
+using ImageRetrieval.Infrastructure.Abstractions;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,7 +8,7 @@ using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Timeout;
 
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Infrastructure.Adapters;
 
 /// <summary>The knobs every remote store's options expose for its HTTP resilience pipeline.</summary>
 public interface IStoreResilienceSettings

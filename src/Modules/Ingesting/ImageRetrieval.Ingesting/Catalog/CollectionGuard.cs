@@ -1,7 +1,8 @@
+using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Ingesting.Catalog;
 
 /// <summary>
 /// Makes sure vectors only meet vectors of the same model: the collection records the model id and
@@ -10,7 +11,7 @@ namespace ImageRetrieval.Infrastructure.Abstractions;
 /// run elsewhere can switch the collection to another model, and ensuring again is when the store
 /// re-reads its pointer, so a replica left on the old model starts refusing (409) within that interval.
 /// </summary>
-public sealed class CollectionGuard(IVectorStore store, IOptions<VectorStoreOptions> options, TimeProvider clock) : IDisposable
+internal sealed class CollectionGuard(IVectorStore store, IOptions<VectorStoreOptions> options, TimeProvider clock) : IDisposable
 {
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile Verified? _verified;
@@ -61,7 +62,7 @@ public sealed class CollectionGuard(IVectorStore store, IOptions<VectorStoreOpti
     private sealed record Verified(CollectionDescriptor Descriptor, DateTimeOffset At);
 }
 
-public sealed class ModelMismatchException(CollectionDescriptor existing, CollectionDescriptor wanted)
+internal sealed class ModelMismatchException(CollectionDescriptor existing, CollectionDescriptor wanted)
     : ServiceProblemException(409, ProblemTypes.ModelMismatch, "Collection built with another model",
         $"Collection '{existing.Name}' holds {existing.Dimension}-d vectors of model '{existing.ModelId}', but this service embeds with " +
         $"'{wanted.ModelId}' ({wanted.Dimension}-d). Either configure the model the collection holds, or re-index every stored image with the " +

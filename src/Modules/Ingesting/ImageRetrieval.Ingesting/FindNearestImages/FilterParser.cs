@@ -2,7 +2,7 @@ using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
 
-namespace ImageRetrieval.Retrieval.Filters;
+namespace ImageRetrieval.Ingesting.FindNearestImages;
 
 /// <summary>
 /// Parses the API's filter object, a subset of Pinecone's filter language that Qdrant also expresses:

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Infrastructure.Adapters;
 
 /// <summary>
 /// One writer per Local data directory. The Local vector store mirrors its file in memory, so a second

@@ -1,13 +1,14 @@
 using System.Globalization;
 using System.Text.Json;
+using ImageRetrieval.Infrastructure.Abstractions;
 
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Ingesting.Catalog;
 
 /// <summary>
 /// The catalogue entry of one image as kept in the vector store's metadata. System fields use
 /// keys starting with '_' (user metadata may not), so user filters and system fields never collide.
 /// </summary>
-public sealed partial record StoredImage(
+internal sealed partial record StoredImage(
     string Id,
     string Sha256,
     string ContentType,

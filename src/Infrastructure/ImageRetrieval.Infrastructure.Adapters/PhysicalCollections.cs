@@ -1,4 +1,4 @@
-namespace ImageRetrieval.Infrastructure.Abstractions;
+namespace ImageRetrieval.Infrastructure.Adapters;
 
 /// <summary>
 /// Names of the physical collections behind a logical one: the logical name itself (what every store

@@ -1,8 +1,8 @@
 using System.Text.Json;
-using ImageRetrieval.Retrieval.Filters;
+using ImageRetrieval.Ingesting.FindNearestImages;
 using ImageRetrieval.SharedKernel;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Ingesting.FindNearestImages;
 
 public sealed class FilterParserTests
 {

@@ -1,0 +1,34 @@
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Retrieval.Contracts;
+using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Retrieval.FindSimilar;
+
+internal static class FindSimilarEndpoint
+{
+    public static void MapFindSimilar(this IEndpointRouteBuilder api) =>
+        api.MapGet("/images/{id}/similar", SimilarAsync)
+            .WithName("FindSimilarImages")
+            .WithSummary("Images similar to a stored one")
+            .WithDescription("Like search, with a stored image as the query; the image itself is left out.")
+            .WithTags("search")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<Ok<SearchResponse>> SimilarAsync(
+        string id, HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken,
+        int topK = 10, float? minScore = null, string? filter = null)
+    {
+        var result = await mediator.Send(new Contracts.FindSimilar(id, topK, minScore, FormJson.ParseObject(filter, "filter", limits.Value)), cancellationToken);
+        return TypedResults.Ok(SearchResponse.From(result, context, service.Value.PublicBaseUrl));
+    }
+}

@@ -1,0 +1,23 @@
+using System.Diagnostics;
+using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.Retrieval.Contracts;
+using ImageRetrieval.SharedKernel;
+using Mediator;
+
+namespace ImageRetrieval.Retrieval.Search;
+
+internal sealed class SearchByImageHandler(IMediator mediator) : IRequestHandler<SearchByImage, SearchResult>
+{
+    public async ValueTask<SearchResult> Handle(SearchByImage request, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var embedded = await mediator.Send(new EmbedImages([request.Image]), cancellationToken);
+        var item = embedded.Items[0];
+        if (item.Rejection is { } rejection)
+        {
+            throw new ServiceProblemException(rejection.StatusCode, rejection.Slug, "Query image rejected", rejection.Detail);
+        }
+
+        return await mediator.FindNearestAsync(item.Vector!, embedded.Model, embedded.Dimension, request, excludeIds: null, clock, cancellationToken);
+    }
+}
