@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
+using ImageRetrieval.Ingesting.Catalog;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
