@@ -29,7 +29,8 @@ internal static class EndToEndBench
             for (var i = 0; i < batch; i++)
             {
                 var photo = photos[next++ % photos.Count];
-                model.Writer.Write(decoder.Decode(photo.Bytes), pixels.AsSpan(i * length, length));
+                using var rgb = decoder.Decode(photo.Bytes, model.Writer);
+                model.Writer.Write(rgb, pixels.AsSpan(i * length, length));
             }
 
             var t1 = Stopwatch.GetTimestamp();

@@ -49,9 +49,9 @@ internal static class Fixtures
     }
 
     /// <summary>Loads the model the way the service's ModelLoader does: one session, CLS pooling.</summary>
-    public static LoadedModel LoadModel(string onnx, PreprocessorConfig preprocessor, int intraOpThreads, string label)
+    public static LoadedModel LoadModel(string onnx, PreprocessorConfig preprocessor, int intraOpThreads, string label, bool spinning = false)
     {
-        var session = InferenceSessionFactory.Create(onnx, intraOpThreads);
+        var session = InferenceSessionFactory.Create(onnx, intraOpThreads, spinning);
         try
         {
             return new LoadedModel(session, new PixelTensorWriter(preprocessor), PoolingMode.Cls, label, "bench");
@@ -70,7 +70,8 @@ internal static class Fixtures
         var pixels = new float[count * writer.Length];
         for (var i = 0; i < count; i++)
         {
-            writer.Write(decoder.Decode(photos[i % photos.Count].Bytes), pixels.AsSpan(i * writer.Length, writer.Length));
+            using var rgb = decoder.Decode(photos[i % photos.Count].Bytes, writer);
+            writer.Write(rgb, pixels.AsSpan(i * writer.Length, writer.Length));
         }
 
         return pixels;

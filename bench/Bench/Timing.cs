@@ -35,6 +35,8 @@ internal sealed class Samples
         return values[Math.Clamp(rank - 1, 0, values.Count - 1)];
     }
 
+    public void CopyTo(Samples other) => values.ForEach(other.Add);
+
     public double Mean => values.Count == 0 ? double.NaN : values.Average();
 
     public double Min => Percentile(0);

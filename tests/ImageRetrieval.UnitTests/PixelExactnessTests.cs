@@ -31,7 +31,7 @@ public sealed class PixelExactnessTests
 
         Assert.Empty(mismatches);
 
-        void Check(string step, string name, byte[] pixels)
+        void Check(string step, string name, ReadOnlySpan<byte> pixels)
         {
             var expected = reference.RootElement.GetProperty(step).GetProperty(name).GetString();
             if (Convert.ToHexStringLower(SHA256.HashData(pixels)) != expected)

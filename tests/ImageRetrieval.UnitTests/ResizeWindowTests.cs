@@ -53,7 +53,7 @@ public sealed class ResizeWindowTests
         {
             var bytes = File.ReadAllBytes(photo);
             var whole = Decoder.Decode(bytes);
-            var part = Decoder.Decode(bytes, writer.SourceWindow);
+            var part = Decoder.Decode(bytes, writer);
             Assert.Equal((whole.Width, whole.Height), (part.Width, part.Height));
             var expected = new float[writer.Length];
             var actual = new float[writer.Length];

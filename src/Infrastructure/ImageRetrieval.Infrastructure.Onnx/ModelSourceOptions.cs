@@ -35,4 +35,7 @@ public sealed class ModelSourceOptions
     /// <summary>Intra-op threads for inference; 0 uses every core.</summary>
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
+
+    /// <summary>Let ONNX Runtime's intra-op threads busy-wait between parallel sections (its own default); off because they then compete with decoding.</summary>
+    public bool IntraOpSpinning { get; set; }
 }

@@ -5,10 +5,11 @@ using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.SharedKernel;
 using Mediator;
+using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Embedding.EmbedImages;
 
-internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder, InferenceQueue queue, EmbeddingCapacity capacity)
+internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder, InferenceQueue queue, EmbeddingCapacity capacity, IOptions<EmbeddingOptions> options)
     : IRequestHandler<Contracts.EmbedImages, EmbedImagesResult>
 {
     public async ValueTask<EmbedImagesResult> Handle(Contracts.EmbedImages request, CancellationToken cancellationToken)
@@ -54,11 +55,12 @@ internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder
     private DecodedImageInfo Preprocess(LoadedModel model, ImageUpload image, float[] pixels)
     {
         using var activity = EmbeddingMetrics.ActivitySource.StartActivity("decode and preprocess");
-        var rgb = decoder.Decode(image.Content, model.Writer.SourceWindow);
-        activity?.SetTag("image.width", rgb.Width);
-        activity?.SetTag("image.height", rgb.Height);
+        using var rgb = decoder.Decode(image.Content, model.Writer, options.Value.ShrinkOnLoad);
+        activity?.SetTag("image.width", rgb.SourceWidth);
+        activity?.SetTag("image.height", rgb.SourceHeight);
+        activity?.SetTag("image.decoded_width", rgb.Width);
         model.Writer.Write(rgb, pixels);
-        return new DecodedImageInfo(rgb.ContentType, rgb.Width, rgb.Height);
+        return new DecodedImageInfo(rgb.ContentType, rgb.SourceWidth, rgb.SourceHeight);
     }
 
     private static void Normalize(float[] vector)

@@ -39,4 +39,12 @@ public sealed class EmbeddingOptions
     /// <summary>Images decoded and resized at once; the rest wait (cancellably) for a slot.</summary>
     [Range(1, 1024)]
     public int DecodeParallelism { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// JPEGs larger than twice the model's resize target are decoded at 1/2, 1/4 or 1/8 scale (libjpeg
+    /// DCT scaling) before the Pillow-exact resize: several times less decoding and resampling work for
+    /// camera-sized photos. Embeddings then differ slightly from the reference pipeline (measured on the
+    /// shared photos: see bench/results/profile-notes.md); false decodes every pixel, bit-exact with Pillow.
+    /// </summary>
+    public bool ShrinkOnLoad { get; set; } = true;
 }

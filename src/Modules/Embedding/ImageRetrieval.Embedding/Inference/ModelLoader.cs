@@ -52,7 +52,7 @@ internal sealed partial class ModelLoader(
         LoadedModel model;
         try
         {
-            session = InferenceSessionFactory.Create(files.OnnxPath, options.IntraOpThreads);
+            session = InferenceSessionFactory.Create(files.OnnxPath, options.IntraOpThreads, options.IntraOpSpinning);
             model = new LoadedModel(session, new PixelTensorWriter(preprocessor), embedding.Value.Pooling, files.Name, fingerprint, text);
         }
         catch

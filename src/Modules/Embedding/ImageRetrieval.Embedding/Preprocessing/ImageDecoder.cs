@@ -6,12 +6,96 @@ using NetVips;
 
 namespace ImageRetrieval.Embedding.Preprocessing;
 
-/// <summary>Upright 8-bit RGB pixels of a decoded image, row-major, 3 bytes a pixel.</summary>
-/// <param name="Width">Of the whole upright image, even when only a part of it was decoded.</param>
-internal sealed record RgbImage(byte[] Pixels, int Width, int Height, string ContentType)
+/// <summary>
+/// Upright 8-bit RGB pixels of a decoded image, row-major, 3 bytes a pixel. What libvips decoded
+/// stays in its own (native) buffer until disposed, so a multi-megapixel upload is never copied into
+/// a fresh large managed array; a forgotten Dispose is caught by the handle's finalizer.
+/// </summary>
+internal sealed class RgbImage : IDisposable
 {
-    /// <summary>The part of the upright image that <see cref="Pixels"/> holds: all of it unless decoding was given a window.</summary>
-    public PixelWindow Region { get; init; } = new(0, 0, Width, Height);
+    private readonly byte[]? managed;
+    private readonly NativePixels? native;
+    private readonly int length;
+
+    /// <param name="width">Of the whole upright image at the decoded scale, even when only a part of it was decoded.</param>
+    public RgbImage(byte[] pixels, int width, int height, string contentType)
+        : this(width, height, contentType)
+    {
+        managed = pixels;
+        length = pixels.Length;
+    }
+
+    private RgbImage(NativePixels pixels, int length, int width, int height, string contentType)
+        : this(width, height, contentType)
+    {
+        native = pixels;
+        this.length = length;
+    }
+
+    private RgbImage(int width, int height, string contentType)
+    {
+        Width = width;
+        Height = height;
+        ContentType = contentType;
+        Region = new PixelWindow(0, 0, width, height);
+        SourceWidth = width;
+        SourceHeight = height;
+    }
+
+    public ReadOnlySpan<byte> Pixels => native is null ? managed.AsSpan(0, length) : native.AsSpan(length);
+
+    /// <summary>The decoded grid: the upright image, shrunk on load when <see cref="SourceWidth"/> differs.</summary>
+    public int Width { get; }
+
+    public int Height { get; }
+
+    public string ContentType { get; }
+
+    /// <summary>The part of the decoded grid that <see cref="Pixels"/> holds: all of it unless decoding was given a window.</summary>
+    public PixelWindow Region { get; init; }
+
+    /// <summary>The upright size of the image in the file, before any shrink on load: what is reported and stored.</summary>
+    public int SourceWidth { get; init; }
+
+    public int SourceHeight { get; init; }
+
+    /// <summary>Copies out of libvips' buffer only when the caller asks for an array (tests, tools).</summary>
+    public byte[] ToArray() => Pixels.ToArray();
+
+    /// <param name="pixels">The decoded grid's <paramref name="region"/>, written out by libvips.</param>
+    internal static RgbImage FromVips(Image pixels, int width, int height, string contentType, PixelWindow region, int sourceWidth, int sourceHeight)
+    {
+        var pointer = pixels.WriteToMemory(out var size);
+        return new RgbImage(new NativePixels(pointer), checked((int)size), width, height, contentType)
+        {
+            Region = region,
+            SourceWidth = sourceWidth,
+            SourceHeight = sourceHeight,
+        };
+    }
+
+    public void Dispose() => native?.Dispose();
+
+    /// <summary>Memory libvips allocated (g_malloc) for <see cref="Image.WriteToMemory(out ulong)"/>.</summary>
+    private sealed class NativePixels : SafeHandle
+    {
+        public NativePixels(IntPtr pointer)
+            : base(IntPtr.Zero, ownsHandle: true) => SetHandle(pointer);
+
+        public override bool IsInvalid => handle == IntPtr.Zero;
+
+        public unsafe ReadOnlySpan<byte> AsSpan(int length)
+        {
+            ObjectDisposedException.ThrowIf(IsClosed, this);
+            return new ReadOnlySpan<byte>((void*)handle, length);
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            NetVips.NetVips.Free(handle);
+            return true;
+        }
+    }
 }
 
 internal sealed class ImageRejectedException(ImageRejection rejection) : Exception(rejection.Detail)
@@ -49,11 +133,17 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         Cache.Max = 0;
     }
 
-    /// <param name="window">
-    /// Given the upright width and height, the part of the image that is needed; only that part is
+    /// <param name="target">
+    /// The model input the pixels are for: only the part of the image its resize and crop read is
     /// converted and copied out (libvips still has to decompress the rows before it).
     /// </param>
-    public RgbImage Decode(ReadOnlyMemory<byte> bytes, Func<int, int, PixelWindow>? window = null)
+    /// <param name="shrinkOnLoad">
+    /// For JPEG, let the decoder scale down by 2, 4 or 8 in the DCT domain as long as the result stays
+    /// at least twice the size <paramref name="target"/> resizes to (<see cref="PixelTensorWriter.ShrinkFactor"/>):
+    /// far fewer pixels are decompressed, converted and resampled; the Pillow-exact resize then runs
+    /// from the shrunk image, so the tensor is close to, but no longer bit-identical with, Pillow's.
+    /// </param>
+    public RgbImage Decode(ReadOnlyMemory<byte> bytes, PixelTensorWriter? target = null, bool shrinkOnLoad = false)
     {
         var limit = limits.Value;
         if (bytes.Length > limit.MaxFileBytes)
@@ -81,21 +171,34 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         {
             using var header = Image.NewFromBuffer(buffer, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated);
             CheckHeader(header, limit);
-            using var rgb = ToRgb(header);
+            var (sourceWidth, sourceHeight) = UprightSize(header);
+            var shrink = shrinkOnLoad && target is not null && contentType == "image/jpeg" ? target.ShrinkFactor(sourceWidth, sourceHeight) : 1;
+            using var shrunk = shrink > 1
+                ? Image.NewFromBuffer(buffer, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated, kwargs: new VOption { { "shrink", shrink } })
+                : null;
+            using var rgb = ToRgb(shrunk ?? header);
             var (width, height) = (rgb.Width, rgb.Height);
-            var region = window?.Invoke(width, height) ?? new PixelWindow(0, 0, width, height);
-            if (region == new PixelWindow(0, 0, width, height))
+            var whole = new PixelWindow(0, 0, width, height);
+            var region = target?.SourceWindow(width, height, sourceWidth, sourceHeight) ?? whole;
+            if (region == whole)
             {
-                return new RgbImage(rgb.WriteToMemory<byte>(), width, height, contentType);
+                return RgbImage.FromVips(rgb, width, height, contentType, whole, sourceWidth, sourceHeight);
             }
 
             using var part = rgb.ExtractArea(region.X, region.Y, region.Width, region.Height);
-            return new RgbImage(part.WriteToMemory<byte>(), width, height, contentType) { Region = region };
+            return RgbImage.FromVips(part, width, height, contentType, region, sourceWidth, sourceHeight);
         }
         catch (VipsException ex)
         {
             throw Reject(422, ProblemTypes.UndecodableImage, $"The {contentType} file could not be decoded: {FirstLine(ex.Message)}");
         }
+    }
+
+    /// <summary>The size after EXIF orientation, from the header: orientations 5-8 turn the image by 90 degrees.</summary>
+    private static (int Width, int Height) UprightSize(Image header)
+    {
+        var orientation = header.Contains("orientation") && header.Get("orientation") is int o ? o : 1;
+        return orientation is >= 5 and <= 8 ? (header.Height, header.Width) : (header.Width, header.Height);
     }
 
     /// <summary>What decoding will cost, from the header alone: pixels, bytes of decoded samples, shape.</summary>

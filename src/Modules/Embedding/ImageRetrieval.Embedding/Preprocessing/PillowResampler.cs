@@ -105,19 +105,30 @@ internal sealed class ResizePlan
         return new ResizePlan(filter, inWidth, inHeight, outWidth, outHeight, output, h, v, new PixelWindow(left, top, right - left, bottom - top));
     }
 
+    /// <summary>Bytes of RGB that <see cref="Output"/> takes.</summary>
+    public int OutputLength => checked(Output.Width * Output.Height * Channels);
+
     /// <summary>Computes <see cref="Output"/> from <paramref name="rgb"/>, which holds the input's <paramref name="region"/> (it must contain <see cref="Source"/>).</summary>
     public byte[] Execute(ReadOnlySpan<byte> rgb, PixelWindow region)
+    {
+        var output = new byte[OutputLength];
+        Execute(rgb, region, output);
+        return output;
+    }
+
+    /// <summary>As <see cref="Execute(ReadOnlySpan{byte}, PixelWindow)"/>, into the first <see cref="OutputLength"/> bytes of <paramref name="output"/> (e.g. a pooled buffer).</summary>
+    public void Execute(ReadOnlySpan<byte> rgb, PixelWindow region, Span<byte> output)
     {
         if (!region.Contains(Source) || rgb.Length < (long)region.Width * region.Height * Channels)
         {
             throw new ArgumentException($"The pixels cover {region}; the plan needs {Source}.", nameof(rgb));
         }
 
-        var output = new byte[checked(Output.Width * Output.Height * Channels)];
+        ArgumentOutOfRangeException.ThrowIfLessThan(output.Length, OutputLength, nameof(output));
         if (filter == ResampleFilter.Nearest)
         {
             Nearest(rgb, region, output);
-            return output;
+            return;
         }
 
         // Horizontal rows are made on demand into a ring as tall as the widest vertical support: the
@@ -138,7 +149,7 @@ internal sealed class ResizePlan
                 }
 
                 nextRow = Math.Max(nextRow, first + taps);
-                var destination = output.AsSpan(j * rowBytes, rowBytes);
+                var destination = output.Slice(j * rowBytes, rowBytes);
                 if (vertical is null)
                 {
                     ring.AsSpan(first % ringRows * rowBytes, rowBytes).CopyTo(destination);
@@ -163,8 +174,6 @@ internal sealed class ResizePlan
                     destination[x] = Clip8(sum[x]);
                 }
             }
-
-            return output;
         }
         finally
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.SharedKernel;
 
@@ -15,14 +16,59 @@ internal sealed class PixelTensorWriter(PreprocessorConfig config)
 
     public int Length => 3 * OutputSize.Height * OutputSize.Width;
 
-    /// <summary>The input pixels (upright) that a <paramref name="width"/> x <paramref name="height"/> image needs decoded.</summary>
-    public PixelWindow SourceWindow(int width, int height) => Plan(width, height).Resize.Source;
+    /// <summary>
+    /// The pixels of a decoded grid (<paramref name="width"/> x <paramref name="height"/>, upright) that
+    /// the tensor needs, for an image that is <paramref name="sourceWidth"/> x <paramref name="sourceHeight"/>
+    /// in its file (larger when it was shrunk on load).
+    /// </summary>
+    public PixelWindow SourceWindow(int width, int height, int sourceWidth, int sourceHeight) =>
+        Plan(width, height, sourceWidth, sourceHeight).Resize.Source;
+
+    /// <summary>
+    /// The largest JPEG shrink-on-load factor (8, 4, 2, else 1) that leaves the decoded image at least
+    /// twice the resize target in both directions, so the antialiasing resize still averages over at
+    /// least 2x2 decoded pixels per output pixel and the result stays close to resizing the full image.
+    /// </summary>
+    public int ShrinkFactor(int sourceWidth, int sourceHeight)
+    {
+        if (config.Resize == ResizeMode.None)
+        {
+            return 1;
+        }
+
+        var (resizedWidth, resizedHeight) = ResizedSize(sourceWidth, sourceHeight);
+        foreach (var factor in (ReadOnlySpan<int>)[8, 4, 2])
+        {
+            // libjpeg's scaled output is ceil(size / factor).
+            if ((sourceWidth + factor - 1) / factor >= 2L * resizedWidth && (sourceHeight + factor - 1) / factor >= 2L * resizedHeight)
+            {
+                return factor;
+            }
+        }
+
+        return 1;
+    }
 
     public void Write(RgbImage image, Span<float> destination)
     {
-        var plan = Plan(image.Width, image.Height);
+        var plan = Plan(image.Width, image.Height, image.SourceWidth, image.SourceHeight);
+
+        // Pooled: the resized window is ~150 KB at 224x224, a large-object-heap allocation per image otherwise.
+        var resized = ArrayPool<byte>.Shared.Rent(plan.Resize.OutputLength);
+        try
+        {
+            plan.Resize.Execute(image.Pixels, image.Region, resized);
+            WriteTensor(plan, resized, destination);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(resized);
+        }
+    }
+
+    private void WriteTensor(Layout plan, ReadOnlySpan<byte> pixels, Span<float> destination)
+    {
         var window = plan.Resize.Output;
-        var pixels = plan.Resize.Execute(image.Pixels, image.Region);
         var (outHeight, outWidth) = OutputSize;
         var plane = outHeight * outWidth;
         Span<float> scale = stackalloc float[3];
@@ -68,14 +114,18 @@ internal sealed class PixelTensorWriter(PreprocessorConfig config)
 
     private sealed record Layout(ResizePlan Resize, int Top, int Left);
 
-    private Layout Plan(int width, int height)
+    /// <summary>The resized size follows the image's size in its file, so shrinking on load does not move the crop.</summary>
+    private (int Width, int Height) ResizedSize(int sourceWidth, int sourceHeight) => config.Resize switch
     {
-        var (resizedWidth, resizedHeight) = config.Resize switch
-        {
-            ResizeMode.Exact => (config.ResizeWidth, config.ResizeHeight),
-            ResizeMode.ShortestEdge => ShortestEdgeSize(width, height, config.ShortestEdge),
-            _ => (width, height),
-        };
+        ResizeMode.Exact => (config.ResizeWidth, config.ResizeHeight),
+        ResizeMode.ShortestEdge => ShortestEdgeSize(sourceWidth, sourceHeight, config.ShortestEdge),
+        _ => (sourceWidth, sourceHeight),
+    };
+
+    private Layout Plan(int width, int height, int sourceWidth, int sourceHeight)
+    {
+        // Without a resize there is nothing to shrink into: the decoded grid is the source.
+        var (resizedWidth, resizedHeight) = config.Resize == ResizeMode.None ? (width, height) : ResizedSize(sourceWidth, sourceHeight);
 
         // transformers' center_crop: top/left by floor division; areas outside the image are zero-padded.
         var (outHeight, outWidth) = OutputSize;

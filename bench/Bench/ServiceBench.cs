@@ -1,0 +1,317 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using ImageRetrieval.Embedding.Preprocessing;
+using ImageRetrieval.Infrastructure.Onnx;
+using NetVips;
+
+namespace ImageRetrieval.Bench;
+
+/// <summary>
+/// The service end to end over HTTP next to the model alone, in one run so the ratios compare like
+/// with like: per precision, raw ONNX Runtime on the same graph and intra-op threads (batch 1 and the
+/// service's batch limit), then the real Host on Kestrel (ingest by concurrent clients, then lone
+/// searches), then raw again; and a mixed load (ingest and search at once) on a small model.
+/// </summary>
+internal static class ServiceBench
+{
+    private static readonly double[] Megapixels = [0.3, 0.6, 1.0, 1.5, 2.0, 2.5];
+    private static long sequence;
+
+    public static async Task RunAsync(BenchOptions options, Report report)
+    {
+        var modelDir = options.Get("model", Fixtures.DefaultModel);
+        var precisions = options.GetList("precision", "fp32,int8");
+        var threads = options.GetInt("threads", 2);
+        var clients = options.GetInt("clients", 4);
+        var files = options.GetInt("files", 2);
+        var maxBatch = options.GetInt("max-batch", 8);
+        var seconds = options.GetDouble("seconds", 30);
+        var warmup = options.GetDouble("warmup", 10);
+        var rawSeconds = options.GetDouble("raw-seconds", 8);
+        var searches = options.GetInt("searches", 40);
+        var hostDll = options.Get("host", ServiceProcess.DefaultHostDll());
+        var mixedModel = options.Get("mixed-model", "tests/fixtures/models/vit-tiny");
+        var mixedSeconds = options.GetDouble("mixed-seconds", 30);
+        var extra = ParseSettings(options.Get("set", ""));
+        var torch = ReadAnchor(options.Get("anchor", ""));
+        var photos = CameraSizedJpegs(Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos)));
+        report.Note($"Photos: {photos.Count} JPEGs made from the shared photos' JPEGs, resized (libvips Lanczos3) to {string.Join('/', Megapixels)} MP in turn and saved at Q90 " +
+            $"({photos.Sum(p => p.Bytes.Length) / 1024} KiB in all); every ingest upload gets a unique JPEG comment so its bytes (and image id) are new.");
+
+        report.Column("figure").Column("precision").Column("value", "0.00").Column("unit").Column("detail");
+        foreach (var precision in precisions)
+        {
+            var quantized = precision == "int8";
+            var files_ = ModelFiles.FromDirectory(modelDir, Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDir)), quantized);
+            var before = Raw(files_, threads, maxBatch, rawSeconds, photos);
+            await using (var service = await ServiceProcess.StartAsync(hostDll, Settings(modelDir, quantized, threads, maxBatch, extra), TimeSpan.FromMinutes(3)))
+            {
+                using var http = Client(service);
+                await IngestAsync(http, photos, clients, files, TimeSpan.FromSeconds(warmup));
+                var batches0 = await ServiceProcess.HistogramAsync(http, "imageretrieval_embedding_batch_size");
+                var cpu0 = service.CpuSeconds();
+                var ingest = await IngestAsync(http, photos, clients, files, TimeSpan.FromSeconds(seconds));
+                var cpu1 = service.CpuSeconds();
+                var batches1 = await ServiceProcess.HistogramAsync(http, "imageretrieval_embedding_batch_size");
+                await SearchAsync(http, photos, 5, null);
+                var lone = await SearchAsync(http, photos, searches, null);
+                var after = Raw(files_, threads, maxBatch, rawSeconds, photos);
+
+                var raw = Average(before, after);
+                var serviceCpu = (cpu1 - cpu0) / ingest.Images * 1000;
+                var meanBatch = (batches1.Sum - batches0.Sum) / Math.Max(1, batches1.Count - batches0.Count);
+                Row(report, "e2e ingest", precision, ingest.ImagesPerSecond, "img/s",
+                    $"{clients} clients x {files} files/request over HTTP, {ingest.Images} images in {ingest.Seconds:0.0} s, mean batch {meanBatch:0.00}, request p50 {ingest.Latency.Percentile(50):0} ms", new()
+                    {
+                        ["service_cpu_ms_per_image"] = serviceCpu,
+                        ["mean_batch"] = meanBatch,
+                        ["images"] = ingest.Images,
+                        ["failed_requests"] = ingest.Failures,
+                    });
+                Row(report, $"raw ORT batch {maxBatch}", precision, raw.BatchThroughput, "img/s",
+                    $"before {before.BatchThroughput:0.00}, after {after.BatchThroughput:0.00}; CPU {raw.BatchCpuMs:0} ms/image", new() { ["raw_cpu_ms_per_image"] = raw.BatchCpuMs });
+                Row(report, "raw ORT batch 1", precision, raw.SingleThroughput, "img/s", $"latency p50 {raw.SingleP50Ms:0.0} ms", new() { ["p50_ms"] = raw.SingleP50Ms });
+                Row(report, $"e2e ingest / raw ORT batch {maxBatch}", precision, ingest.ImagesPerSecond / raw.BatchThroughput, "ratio", quantized ? "target >= 0.80" : "target >= 0.90", []);
+                Row(report, "service CPU / raw CPU per image", precision, serviceCpu / raw.BatchCpuMs, "ratio", $"{serviceCpu:0} vs {raw.BatchCpuMs:0} ms of CPU per image", []);
+                Row(report, "lone search p50", precision, lone.Latency.Percentile(50), "ms",
+                    $"{lone.Requests} sequential POST /api/v1/search (client side); p95 {lone.Latency.Percentile(95):0.0} ms; server tookMs p50 {lone.Took.Percentile(50):0.0}", new() { ["p95_ms"] = lone.Latency.Percentile(95), ["took_p50_ms"] = lone.Took.Percentile(50) });
+                Row(report, "lone search / raw batch-1 latency", precision, lone.Latency.Percentile(50) / raw.SingleP50Ms, "ratio", quantized ? "target <= 1.10" : "", []);
+                if (torch.TryGetValue(("vit_b16", maxBatch), out var eager) && modelDir.Contains("b16", StringComparison.Ordinal))
+                {
+                    Row(report, $"e2e ingest / PyTorch eager batch {maxBatch}", precision, ingest.ImagesPerSecond / eager, "ratio", $"PyTorch eager {eager:0.00} img/s" + (quantized ? "; target >= 5" : ""), []);
+                }
+            }
+        }
+
+        if (mixedModel != "none")
+        {
+            await MixedAsync(report, hostDll, mixedModel, threads, maxBatch, files, photos, mixedSeconds, searches, extra);
+        }
+
+        report.Note($"Same run, same machine: raw ORT = LoadedModel.RunBatch in the bench process on pre-made tensors of these photos, session from InferenceSessionFactory with {threads} intra-op threads and ONNX Runtime's default spinning (the model at its fastest alone), timed before and after the service and averaged. " +
+            $"The service: Host from {Path.GetFileName(hostDll)} on Kestrel loopback, Local stores in a temp dir, IntraOpThreads={threads}, MaxBatchSize={maxBatch}{(extra.Count > 0 ? ", " + string.Join(", ", extra.Select(kv => kv.Key + "=" + kv.Value)) : "")}; " +
+            $"{warmup:0} s of ingest warm-up, then {seconds:0} s measured. The HTTP clients run in the bench process on the same cores. Service CPU = the Host process's user+system time over the measured ingest / images.");
+    }
+
+    private static async Task MixedAsync(Report report, string hostDll, string modelDir, int threads, int maxBatch, int files, List<Photo> photos, double seconds, int searches, Dictionary<string, string> extra)
+    {
+        await using var service = await ServiceProcess.StartAsync(hostDll, Settings(modelDir, false, threads, maxBatch, extra), TimeSpan.FromMinutes(2));
+        using var http = Client(service);
+        await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(Math.Min(seconds, 10)));
+        await SearchAsync(http, photos, 5, null);
+        var lone = await SearchAsync(http, photos, searches, null);
+        var ingestAlone = await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(seconds));
+        using var stop = new CancellationTokenSource();
+        var searchers = Enumerable.Range(0, 3).Select(_ => SearchAsync(http, photos, int.MaxValue, stop.Token)).ToList();
+        var ingestMixed = await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(seconds));
+        await stop.CancelAsync();
+        var mixed = Merge(await Task.WhenAll(searchers));
+        var label = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDir));
+        Row(report, "mixed: lone search p50", label, lone.Latency.Percentile(50), "ms", $"{lone.Requests} sequential searches, nothing else running; p95 {lone.Latency.Percentile(95):0.0} ms", []);
+        Row(report, "mixed: search p95 under load", label, mixed.Latency.Percentile(95), "ms",
+            $"3 clients searching while 3 ingest ({files} files/request); {mixed.Requests} searches, p50 {mixed.Latency.Percentile(50):0.0} ms", new() { ["p50_ms"] = mixed.Latency.Percentile(50) });
+        Row(report, "mixed: search p95 / lone search p50", label, mixed.Latency.Percentile(95) / lone.Latency.Percentile(50), "ratio", "target <= 3", []);
+        Row(report, "mixed: ingest with searches / ingest alone", label, ingestMixed.ImagesPerSecond / ingestAlone.ImagesPerSecond, "ratio",
+            $"{ingestMixed.ImagesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} img/s (3 ingest clients)", new() { ["ingest_alone_per_s"] = ingestAlone.ImagesPerSecond, ["ingest_mixed_per_s"] = ingestMixed.ImagesPerSecond });
+    }
+
+    private static void Row(Report report, string figure, string precision, double value, string unit, string detail, Dictionary<string, object> more)
+    {
+        var row = new Dictionary<string, object> { ["figure"] = figure, ["precision"] = precision, ["value"] = value, ["unit"] = unit, ["detail"] = detail };
+        foreach (var (k, v) in more)
+        {
+            row[k] = v;
+        }
+
+        report.Row(row);
+    }
+
+    private static Dictionary<string, string> Settings(string modelDir, bool quantized, int threads, int maxBatch, Dictionary<string, string> extra)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["ImageRetrieval:Embedding:Model"] = Path.GetFullPath(modelDir),
+            ["ImageRetrieval:Embedding:Quantized"] = quantized ? "true" : "false",
+            ["ImageRetrieval:Embedding:IntraOpThreads"] = threads.ToString(CultureInfo.InvariantCulture),
+            ["ImageRetrieval:Embedding:MaxBatchSize"] = maxBatch.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (k, v) in extra)
+        {
+            settings[k] = v;
+        }
+
+        return settings;
+    }
+
+    /// <summary>`--set Key=Value;Key=Value`: extra Host settings, e.g. ImageRetrieval:Embedding:ShrinkOnLoad=false.</summary>
+    private static Dictionary<string, string> ParseSettings(string text) =>
+        text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => p.Split('=', 2))
+            .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+
+    private static HttpClient Client(ServiceProcess service) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = service.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
+
+    private sealed record RawFigures(double BatchThroughput, double BatchCpuMs, double SingleThroughput, double SingleP50Ms);
+
+    private static RawFigures Raw(ModelFiles files, int threads, int maxBatch, double seconds, List<Photo> photos)
+    {
+        using var model = Fixtures.LoadModel(files.OnnxPath, PreprocessorConfig.Load(files.PreprocessorConfigPath), threads, files.Name, spinning: true);
+        var pixels = Fixtures.PixelTensors(model.Writer, photos, maxBatch);
+        Timing.WarmUp(() => model.RunBatch(pixels, maxBatch), 2);
+        var (batchRuns, batchWall, batchCpu) = Timing.ForBudget(() => model.RunBatch(pixels, maxBatch), seconds);
+        Timing.WarmUp(() => model.RunBatch(pixels, 1), 1);
+        var (singleRuns, singleWall, _) = Timing.ForBudget(() => model.RunBatch(pixels, 1), seconds);
+        return new RawFigures(batchRuns.Count * maxBatch / batchWall, batchCpu / (batchRuns.Count * maxBatch) * 1000, singleRuns.Count / singleWall, singleRuns.Percentile(50));
+    }
+
+    private static RawFigures Average(RawFigures a, RawFigures b) => new(
+        (a.BatchThroughput + b.BatchThroughput) / 2, (a.BatchCpuMs + b.BatchCpuMs) / 2, (a.SingleThroughput + b.SingleThroughput) / 2, (a.SingleP50Ms + b.SingleP50Ms) / 2);
+
+    private sealed record LoadResult(int Images, int Requests, int Failures, double Seconds, Samples Latency, Samples Took)
+    {
+        public double ImagesPerSecond => Images / Seconds;
+    }
+
+    private static LoadResult Merge(IReadOnlyList<LoadResult> parts)
+    {
+        var latency = new Samples();
+        var took = new Samples();
+        foreach (var p in parts)
+        {
+            p.Latency.CopyTo(latency);
+            p.Took.CopyTo(took);
+        }
+
+        return new LoadResult(parts.Sum(p => p.Images), parts.Sum(p => p.Requests), parts.Sum(p => p.Failures), parts.Max(p => p.Seconds), latency, took);
+    }
+
+    /// <summary><paramref name="clients"/> concurrent clients, each posting <paramref name="files"/> new JPEGs per request back to back until the time is up.</summary>
+    private static async Task<LoadResult> IngestAsync(HttpClient http, List<Photo> photos, int clients, int files, TimeSpan duration)
+    {
+        var clock = Stopwatch.StartNew();
+        var parts = await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        {
+            var latency = new Samples();
+            int images = 0, requests = 0, failures = 0;
+            while (clock.Elapsed < duration)
+            {
+                using var form = new MultipartFormDataContent();
+                for (var f = 0; f < files; f++)
+                {
+                    var n = Interlocked.Increment(ref sequence);
+                    form.Add(Jpeg(Unique(photos[(int)(n % photos.Count)].Bytes, n)), "files", $"photo-{n}.jpg");
+                }
+
+                var t = Stopwatch.GetTimestamp();
+                using var response = await http.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
+                await response.Content.ReadAsByteArrayAsync();
+                latency.Add(Timing.Ms(t));
+                requests++;
+                if (response.IsSuccessStatusCode)
+                {
+                    images += files;
+                }
+                else
+                {
+                    failures++;
+                }
+            }
+
+            return new LoadResult(images, requests, failures, 0, latency, new Samples());
+        }));
+        var seconds = clock.Elapsed.TotalSeconds;
+        return Merge(parts) with { Seconds = seconds };
+    }
+
+    /// <summary>Sequential searches, one at a time: <paramref name="count"/> of them or until cancelled.</summary>
+    private static async Task<LoadResult> SearchAsync(HttpClient http, List<Photo> photos, int count, CancellationToken? stop)
+    {
+        var latency = new Samples();
+        var took = new Samples();
+        var clock = Stopwatch.StartNew();
+        var failures = 0;
+        for (var i = 0; i < count && stop?.IsCancellationRequested != true; i++)
+        {
+            using var form = new MultipartFormDataContent();
+            form.Add(Jpeg(photos[i % photos.Count].Bytes), "file", "query.jpg");
+            form.Add(new StringContent("10"), "topK");
+            var t = Stopwatch.GetTimestamp();
+            using var response = await http.PostAsync(new Uri("/api/v1/search", UriKind.Relative), form);
+            var body = await response.Content.ReadAsByteArrayAsync();
+            var ms = Timing.Ms(t);
+            if (!response.IsSuccessStatusCode)
+            {
+                failures++;
+                continue;
+            }
+
+            latency.Add(ms);
+            using var json = JsonDocument.Parse(body);
+            took.Add(json.RootElement.GetProperty("tookMs").GetDouble());
+        }
+
+        return new LoadResult(0, latency.Count, failures, clock.Elapsed.TotalSeconds, latency, took);
+    }
+
+    private static ByteArrayContent Jpeg(byte[] bytes)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+        return content;
+    }
+
+    /// <summary>The same picture with new bytes: a COM segment right after SOI carries a run-unique tag.</summary>
+    private static byte[] Unique(byte[] jpeg, long n)
+    {
+        var tag = System.Text.Encoding.ASCII.GetBytes(FormattableString.Invariant($"bench {Environment.ProcessId} {n}"));
+        var result = new byte[jpeg.Length + 4 + tag.Length];
+        jpeg.AsSpan(0, 2).CopyTo(result);
+        result[2] = 0xFF;
+        result[3] = 0xFE;
+        result[4] = (byte)((tag.Length + 2) >> 8);
+        result[5] = (byte)(tag.Length + 2);
+        tag.CopyTo(result.AsSpan(6));
+        jpeg.AsSpan(2).CopyTo(result.AsSpan(6 + tag.Length));
+        return result;
+    }
+
+    /// <summary>Camera-sized JPEGs (0.3-2.5 MP) from the shared photos' JPEGs, deterministic.</summary>
+    public static List<Photo> CameraSizedJpegs(List<Photo> shared)
+    {
+        var jpegs = shared.Where(p => p.Name.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase)).ToList();
+        var result = new List<Photo>(jpegs.Count);
+        for (var i = 0; i < jpegs.Count; i++)
+        {
+            using var image = Image.NewFromBuffer(jpegs[i].Bytes);
+            var scale = Math.Sqrt(Megapixels[i % Megapixels.Length] * 1e6 / ((double)image.Width * image.Height));
+            using var resized = image.Resize(scale, kernel: Enums.Kernel.Lanczos3);
+            result.Add(new Photo(jpegs[i].Name, resized.JpegsaveBuffer(q: 90)));
+        }
+
+        return result;
+    }
+
+    /// <summary>torch_vit_anchor.py's lines "torch-eager vit_b16 batch=8 threads=2: 2.51 img/s".</summary>
+    private static Dictionary<(string Model, int Batch), double> ReadAnchor(string path)
+    {
+        var result = new Dictionary<(string, int), double>();
+        if (path.Length == 0 || !File.Exists(path))
+        {
+            return result;
+        }
+
+        foreach (var line in File.ReadLines(path))
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(line, @"torch-eager (\w+) batch=(\d+) threads=\d+: ([\d.]+) img/s");
+            if (m.Success)
+            {
+                result[(m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture))] = double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return result;
+    }
+}
