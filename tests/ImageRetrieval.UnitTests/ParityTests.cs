@@ -35,6 +35,18 @@ public sealed class ParityTests
         Assert.True(cosines.Values.Average() >= 0.999, $"mean {cosines.Values.Average()}");
     }
 
+    [SkippableTheory]
+    [InlineData("vit-tiny")]
+    [InlineData("vit-tiny-crop")]
+    public void Given_the_shared_photos_When_JPEGs_are_shrunk_on_load_Then_cosine_to_the_reference_still_is_at_least_0_999_on_average_and_0_995_each(string model)
+    {
+        Skip.IfNot(Directory.Exists(RepositoryPaths.SharedPhotos), $"the shared photos are not at {RepositoryPaths.SharedPhotos}");
+        var cosines = Compare(model, model, PoolingMode.Cls, RepositoryPaths.SharedPhotos, shrinkOnLoad: true);
+        Assert.Equal(29, cosines.Count);
+        Assert.True(cosines.Values.Min() >= 0.995, $"min {cosines.MinBy(c => c.Value)}");
+        Assert.True(cosines.Values.Average() >= 0.999, $"mean {cosines.Values.Average()}");
+    }
+
     [Fact]
     public void Given_grayscale_palette_alpha_and_exif_rotated_images_When_embedded_Then_they_match_the_reference()
     {
@@ -45,7 +57,7 @@ public sealed class ParityTests
         Assert.All(cosines, c => Assert.True(c.Value >= 0.999, $"{c.Key}: {c.Value}"));
     }
 
-    private static Dictionary<string, double> Compare(string modelName, string referenceName, PoolingMode pooling, string photos)
+    private static Dictionary<string, double> Compare(string modelName, string referenceName, PoolingMode pooling, string photos, bool shrinkOnLoad = false)
     {
         using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(RepositoryPaths.Fixtures, "parity", referenceName + ".json")));
         var key = pooling.ToString().ToLowerInvariant();
@@ -55,7 +67,7 @@ public sealed class ParityTests
         var cosines = new Dictionary<string, double>();
         foreach (var entry in reference.RootElement.GetProperty("pooling").GetProperty(key).EnumerateObject())
         {
-            var rgb = Decoder.Decode(File.ReadAllBytes(Path.Combine(photos, entry.Name)));
+            using var rgb = Decoder.Decode(File.ReadAllBytes(Path.Combine(photos, entry.Name)), model.Writer, shrinkOnLoad);
             var pixels = new float[model.Writer.Length];
             model.Writer.Write(rgb, pixels);
             var vector = model.RunBatch(pixels, 1)[0];
