@@ -13,6 +13,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           accuracy   [--model DIR] [--photos DIR] [--batch 1,8] [--threads 2] [--seconds 6] [--out FILE]  (default: the ResNet-18 layout, built on first use)
           service    [--model DIR] [--precision fp32,int8] [--threads 2] [--clients 4] [--files 2] [--seconds 30] [--warmup 10] [--searches 40]
                      [--mixed-model tests/fixtures/models/vit-tiny|none] [--mixed-seconds 30] [--anchor TORCH_OUTPUT] [--host HOST.dll] [--set K=V;K=V]
+          parity     [--model tests/fixtures/models/vit-tiny] [--reference tests/fixtures/parity/vit-tiny.json] [--photos DIR]
           search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000] [--modes exact,quantized] [--metadata catalog|none]
         common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)
         """);
@@ -48,6 +49,9 @@ try
             break;
         case "accuracy":
             AccuracyBench.Run(options, report);
+            break;
+        case "parity":
+            ParityBench.Run(options, report);
             break;
         case "service":
             await ServiceBench.RunAsync(options, report);

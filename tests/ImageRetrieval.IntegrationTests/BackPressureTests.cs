@@ -12,6 +12,9 @@ namespace ImageRetrieval.IntegrationTests;
 public sealed class BackPressureTests
 {
     private const int HeavyImages = 4;
+
+    // Two files make the small requests bulk work too, so they queue for the same decoding as the heavy one.
+    private const int SmallImages = 2;
     private static readonly Uri Embeddings = new("/api/v1/embeddings", UriKind.Relative);
 
     [Fact]
@@ -19,7 +22,7 @@ public sealed class BackPressureTests
     {
         await using var factory = new ServiceFactory(overrides: new Dictionary<string, string?>
         {
-            ["ImageRetrieval:Embedding:MaxQueueLength"] = (HeavyImages + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ImageRetrieval:Embedding:MaxQueueLength"] = (HeavyImages + SmallImages).ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ImageRetrieval:Embedding:DecodeParallelism"] = "1",
         });
         var client = await factory.CreateReadyClientAsync();
@@ -37,7 +40,7 @@ public sealed class BackPressureTests
         await Task.Delay(500);
         Assert.False(busy.IsCompleted, "the heavy request should still be decoding");
 
-        // One more image is admitted and waits for the decode slot; its client then goes away.
+        // One more (bulk) request is admitted and waits for the decode slot; its client then goes away.
         using var abandon = new CancellationTokenSource();
         var abandoned = client.PostAsync(Embeddings, SmallForm(), abandon.Token);
         await Task.Delay(200);
@@ -48,7 +51,7 @@ public sealed class BackPressureTests
             Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {refused.Headers.RetryAfter}");
             var problem = await refused.Content.ReadFromJsonAsync<JsonObject>();
             Assert.Equal("urn:image-retrieval:problem:overloaded", problem!["type"]!.GetValue<string>());
-            Assert.Contains($"limit of {HeavyImages + 1}", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Contains($"limit of {HeavyImages + SmallImages}", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         }
 
         await abandon.CancelAsync();
@@ -67,5 +70,6 @@ public sealed class BackPressureTests
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
     }
 
-    private static MultipartFormDataContent SmallForm() => Multipart.Files("files", Path.Combine(Paths.Photos, "hard", "grayscale.jpg"));
+    private static MultipartFormDataContent SmallForm() =>
+        Multipart.Files("files", Enumerable.Repeat(Path.Combine(Paths.Photos, "hard", "grayscale.jpg"), SmallImages).ToArray());
 }

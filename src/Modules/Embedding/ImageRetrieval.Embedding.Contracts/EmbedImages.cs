@@ -8,7 +8,21 @@ namespace ImageRetrieval.Embedding.Contracts;
 /// image was rejected, so a batch with one bad file still embeds the rest.
 /// </summary>
 /// <param name="Normalize">False returns the pooled vector as the model produced it (what the old /embed returned).</param>
-public sealed record EmbedImages(IReadOnlyList<ImageUpload> Images, bool Normalize = true) : IRequest<EmbedImagesResult>;
+/// <param name="Priority">Whether someone is waiting on this answer (a search) or it is bulk work (ingest, reindex).</param>
+public sealed record EmbedImages(IReadOnlyList<ImageUpload> Images, bool Normalize = true, EmbeddingPriority Priority = EmbeddingPriority.Interactive) : IRequest<EmbedImagesResult>;
+
+/// <summary>
+/// Interactive work goes ahead of bulk work at every stage (decoding and inference), so a lone query
+/// never waits behind an ingest backlog; bulk work still uses every cycle interactive work leaves.
+/// </summary>
+public enum EmbeddingPriority
+{
+    /// <summary>A person waits for it: a search, one file to embed.</summary>
+    Interactive,
+
+    /// <summary>Throughput matters more than latency: ingest, reindex, many files at once.</summary>
+    Bulk,
+}
 
 public sealed record EmbedImagesResult(string Model, int Dimension, IReadOnlyList<ImageEmbedding> Items);
 

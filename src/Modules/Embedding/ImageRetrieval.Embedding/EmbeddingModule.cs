@@ -27,6 +27,7 @@ public static class EmbeddingModule
         services.AddSingleton<ModelResolver>();
         services.AddSingleton<ModelState>();
         services.AddSingleton<ImageDecoder>();
+        services.AddSingleton<BulkPreprocessing>();
         services.AddSingleton<InferenceQueue>();
         services.AddSingleton<EmbeddingCapacity>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceQueue>());

@@ -38,7 +38,7 @@ internal static class EmbedImagesEndpoint
             uploads.Add(await FormFileReader.ReadAsync(file, limits.Value, cancellationToken));
         }
 
-        var result = await mediator.Send(new Contracts.EmbedImages(uploads), cancellationToken);
+        var result = await mediator.Send(new Contracts.EmbedImages(uploads, Priority: uploads.Count == 1 ? EmbeddingPriority.Interactive : EmbeddingPriority.Bulk), cancellationToken);
         var failed = result.Items.Where(i => i.Rejection is not null).ToList();
         if (failed.Count > 0)
         {

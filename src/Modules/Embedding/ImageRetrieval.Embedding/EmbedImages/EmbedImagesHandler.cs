@@ -9,7 +9,8 @@ using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Embedding.EmbedImages;
 
-internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder, InferenceQueue queue, EmbeddingCapacity capacity, IOptions<EmbeddingOptions> options)
+internal sealed class EmbedImagesHandler(
+    ModelState models, ImageDecoder decoder, InferenceQueue queue, EmbeddingCapacity capacity, BulkPreprocessing bulk, IOptions<EmbeddingOptions> options)
     : IRequestHandler<Contracts.EmbedImages, EmbedImagesResult>
 {
     public async ValueTask<EmbedImagesResult> Handle(Contracts.EmbedImages request, CancellationToken cancellationToken)
@@ -18,23 +19,21 @@ internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder
 
         // Admission comes first: an overloaded service refuses before spending a cycle on decoding.
         using var admission = capacity.Admit(request.Images.Count);
-        var items = await Task.WhenAll(request.Images.Select(image => EmbedOneAsync(model, image, request.Normalize, cancellationToken)));
+        var items = await Task.WhenAll(request.Images.Select(image => EmbedOneAsync(model, image, request.Normalize, request.Priority, cancellationToken)));
         return new EmbedImagesResult(model.ModelId, model.Dimension, items);
     }
 
-    private async Task<ImageEmbedding> EmbedOneAsync(LoadedModel model, ImageUpload image, bool normalize, CancellationToken cancellationToken)
+    private async Task<ImageEmbedding> EmbedOneAsync(LoadedModel model, ImageUpload image, bool normalize, EmbeddingPriority priority, CancellationToken cancellationToken)
     {
         var pixels = ArrayPool<float>.Shared.Rent(model.Writer.Length);
         try
         {
-            // Decoding and resizing are CPU work: in parallel across requests and files, up to DecodeParallelism.
-            DecodedImageInfo info;
-            using (await capacity.WaitToDecodeAsync(cancellationToken))
-            {
-                info = await Task.Run(() => Preprocess(model, image, pixels), cancellationToken);
-            }
-
-            var vector = await queue.EmbedAsync(model, pixels, cancellationToken);
+            // Decoding and resizing are CPU work: in parallel across requests and files, up to
+            // DecodeParallelism per lane, so a query never queues behind an ingest backlog's decoding.
+            var info = priority == EmbeddingPriority.Bulk
+                ? await bulk.RunAsync(() => Preprocess(model, image, pixels), cancellationToken)
+                : await PreprocessInteractiveAsync(model, image, pixels, cancellationToken);
+            var vector = await queue.EmbedAsync(model, pixels, priority, cancellationToken);
             if (normalize)
             {
                 Normalize(vector);
@@ -49,6 +48,14 @@ internal sealed class EmbedImagesHandler(ModelState models, ImageDecoder decoder
         finally
         {
             ArrayPool<float>.Shared.Return(pixels);
+        }
+    }
+
+    private async Task<DecodedImageInfo> PreprocessInteractiveAsync(LoadedModel model, ImageUpload image, float[] pixels, CancellationToken cancellationToken)
+    {
+        using (await capacity.WaitToDecodeAsync(cancellationToken))
+        {
+            return await Task.Run(() => Preprocess(model, image, pixels), cancellationToken);
         }
     }
 

@@ -41,6 +41,14 @@ public sealed class EmbeddingOptions
     public int DecodeParallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
+    /// How much lower (Linux nice, 0-19) the threads that decode bulk images run than inference and
+    /// interactive decoding, so ingest fills the cycles inference leaves instead of preempting it; 0
+    /// runs them at normal priority.
+    /// </summary>
+    [Range(0, 19)]
+    public int BulkDecodeNiceness { get; set; } = 10;
+
+    /// <summary>
     /// JPEGs larger than twice the model's resize target are decoded at 1/2, 1/4 or 1/8 scale (libjpeg
     /// DCT scaling) before the Pillow-exact resize: several times less decoding and resampling work for
     /// camera-sized photos. Embeddings then differ slightly from the reference pipeline (measured on the

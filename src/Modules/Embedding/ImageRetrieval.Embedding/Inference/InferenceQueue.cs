@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using ImageRetrieval.Embedding.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -8,11 +9,17 @@ namespace ImageRetrieval.Embedding.Inference;
 /// <summary>
 /// Batches preprocessed images from concurrent requests into one inference run. A single consumer
 /// takes whatever is waiting (up to the batch limit) as soon as the previous run ends, so a lone
-/// request is never delayed and a busy service runs full batches.
+/// request is never delayed and a busy service runs full batches. Two lanes: interactive images
+/// (searches) are taken before any bulk image (ingest) and run in batches of their own, so a query
+/// waits at most for the run in progress, never for the ingest backlog or for a large bulk batch.
 /// </summary>
 internal sealed class InferenceQueue(IOptions<EmbeddingOptions> options) : BackgroundService
 {
-    private readonly Channel<Pending> channel = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Pending> interactive = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Pending> bulk = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+
+    // One count per image written to either lane, so the consumer sleeps on one thing for both.
+    private readonly SemaphoreSlim written = new(0);
     private readonly int maxBatch = options.Value.MaxBatchSize;
     private long lastRunTicks = TimeSpan.FromMilliseconds(100).Ticks;
 
@@ -50,18 +57,22 @@ internal sealed class InferenceQueue(IOptions<EmbeddingOptions> options) : Backg
     /// batch drops it (the task is cancelled and the buffer is never read); once taken, the task
     /// completes with the batch.
     /// </summary>
-    public async Task<float[]> EmbedAsync(LoadedModel model, float[] pixels, CancellationToken cancellationToken)
+    public async Task<float[]> EmbedAsync(LoadedModel model, float[] pixels, EmbeddingPriority priority, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var pending = new Pending(model, pixels);
-        if (!channel.Writer.TryWrite(pending))
+        if (!Lane(priority).Writer.TryWrite(pending))
         {
             throw new InvalidOperationException("The inference queue is closed.");
         }
 
+        written.Release();
+
         await using var registration = cancellationToken.Register(() => pending.Abandon(cancellationToken));
         return await pending.Result.Task;
     }
+
+    private Channel<Pending> Lane(EmbeddingPriority priority) => priority == EmbeddingPriority.Bulk ? bulk : interactive;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -69,13 +80,27 @@ internal sealed class InferenceQueue(IOptions<EmbeddingOptions> options) : Backg
         float[] buffer = [];
         try
         {
-            while (await channel.Reader.WaitToReadAsync(stoppingToken))
+            while (true)
             {
+                await written.WaitAsync(stoppingToken);
                 batch.Clear();
-                while (batch.Count < maxBatch && channel.Reader.TryPeek(out var next)
+
+                // Interactive images never share a run with bulk ones: a bulk batch of eight would make
+                // a query wait for eight images' worth of inference instead of its own.
+                var lane = interactive.Reader.TryPeek(out _) ? interactive : bulk;
+                var priority = lane == interactive ? "interactive" : "bulk";
+                var read = 0;
+                while (batch.Count < maxBatch && lane.Reader.TryPeek(out var next)
                        && (batch.Count == 0 || ReferenceEquals(next.Model, batch[0].Model))
-                       && channel.Reader.TryRead(out next))
+                       && lane.Reader.TryRead(out next))
                 {
+                    // The count of the first image was taken by the wait above; a writer may not have
+                    // released its count yet, which only costs one empty turn of this loop later.
+                    if (read++ > 0)
+                    {
+                        written.Wait(0, CancellationToken.None);
+                    }
+
                     // Work for a client that has gone away is dropped here, before it costs inference.
                     if (next.TryTake())
                     {
@@ -100,7 +125,7 @@ internal sealed class InferenceQueue(IOptions<EmbeddingOptions> options) : Backg
                     batch[i].Pixels.AsSpan(0, length).CopyTo(buffer.AsSpan(i * length));
                 }
 
-                Run(model, buffer, batch);
+                Run(model, buffer, batch, priority);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -109,25 +134,29 @@ internal sealed class InferenceQueue(IOptions<EmbeddingOptions> options) : Backg
         }
         finally
         {
-            channel.Writer.TryComplete();
-            while (channel.Reader.TryRead(out var orphan))
+            foreach (var lane in (Channel<Pending>[])[interactive, bulk])
             {
-                orphan.Result.TrySetCanceled(CancellationToken.None);
+                lane.Writer.TryComplete();
+                while (lane.Reader.TryRead(out var orphan))
+                {
+                    orphan.Result.TrySetCanceled(CancellationToken.None);
+                }
             }
         }
     }
 
-    private void Run(LoadedModel model, float[] buffer, List<Pending> batch)
+    private void Run(LoadedModel model, float[] buffer, List<Pending> batch, string priority)
     {
         using var activity = EmbeddingMetrics.ActivitySource.StartActivity("embed batch");
         activity?.SetTag("batch.size", batch.Count);
+        activity?.SetTag("batch.priority", priority);
         var clock = Stopwatch.StartNew();
         try
         {
             var vectors = model.RunBatch(buffer, batch.Count);
             Interlocked.Exchange(ref lastRunTicks, clock.Elapsed.Ticks);
             EmbeddingMetrics.InferenceDuration.Record(clock.Elapsed.TotalSeconds);
-            EmbeddingMetrics.BatchSize.Record(batch.Count);
+            EmbeddingMetrics.BatchSize.Record(batch.Count, new KeyValuePair<string, object?>("priority", priority));
             for (var i = 0; i < batch.Count; i++)
             {
                 batch[i].Result.TrySetResult(vectors[i]);

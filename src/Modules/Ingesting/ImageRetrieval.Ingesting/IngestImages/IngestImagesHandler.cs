@@ -28,7 +28,7 @@ internal sealed class IngestImagesHandler(
             .ToList();
         var embedded = toEmbed.Count == 0
             ? []
-            : (await mediator.Send(new EmbedImages(toEmbed.Select(i => request.Images[i]).ToList()), cancellationToken)).Items;
+            : (await mediator.Send(new EmbedImages(toEmbed.Select(i => request.Images[i]).ToList(), Priority: EmbeddingPriority.Bulk), cancellationToken)).Items;
 
         var errors = new Dictionary<string, IngestError>();
         var candidates = new List<(StoredImage Image, float[] Vector, ReadOnlyMemory<byte> Content)>();

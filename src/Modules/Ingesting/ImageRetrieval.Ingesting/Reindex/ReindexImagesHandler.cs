@@ -163,7 +163,7 @@ internal sealed partial class ReindexImagesHandler(
 
             if (uploads.Count > 0)
             {
-                var result = await mediator.Send(new EmbedImages(uploads.Select(u => u.Upload).ToList()), cancellationToken);
+                var result = await mediator.Send(new EmbedImages(uploads.Select(u => u.Upload).ToList(), Priority: EmbeddingPriority.Bulk), cancellationToken);
                 var records = new List<VectorRecord>();
                 for (var i = 0; i < uploads.Count; i++)
                 {

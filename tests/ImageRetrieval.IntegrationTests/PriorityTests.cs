@@ -1,0 +1,49 @@
+using System.Net;
+
+namespace ImageRetrieval.IntegrationTests;
+
+/// <summary>
+/// Interactive work (a search, a one-file embedding) goes ahead of bulk work (ingest, many files):
+/// it does not queue behind a bulk backlog's decoding or inference.
+/// </summary>
+public sealed class PriorityTests
+{
+    [Fact]
+    public async Task Given_a_bulk_backlog_When_a_search_and_a_one_file_embedding_arrive_Then_both_are_answered_before_the_backlog_is()
+    {
+        await using var factory = new ServiceFactory(overrides: new Dictionary<string, string?>
+        {
+            ["ImageRetrieval:Embedding:DecodeParallelism"] = "1",
+        });
+        var client = await factory.CreateReadyClientAsync();
+
+        // Six images that take a while to decode (36 MP each), sent as bulk work: one decoding thread
+        // works through them one after another.
+        using var heavy = NetVips.Image.Black(6000, 6000, bands: 3);
+        var heavyPng = heavy.PngsaveBuffer(compression: 1);
+        using var heavyForm = new MultipartFormDataContent();
+        for (var i = 0; i < 6; i++)
+        {
+            heavyForm.Add(Multipart.Bytes($"heavy{i}.png", heavyPng), "files", $"heavy{i}.png");
+        }
+
+        var backlog = client.PostAsync(new Uri("/api/v1/embeddings", UriKind.Relative), heavyForm);
+        await Task.Delay(300);
+        Assert.False(backlog.IsCompleted, "the bulk request should still be decoding");
+
+        var photo = Path.Combine(Paths.Photos, "opencv-fruits.jpg");
+        using (var search = await client.PostAsync(new Uri("/api/v1/search", UriKind.Relative), Multipart.Files("file", photo)))
+        {
+            Assert.Equal(HttpStatusCode.OK, search.StatusCode);
+        }
+
+        using (var one = await client.PostAsync(new Uri("/api/v1/embeddings", UriKind.Relative), Multipart.Files("files", photo)))
+        {
+            Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+        }
+
+        Assert.False(backlog.IsCompleted, "the interactive requests should have gone ahead of the bulk backlog");
+        using var done = await backlog;
+        Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+    }
+}
