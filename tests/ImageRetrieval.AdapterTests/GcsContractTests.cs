@@ -21,7 +21,7 @@ public abstract class GcsFixtureBase : IBlobStoreFixture, IAsyncLifetime
 
     protected abstract string Bucket { get; }
 
-    private protected abstract Infrastructure.BlobStores.Gcs.IGcsCredential? Credential { get; }
+    private protected abstract Google.Apis.Auth.OAuth2.GoogleCredential? Credential { get; }
 
     public Task<IBlobStore> CreateStoreAsync(CancellationToken cancellationToken)
     {
@@ -63,14 +63,13 @@ public abstract class GcsFixtureBase : IBlobStoreFixture, IAsyncLifetime
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "xunit disposes class fixtures through IAsyncLifetime.DisposeAsync.")]
 public sealed class GcsFakeFixture : GcsFixtureBase
 {
-    private static readonly System.Security.Cryptography.RSA Key = GcsV4SignerTests.ConformanceKey();
-    private readonly FakeGcsServer _server = new("contract-bucket", Key) { PageSize = 3 };
+    private readonly FakeGcsServer _server = new("contract-bucket", GcsSignedUrlTests.ConformanceKey()) { PageSize = 3 };
 
     protected override Uri Endpoint => _server.BaseUri;
 
     protected override string Bucket => "contract-bucket";
 
-    private protected override Infrastructure.BlobStores.Gcs.IGcsCredential Credential { get; } = new FakeGcsCredential(Key, GcsV4SignerTests.Account);
+    private protected override Google.Apis.Auth.OAuth2.GoogleCredential Credential => GcsTestCredentials.Signing();
 
     public override Task InitializeAsync() => _server.StartAsync();
 
@@ -93,7 +92,7 @@ public sealed class GcsBucketFixture : GcsFixtureBase
     protected override string Bucket => _bucket!;
 
     // null: the adapter's own Application Default Credentials.
-    private protected override Infrastructure.BlobStores.Gcs.IGcsCredential? Credential => null;
+    private protected override Google.Apis.Auth.OAuth2.GoogleCredential? Credential => null;
 
     public override Task InitializeAsync()
     {

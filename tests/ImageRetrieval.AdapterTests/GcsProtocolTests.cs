@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Security.Cryptography;
+using Google.Apis.Auth.OAuth2;
 using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.BlobStores;
@@ -11,10 +11,24 @@ using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.AdapterTests;
 
+/// <summary>Google credentials for the fake bucket.</summary>
+internal static class GcsTestCredentials
+{
+    /// <summary>
+    /// The conformance service-account key: the library authorizes calls with self-signed JWTs of it (which the
+    /// fake verifies with the public key) and signs URLs with it locally.
+    /// </summary>
+    public static GoogleCredential Signing() =>
+        CredentialFactory.FromJson<ServiceAccountCredential>(GcsSignedUrlTests.ServiceAccountJson).ToGoogleCredential();
+
+    /// <summary>A bare access token: it authorizes calls but cannot sign (like gcloud user credentials).</summary>
+    public static GoogleCredential NonSigning() => GoogleCredential.FromAccessToken(FakeGcsServer.Token);
+}
+
 /// <summary>Builds the GCS adapter as the Host does (configuration + DI), with a given credential.</summary>
 internal static class GcsTestHost
 {
-    public static ServiceProvider Build(Uri endpoint, string bucket, string prefix, IGcsCredential? credential, IDictionary<string, string?>? extra = null)
+    public static ServiceProvider Build(Uri endpoint, string bucket, string prefix, GoogleCredential? credential, IDictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -34,7 +48,7 @@ internal static class GcsTestHost
         services.AddLogging();
         if (credential is not null)
         {
-            services.AddSingleton(credential);
+            services.AddSingleton<GcsCredentialSource>(new FixedCredentialSource(credential));
         }
 
         services.AddGcsBlobStore(configuration);
@@ -45,21 +59,25 @@ internal static class GcsTestHost
         provider.GetRequiredKeyedService<IBlobStore>(BlobStoreRegistration.ProviderKey);
 }
 
+
+/// <summary>
+/// What the official client sends for each store call and how its answers and errors come back, against
+/// the fake bucket at the client's configurable base URI (<c>BlobStore:Gcs:Endpoint</c>).
+/// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "xunit disposes the fake server through IAsyncLifetime.DisposeAsync.")]
 public sealed class GcsProtocolTests : IAsyncLifetime
 {
     private const string Bucket = "ir-images";
     private const string Key = "images/0123456789abcdef0123456789abcdef.jpg";
-    private static readonly System.Security.Cryptography.RSA Signer = GcsV4SignerTests.ConformanceKey();
-    private readonly FakeGcsServer _server = new(Bucket, Signer) { PageSize = 2 };
-    private readonly FakeGcsCredential _credential = new(Signer, GcsV4SignerTests.Account);
+    private const string EncodedName = "prod%2Fimages%2F0123456789abcdef0123456789abcdef.jpg";
+    private readonly FakeGcsServer _server = new(Bucket, GcsSignedUrlTests.ConformanceKey()) { PageSize = 2 };
     private ServiceProvider _provider = null!;
     private IBlobStore _store = null!;
 
     public async Task InitializeAsync()
     {
         await _server.StartAsync();
-        _provider = GcsTestHost.Build(_server.BaseUri, Bucket, "prod/", _credential);
+        _provider = GcsTestHost.Build(_server.BaseUri, Bucket, "prod/", GcsTestCredentials.Signing());
         _store = _provider.GcsStore();
     }
 
@@ -69,19 +87,30 @@ public sealed class GcsProtocolTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
+    private List<RecordedRequest> Storage => [.. _server.Requests];
+
+    private static ScriptedAnswer Error(int status, string message) =>
+        new(status, $$$"""{"error":{"code":{{{status}}},"message":"{{{message}}}","errors":[{"message":"{{{message}}}","domain":"global","reason":"x"}]}}""") { PathContains = "/storage/v1/" };
+
     [Fact]
-    public async Task Given_bytes_When_put_Then_a_media_upload_with_generation_precondition_and_bearer_token_is_sent()
+    public async Task Given_bytes_When_put_Then_a_resumable_upload_with_generation_precondition_and_bearer_token_is_sent()
     {
         await _store.PutAsync(Key, new byte[] { 1, 2, 3 }, "image/jpeg", default);
 
-        var request = Assert.Single(_server.Requests);
-        Assert.Equal(("POST", $"/upload/storage/v1/b/{Bucket}/o"), (request.Method, request.Path));
-        Assert.Equal("media", request.QueryValue("uploadType"));
-        Assert.Equal("prod/" + Key, request.QueryValue("name"));
-        Assert.Equal("0", request.QueryValue("ifGenerationMatch"));
-        Assert.Equal("image/jpeg", request.Header("Content-Type"));
-        Assert.Equal($"Bearer {FakeGcsServer.Token}", request.Header("Authorization"));
-        Assert.Equal([1, 2, 3], request.Body);
+        var requests = Storage;
+        Assert.Equal(2, requests.Count);
+        var start = requests[0];
+        Assert.Equal(("POST", $"/upload/storage/v1/b/{Bucket}/o", "resumable", "0"), (start.Method, start.Path, start.QueryValue("uploadType"), start.QueryValue("ifGenerationMatch")));
+        var upload = requests[1];
+        Assert.Equal("PUT", upload.Method);
+        Assert.Equal([1, 2, 3], upload.Body);
+        // A self-signed JWT of the service account (no token exchange), the same on both requests.
+        var bearer = start.Header("Authorization")!;
+        Assert.StartsWith("Bearer ", bearer, StringComparison.Ordinal);
+        var payload = bearer[7..].Split('.')[1];
+        var claims = System.Text.Json.Nodes.JsonNode.Parse(Convert.FromBase64String(payload.Replace('-', '+').Replace('_', '/') + new string('=', (4 - (payload.Length % 4)) % 4)))!;
+        Assert.Equal(GcsSignedUrlTests.Account, claims["iss"]!.GetValue<string>());
+        Assert.Equal(bearer, upload.Header("Authorization"));
         Assert.Equal(["prod/" + Key], _server.ObjectNames);
     }
 
@@ -89,26 +118,25 @@ public sealed class GcsProtocolTests : IAsyncLifetime
     public async Task Given_an_existing_object_When_put_again_Then_412_counts_as_success_and_the_first_bytes_stay()
     {
         await _store.PutAsync(Key, new byte[] { 1 }, "image/jpeg", default);
+        _server.ClearRequests();
 
         await _store.PutAsync(Key, new byte[] { 9 }, "image/jpeg", default);
 
-        Assert.Equal(2, _server.Requests.Count);
+        Assert.Single(Storage); // the session start answers 412; no bytes are sent
         await using var blob = await _store.OpenReadAsync(Key, default);
         Assert.Equal(1, blob!.Content.ReadByte());
     }
 
     [Fact]
-    public async Task Given_an_object_When_opened_Then_alt_media_streams_it_with_type_and_length()
+    public async Task Given_an_object_When_opened_Then_alt_media_returns_it_with_type_and_length()
     {
         await _store.PutAsync(Key, new byte[] { 7, 8, 9, 10 }, "image/png", default);
         _server.ClearRequests();
 
         await using var blob = await _store.OpenReadAsync(Key, default);
 
-        var request = Assert.Single(_server.Requests);
-        Assert.Equal("GET", request.Method);
-        Assert.Equal($"/storage/v1/b/{Bucket}/o/prod%2Fimages%2F0123456789abcdef0123456789abcdef.jpg", request.Path);
-        Assert.Equal("media", request.QueryValue("alt"));
+        var media = Assert.Single(Storage, r => r.QueryValue("alt") == "media");
+        Assert.Equal(("GET", $"/storage/v1/b/{Bucket}/o/{EncodedName}"), (media.Method, media.Path));
         Assert.Equal(("image/png", 4L), (blob!.ContentType, blob.Length));
         using var copy = new MemoryStream();
         await blob.Content.CopyToAsync(copy);
@@ -127,10 +155,10 @@ public sealed class GcsProtocolTests : IAsyncLifetime
         await _store.DeleteAsync(Key, default);
         Assert.False(await _store.ExistsAsync(Key, default));
 
-        var r = _server.Requests;
-        Assert.Equal(("GET", "name"), (r[0].Method, r[0].QueryValue("fields")));
+        var r = Storage;
         Assert.Equal(["GET", "DELETE", "DELETE", "GET"], r.Select(x => x.Method));
-        Assert.All(r, x => Assert.EndsWith("/o/prod%2Fimages%2F0123456789abcdef0123456789abcdef.jpg", x.Path, StringComparison.Ordinal));
+        Assert.All(r, x => Assert.Equal($"/storage/v1/b/{Bucket}/o/{EncodedName}", x.Path));
+        Assert.Null(r[0].QueryValue("alt"));
     }
 
     [Fact]
@@ -150,7 +178,7 @@ public sealed class GcsProtocolTests : IAsyncLifetime
         }
 
         Assert.Equal(["images/a.jpg", "images/b.jpg", "images/c.jpg", "images/d.jpg"], keys);
-        var r = _server.Requests;
+        var r = Storage;
         Assert.Equal(2, r.Count);
         Assert.All(r, x => Assert.Equal(("GET", $"/storage/v1/b/{Bucket}/o", "prod/images/"), (x.Method, x.Path, x.QueryValue("prefix"))));
         Assert.Null(r[0].QueryValue("pageToken"));
@@ -165,7 +193,7 @@ public sealed class GcsProtocolTests : IAsyncLifetime
         var url = await _store.TryGetSignedUrlAsync(Key, default);
 
         Assert.NotNull(url);
-        Assert.Contains("X-Goog-Expires=900&", url.Query, StringComparison.Ordinal);
+        Assert.Contains("X-Goog-Expires=900", url.Query, StringComparison.Ordinal);
         Assert.Contains("X-Goog-Credential=test-iam-credentials%40dummy-project-id.iam.gserviceaccount.com%2F", url.Query, StringComparison.Ordinal);
         using var anonymous = new HttpClient();
         Assert.Equal([4, 2], await anonymous.GetByteArrayAsync(url));
@@ -175,26 +203,26 @@ public sealed class GcsProtocolTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Given_a_key_signed_before_When_asked_again_Then_the_url_is_reused_without_signing_again()
+    public async Task Given_a_key_signed_before_When_asked_again_Then_the_same_url_is_reused()
     {
-        var credential = new FakeGcsCredential(RSA.Create(2048), "reuse@dummy-project-id.iam.gserviceaccount.com");
-        await using var provider = GcsTestHost.Build(_server.BaseUri, Bucket, "", credential);
-        var store = provider.GcsStore();
-
-        var first = await store.TryGetSignedUrlAsync(Key, default);
-        var second = await store.TryGetSignedUrlAsync(Key, default);
-        await store.TryGetSignedUrlAsync("images/other.jpg", default);
+        var first = await _store.TryGetSignedUrlAsync(Key, default);
+        await Task.Delay(1100); // a new signature would carry a later X-Goog-Date
+        var second = await _store.TryGetSignedUrlAsync(Key, default);
+        var other = await _store.TryGetSignedUrlAsync("images/other.jpg", default);
 
         Assert.Equal(first, second);
-        Assert.Equal(2, credential.Signatures);
+        Assert.NotEqual(first, other);
     }
 
     [Fact]
-    public async Task Given_a_credential_that_cannot_sign_When_a_signed_url_is_asked_Then_null()
+    public async Task Given_a_credential_that_cannot_sign_When_a_signed_url_is_asked_Then_null_and_calls_still_work()
     {
-        await using var provider = GcsTestHost.Build(_server.BaseUri, Bucket, "", new FakeGcsCredential(null, null));
+        await using var provider = GcsTestHost.Build(_server.BaseUri, Bucket, "", GcsTestCredentials.NonSigning());
+        var store = provider.GcsStore();
 
-        Assert.Null(await provider.GcsStore().TryGetSignedUrlAsync(Key, default));
+        Assert.Null(await store.TryGetSignedUrlAsync(Key, default));
+        await store.PutAsync(Key, new byte[] { 3 }, "image/jpeg", default);
+        Assert.True(await store.ExistsAsync(Key, default));
     }
 
     [Fact]
@@ -205,51 +233,84 @@ public sealed class GcsProtocolTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Given_503_then_ok_When_uploading_Then_retried_with_a_fresh_token_and_succeeds()
+    public async Task Given_503_then_ok_When_uploading_Then_retried_and_succeeds()
     {
-        _server.Script(new ScriptedAnswer(503, """{"error":{"code":503,"message":"Backend Error","errors":[{"reason":"backendError"}]}}"""));
+        _server.Script(Error(503, "Backend Error") with { PathContains = "/upload/" });
 
         await _store.PutAsync(Key, new byte[] { 1 }, "image/jpeg", default);
 
-        Assert.Equal(2, _server.Requests.Count);
-        Assert.Equal(2, _credential.TokenRequests);
-        Assert.Equal([1], _server.Requests[1].Body);
+        Assert.Equal(["POST", "POST", "PUT"], Storage.Select(r => r.Method));
+        Assert.Equal([1], Storage[^1].Body);
         Assert.Equal(["prod/" + Key], _server.ObjectNames);
     }
 
     [Fact]
     public async Task Given_429_with_retry_after_When_checking_existence_Then_waits_and_retries()
     {
-        _server.Script(new ScriptedAnswer(429, """{"error":{"code":429,"message":"rateLimitExceeded"}}""", Headers: new Dictionary<string, string> { ["Retry-After"] = "1" }));
+        _server.Script(Error(429, "rateLimitExceeded") with { Headers = new Dictionary<string, string> { ["Retry-After"] = "1" } });
         var watch = Stopwatch.StartNew();
 
         Assert.False(await _store.ExistsAsync(Key, default));
 
-        Assert.Equal(2, _server.Requests.Count);
+        Assert.Equal(2, Storage.Count);
         Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(900), $"retried after {watch.Elapsed}");
     }
 
     [Fact]
     public async Task Given_persistent_500_When_downloading_Then_store_unavailable_after_the_retries()
     {
-        _server.Script([.. Enumerable.Repeat(new ScriptedAnswer(500, """{"error":{"code":500,"message":"Internal Error"}}"""), 10)]);
+        _server.Script([.. Enumerable.Repeat(Error(500, "Internal Error"), 10)]);
 
         var error = await Assert.ThrowsAsync<StoreUnavailableException>(() => _store.OpenReadAsync(Key, default));
 
-        Assert.Equal(4, _server.Requests.Count);
+        Assert.Equal(4, Storage.Count); // first attempt + MaxRetries (3), none from the library on top
         Assert.Contains("Internal Error", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Given_403_When_uploading_Then_store_request_exception_with_the_gcs_message_and_no_retry()
     {
-        _server.Script(new ScriptedAnswer(403, """{"error":{"code":403,"message":"svc@p.iam.gserviceaccount.com does not have storage.objects.create access","errors":[{"reason":"forbidden"}]}}"""));
+        _server.Script(Error(403, "svc@p.iam.gserviceaccount.com does not have storage.objects.create access"));
 
         var error = await Assert.ThrowsAsync<StoreRequestException>(() => _store.PutAsync(Key, new byte[] { 1 }, "image/jpeg", default));
 
         Assert.Equal(403, error.ProviderStatusCode);
+        Assert.False(error.RejectedContent);
         Assert.Contains("storage.objects.create", error.Message, StringComparison.Ordinal);
-        Assert.Single(_server.Requests);
+        Assert.Single(Storage);
+    }
+
+    [Fact]
+    public async Task Given_400_When_listing_Then_rejected_content()
+    {
+        _server.Script(Error(400, "Invalid argument"));
+
+        var error = await Assert.ThrowsAsync<StoreRequestException>(async () =>
+        {
+            await foreach (var key in _store.ListKeysAsync("", default))
+            {
+                Assert.Fail(key);
+            }
+        });
+
+        Assert.True(error.RejectedContent);
+    }
+
+    [Fact]
+    public async Task Given_an_answer_that_is_not_json_When_checking_existence_Then_store_unavailable_not_a_crash()
+    {
+        _server.Script(new ScriptedAnswer(200, "<html>proxy</html>", "text/html") { PathContains = "/storage/v1/" });
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => _store.CheckReachableAsync(default));
+    }
+
+    [Fact]
+    public async Task Given_nothing_listening_When_checking_reachability_Then_store_unavailable()
+    {
+        await using var provider = GcsTestHost.Build(new Uri("http://127.0.0.1:9/"), Bucket, "", GcsTestCredentials.NonSigning(),
+            new Dictionary<string, string?> { ["ImageRetrieval:BlobStore:Gcs:MaxRetries"] = "1" });
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => provider.GcsStore().CheckReachableAsync(default));
     }
 
     [Fact]
@@ -257,14 +318,14 @@ public sealed class GcsProtocolTests : IAsyncLifetime
     {
         await _store.CheckReachableAsync(default);
 
-        var request = Assert.Single(_server.Requests);
+        var request = Assert.Single(Storage);
         Assert.Equal(("GET", $"/storage/v1/b/{Bucket}/o", "1", "prod/"), (request.Method, request.Path, request.QueryValue("maxResults"), request.QueryValue("prefix")));
     }
 
     [Fact]
     public void Given_no_bucket_When_options_are_read_Then_validation_fails()
     {
-        using var provider = GcsTestHost.Build(_server.BaseUri, "", "", _credential);
+        using var provider = GcsTestHost.Build(_server.BaseUri, "", "", GcsTestCredentials.NonSigning());
 
         Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<GcsOptions>>().Value);
     }

@@ -117,7 +117,8 @@ public sealed class StoreFailureTests : IAsyncLifetime
             ["ImageRetrieval:BlobStore:Gcs:MaxRetries"] = "0",
         })
         {
-            ConfigureServices = services => services.Replace(ServiceDescriptor.Singleton<IGcsCredential>(new FakeGcsCredential(null, null))),
+            ConfigureServices = services => services.Replace(ServiceDescriptor.Singleton<GcsCredentialSource>(
+                new FixedCredentialSource(Google.Apis.Auth.OAuth2.GoogleCredential.FromAccessToken(FakeGcsServer.Token)))),
         };
         using var client = await factory.CreateReadyClientAsync();
         gcs.Script(new ScriptedAnswer(providerStatus, $$$"""{"error":{"code":{{{providerStatus}}},"message":"{{{Secret}}}"}}""") { PathContains = "/upload/" });

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using ImageRetrieval.Infrastructure.BlobStores.Gcs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -10,18 +9,21 @@ using Microsoft.AspNetCore.Http.Features;
 namespace ImageRetrieval.AdapterTests.Fakes;
 
 /// <summary>
-/// An in-memory Cloud Storage bucket answering the JSON API calls the adapter makes, as the JSON API
-/// reference describes them ("Objects: insert" with uploadType=media and ifGenerationMatch, "Objects: get"
-/// with alt=media, "Objects: delete", "Objects: list" with prefix/pageToken/nextPageToken), requiring
-/// <c>Authorization: Bearer</c>; errors are <c>{"error": {"code", "message", "errors"}}</c>. It also serves
-/// V4 signed URLs (<c>GET /bucket/object?X-Goog-...</c>) and checks their signature with the signer's public
-/// key, following "Canonical requests" and "Signatures" — an implementation separate from the adapter's.
+/// An in-memory Cloud Storage bucket answering the JSON API calls the official client (Google.Cloud.Storage.V1)
+/// makes, as the JSON API reference describes them ("Objects: insert" as a resumable upload — a session
+/// started with <c>uploadType=resumable</c>, then the bytes PUT to the session URI with <c>Content-Range</c> —
+/// with ifGenerationMatch, "Objects: get" with alt=media, "Objects: delete", "Objects: list" with
+/// prefix/pageToken/nextPageToken), requiring <c>Authorization: Bearer</c>; errors are
+/// <c>{"error": {"code", "message", "errors"}}</c>. It also serves V4 signed URLs
+/// (<c>GET /bucket/object?X-Goog-...</c>) and checks their signature with the signer's public key, following
+/// "Canonical requests" and "Signatures" — an implementation separate from the library's.
 /// </summary>
 public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : FakeProviderServer
 {
     public const string Token = "ya29.fake-access-token";
     private readonly SortedDictionary<string, (byte[] Bytes, string ContentType, long Generation)> _objects = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+    private readonly Dictionary<string, (string Name, string ContentType, bool IfAbsent, MemoryStream Bytes)> _sessions = new(StringComparer.Ordinal);
     private long _generation = 1_700_000_000_000_000;
 
     /// <summary>Objects per list page ("maxResults" defaults to 1000 in GCS; small here to exercise pageToken).</summary>
@@ -42,6 +44,12 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
 
     private async Task HandleAsync(HttpContext context)
     {
+        // The client gzips JSON request bodies (StorageClientBuilder.GZipEnabled, on by default), as GCS accepts.
+        if (context.Request.Headers.ContentEncoding == "gzip")
+        {
+            context.Request.Body = new System.IO.Compression.GZipStream(context.Request.Body, System.IO.Compression.CompressionMode.Decompress);
+        }
+
         var raw = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
         var rawPath = raw.Split('?')[0];
         var segments = rawPath.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
@@ -54,35 +62,38 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
             return;
         }
 
-        if (context.Request.Headers.Authorization != $"Bearer {Token}")
+        if (!Authorized(context.Request.Headers.Authorization.ToString()))
         {
             // "Authentication": a missing or bad token is 401 UNAUTHENTICATED.
             await ErrorAsync(context, 401, "Invalid Credentials", "authError");
             return;
         }
 
-        // POST /upload/storage/v1/b/{bucket}/o?uploadType=media&name=..  ("Objects: insert", simple upload)
+        // POST /upload/storage/v1/b/{bucket}/o?uploadType=resumable ("Perform a resumable upload": start a session)
         if (method == "POST" && segments is ["upload", "storage", "v1", "b", var ub, "o"] && ub == bucket)
         {
-            if (query["uploadType"] != "media" || string.IsNullOrEmpty(query["name"]))
+            var text = await new StreamReader(context.Request.Body).ReadToEndAsync();
+            var metadata = text.Length > 0 ? JsonNode.Parse(text) as JsonObject : null;
+            var name = query["name"].ToString() is { Length: > 0 } named ? named : metadata?["name"]?.GetValue<string>();
+            if (query["uploadType"] != "resumable" || string.IsNullOrEmpty(name))
             {
                 await ErrorAsync(context, 400, "Upload requests must include an uploadType and a name.", "invalid");
                 return;
             }
 
-            var name = query["name"].ToString();
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
+            // ifGenerationMatch=0: "the operation succeeds only if there are no live versions of the object".
+            var ifAbsent = query["ifGenerationMatch"] == "0";
+            var id = Guid.NewGuid().ToString("N");
             lock (_gate)
             {
-                // ifGenerationMatch=0: "the operation succeeds only if there are no live versions of the object".
-                if (query["ifGenerationMatch"] == "0" && _objects.ContainsKey(name))
+                if (ifAbsent && _objects.ContainsKey(name))
                 {
                     context.Response.StatusCode = 412;
                 }
                 else
                 {
-                    _objects[name] = (body.ToArray(), context.Request.ContentType ?? "application/octet-stream", ++_generation);
+                    var type = context.Request.Headers["X-Upload-Content-Type"].ToString() is { Length: > 0 } t ? t : metadata?["contentType"]?.GetValue<string>() ?? "application/octet-stream";
+                    _sessions[id] = (name, type, ifAbsent, new MemoryStream());
                 }
             }
 
@@ -92,7 +103,14 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
                 return;
             }
 
-            await JsonAsync(context, Resource(name));
+            context.Response.Headers.Location = $"{context.Request.Scheme}://{context.Request.Host}/upload/storage/v1/b/{bucket}/o?uploadType=resumable&upload_id={id}";
+            return;
+        }
+
+        // PUT {session URI}: the bytes with "Content-Range: bytes a-b/total"; 308 with the received Range until the last chunk.
+        if (method == "PUT" && segments is ["upload", "storage", "v1", "b", var pb, "o"] && pb == bucket)
+        {
+            await UploadChunkAsync(context, query["upload_id"].ToString());
             return;
         }
 
@@ -151,6 +169,8 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
 
             if (query["alt"] == "media")
             {
+                context.Response.Headers["X-Goog-Hash"] = "md5=" + Md5(found.Bytes);
+                context.Response.Headers["X-Goog-Generation"] = found.Generation.ToString(CultureInfo.InvariantCulture);
                 context.Response.ContentType = found.ContentType;
                 context.Response.ContentLength = found.Bytes.Length;
                 await context.Response.Body.WriteAsync(found.Bytes);
@@ -164,6 +184,89 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
         await ErrorAsync(context, 404, "Not Found", "notFound");
     }
 
+    /// <summary>
+    /// <see cref="Token"/> (a bare access token), or a self-signed JWT of the service account ("Addendum:
+    /// Service account authorization without OAuth"), which the client library sends for a scoped key:
+    /// RS256 over <c>header.payload</c>, verified with the signer's public key, not expired.
+    /// </summary>
+    private bool Authorized(string header)
+    {
+        if (header == $"Bearer {Token}")
+        {
+            return true;
+        }
+
+        var parts = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header[7..].Split('.') : [];
+        if (parts.Length != 3 || signerPublicKey is null)
+        {
+            return false;
+        }
+
+        var signed = signerPublicKey.VerifyData(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), Base64Url(parts[2]), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var claims = JsonNode.Parse(Base64Url(parts[1]));
+        return signed && claims?["exp"]?.GetValue<long>() > DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    }
+
+    private static byte[] Base64Url(string text) =>
+        Convert.FromBase64String(text.Replace('-', '+').Replace('_', '/') + new string('=', (4 - (text.Length % 4)) % 4));
+
+    private async Task UploadChunkAsync(HttpContext context, string id)
+    {
+        using var chunk = new MemoryStream();
+        await context.Request.Body.CopyToAsync(chunk);
+        var range = context.Request.Headers.ContentRange.ToString(); // "bytes 0-99/100", "bytes */100" (a status query)
+        var total = range.Split('/') is [_, var t] && long.TryParse(t, CultureInfo.InvariantCulture, out var n) ? n : (long?)null;
+        (string Name, string ContentType, bool IfAbsent, MemoryStream Bytes) session;
+        var status = 200;
+        lock (_gate)
+        {
+            if (!_sessions.TryGetValue(id, out session))
+            {
+                status = 404;
+            }
+            else
+            {
+                chunk.Position = 0;
+                chunk.CopyTo(session.Bytes);
+                if (total is null || session.Bytes.Length < total)
+                {
+                    status = 308;
+                }
+                else if (session.IfAbsent && _objects.ContainsKey(session.Name))
+                {
+                    status = 412;
+                    _sessions.Remove(id);
+                }
+                else
+                {
+                    _objects[session.Name] = (session.Bytes.ToArray(), session.ContentType, ++_generation);
+                    _sessions.Remove(id);
+                }
+            }
+        }
+
+        switch (status)
+        {
+            case 404:
+                await ErrorAsync(context, 404, "No such upload session.", "notFound");
+                return;
+            case 412:
+                await ErrorAsync(context, 412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet");
+                return;
+            case 308:
+                context.Response.StatusCode = 308;
+                if (session.Bytes.Length > 0)
+                {
+                    context.Response.Headers["Range"] = $"bytes=0-{session.Bytes.Length - 1}";
+                }
+
+                return;
+            default:
+                await JsonAsync(context, Resource(session.Name));
+                return;
+        }
+    }
+
     /// <summary>"Signatures": rebuild the canonical request from what arrived and verify the RSA-SHA256 signature.</summary>
     private async Task ServeSignedAsync(HttpContext context, string raw, string rawPath)
     {
@@ -171,7 +274,8 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
         var signature = pairs.Single(p => p[0] == "X-Goog-Signature")[1];
         var canonicalQuery = string.Join('&', pairs.Where(p => p[0] != "X-Goog-Signature").OrderBy(p => p[0], StringComparer.Ordinal).Select(p => $"{p[0]}={p[1]}"));
         var q = context.Request.Query;
-        var canonicalRequest = $"{context.Request.Method}\n{rawPath}\n{canonicalQuery}\nhost:{context.Request.Host.Value}\n\nhost\nUNSIGNED-PAYLOAD";
+        // The host as the client library signs it: the name without a port (GCS itself is only ever on 443).
+        var canonicalRequest = $"{context.Request.Method}\n{rawPath}\n{canonicalQuery}\nhost:{context.Request.Host.Host}\n\nhost\nUNSIGNED-PAYLOAD";
         var scope = q["X-Goog-Credential"].ToString().Split('/', 2)[1];
         var stringToSign = $"GOOG4-RSA-SHA256\n{q["X-Goog-Date"]}\n{scope}\n{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonicalRequest)))}";
         var valid = signerPublicKey is not null && signature.Length % 2 == 0
@@ -217,9 +321,15 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
                 ["generation"] = o.Generation.ToString(CultureInfo.InvariantCulture),
                 ["contentType"] = o.ContentType,
                 ["size"] = o.Bytes.Length.ToString(CultureInfo.InvariantCulture),
+                ["md5Hash"] = Md5(o.Bytes),
             };
         }
     }
+
+    // GCS reports MD5 (base64) in md5Hash and X-Goog-Hash; the client checks what it received against it.
+#pragma warning disable CA5351 // The protocol's checksum, not a security use.
+    private static string Md5(byte[] bytes) => Convert.ToBase64String(MD5.HashData(bytes));
+#pragma warning restore CA5351
 
     private static Task JsonAsync(HttpContext context, JsonNode body)
     {
@@ -242,28 +352,9 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
     }
 }
 
-/// <summary>A credential with a fixed token that signs with a given RSA key (or cannot sign), counting token requests.</summary>
-internal sealed class FakeGcsCredential(RSA? key, string? account) : IGcsCredential
+/// <summary>Hands the GCS adapter a given credential instead of Application Default Credentials.</summary>
+internal sealed class FixedCredentialSource(Google.Apis.Auth.OAuth2.GoogleCredential credential)
+    : ImageRetrieval.Infrastructure.BlobStores.Gcs.GcsCredentialSource(Microsoft.Extensions.Options.Options.Create(new ImageRetrieval.Infrastructure.BlobStores.Gcs.GcsOptions()))
 {
-    private int _tokens;
-
-    public int TokenRequests => _tokens;
-
-    public Task<string> GetAccessTokenAsync(CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _tokens);
-        return Task.FromResult(FakeGcsServer.Token);
-    }
-
-    public Task<string?> GetSigningAccountAsync(CancellationToken cancellationToken) => Task.FromResult(key is null ? null : account);
-
-    public int Signatures => _signatures;
-
-    private int _signatures;
-
-    public Task<byte[]> SignAsync(byte[] data, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _signatures);
-        return Task.FromResult(key!.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
-    }
+    public override Task<Google.Apis.Auth.OAuth2.GoogleCredential> LoadAsync(CancellationToken cancellationToken) => Task.FromResult(credential);
 }

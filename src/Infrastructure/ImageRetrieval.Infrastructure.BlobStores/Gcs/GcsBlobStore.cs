@@ -1,9 +1,6 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using Google.Cloud.Storage.V1;
 using ImageRetrieval.Infrastructure.Abstractions;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
@@ -12,22 +9,20 @@ using Microsoft.Extensions.Options;
 namespace ImageRetrieval.Infrastructure.BlobStores.Gcs;
 
 /// <summary>
-/// <see cref="IBlobStore"/> over the Cloud Storage JSON API: object name = <see cref="GcsOptions.Prefix"/> + key.
-/// Uploads are single requests (<c>uploadType=media</c>, images are a few MB) with
-/// <c>ifGenerationMatch=0</c>: a content-addressed object that exists is never rewritten, and the 412
-/// that answers such a put (or a retry of one that landed) counts as success. Reads stream.
-/// <see cref="DescribeLocation"/> returns the object name (what the Python service called
-/// <c>gcs_path</c>, e.g. <c>images/&lt;id&gt;.jpg</c>), not a <c>gs://</c> URL.
+/// <see cref="IBlobStore"/> over the official <see cref="StorageClient"/> (Cloud Storage JSON API): object name =
+/// <see cref="GcsOptions.Prefix"/> + key. Uploads carry <c>ifGenerationMatch=0</c>: a content-addressed object
+/// that exists is never rewritten, and the 412 that answers such a put (or a retry of one that landed) counts
+/// as success. Reads are buffered (the client downloads into a stream it is given; images are at most
+/// <c>Limits:MaxFileBytes</c>). <see cref="DescribeLocation"/> returns the object name (what the Python service
+/// called <c>gcs_path</c>, e.g. <c>images/&lt;id&gt;.jpg</c>), not a <c>gs://</c> URL.
 /// </summary>
 internal sealed partial class GcsBlobStore(
-    IHttpClientFactory httpClientFactory,
-    IGcsCredential credential,
+    GcsConnection connection,
     IOptions<GcsOptions> gcsOptions,
     TimeProvider timeProvider,
     ILogger<GcsBlobStore> logger) : IBlobStore, IDisposable
 {
-    public const string HttpClientName = "ImageRetrieval.Gcs";
-    public const string StoreName = "Gcs";
+    public const string StoreName = GcsErrors.StoreName;
 
     private readonly GcsOptions _options = gcsOptions.Value;
     private readonly Uri _endpoint = new(gcsOptions.Value.Endpoint.TrimEnd('/') + "/");
@@ -40,94 +35,113 @@ internal sealed partial class GcsBlobStore(
 
     public string ProviderName => nameof(BlobStoreProvider.Gcs);
 
-    private string BucketPath => $"storage/v1/b/{Uri.EscapeDataString(_options.Bucket)}/o";
-
     public async Task PutAsync(string key, ReadOnlyMemory<byte> content, string contentType, CancellationToken cancellationToken)
     {
         var name = ObjectName(key);
-        var url = new Uri(_endpoint, $"upload/{BucketPath}?uploadType=media&name={Uri.EscapeDataString(name)}&ifGenerationMatch=0");
-        using var body = new ReadOnlyMemoryContent(content);
-        body.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
-        using var response = await SendAsync(HttpMethod.Post, url, body, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        if (response.StatusCode == HttpStatusCode.PreconditionFailed)
+        var client = await connection.ClientAsync(cancellationToken);
+        using var source = new MemoryStream(content.ToArray(), writable: false);
+        try
         {
-            return; // already there: same key, same bytes
+            await client.UploadObjectAsync(_options.Bucket, name, contentType, source, new UploadObjectOptions { IfGenerationMatch = 0 }, cancellationToken);
         }
-
-        await EnsureSuccessAsync(response, url, cancellationToken);
+        catch (Exception ex) when (GcsErrors.IsStatus(ex, HttpStatusCode.PreconditionFailed))
+        {
+            // already there: same key, same bytes
+        }
+        catch (Exception ex) when (GcsErrors.Map("upload " + name, ex, cancellationToken) is { } mapped)
+        {
+            throw mapped;
+        }
     }
 
     public async Task<BlobContent?> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
-        var url = ObjectUrl(key, "alt=media");
-        var response = await SendAsync(HttpMethod.Get, url, null, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var name = ObjectName(key);
+        var client = await connection.ClientAsync(cancellationToken);
+        var buffer = new MemoryStream();
         try
         {
-            if (response.StatusCode == HttpStatusCode.NotFound)
-            {
-                response.Dispose();
-                return null;
-            }
-
-            await EnsureSuccessAsync(response, url, cancellationToken);
-            var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var type = response.Content.Headers.ContentType?.ToString() ?? "application/octet-stream";
-            return new BlobContent(new ResponseStream(stream, response), type, response.Content.Headers.ContentLength);
+            var stored = await client.DownloadObjectAsync(_options.Bucket, name, buffer, new DownloadObjectOptions(), cancellationToken);
+            buffer.Position = 0;
+            return new BlobContent(buffer, stored?.ContentType ?? "application/octet-stream", buffer.Length);
         }
-        catch
+        catch (Exception ex) when (GcsErrors.IsStatus(ex, HttpStatusCode.NotFound))
         {
-            response.Dispose();
-            throw;
+            await buffer.DisposeAsync();
+            return null;
+        }
+        catch (Exception ex) when (GcsErrors.Map("download " + name, ex, cancellationToken) is { } mapped)
+        {
+            await buffer.DisposeAsync();
+            throw mapped;
         }
     }
 
     public async Task<bool> ExistsAsync(string key, CancellationToken cancellationToken)
     {
-        var url = ObjectUrl(key, "fields=name");
-        using var response = await SendAsync(HttpMethod.Get, url, null, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        var name = ObjectName(key);
+        var client = await connection.ClientAsync(cancellationToken);
+        try
+        {
+            await client.GetObjectAsync(_options.Bucket, name, new GetObjectOptions { Projection = Projection.NoAcl, RetryOptions = RetryOptions.Never }, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (GcsErrors.IsStatus(ex, HttpStatusCode.NotFound))
         {
             return false;
         }
-
-        await EnsureSuccessAsync(response, url, cancellationToken);
-        return true;
+        catch (Exception ex) when (GcsErrors.Map("get " + name, ex, cancellationToken) is { } mapped)
+        {
+            throw mapped;
+        }
     }
 
     public async Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
-        var url = ObjectUrl(key, null);
-        using var response = await SendAsync(HttpMethod.Delete, url, null, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        if (response.StatusCode != HttpStatusCode.NotFound)
+        var name = ObjectName(key);
+        var client = await connection.ClientAsync(cancellationToken);
+        try
         {
-            await EnsureSuccessAsync(response, url, cancellationToken);
+            await client.DeleteObjectAsync(_options.Bucket, name, new DeleteObjectOptions { RetryOptions = RetryOptions.Never }, cancellationToken);
+        }
+        catch (Exception ex) when (GcsErrors.IsStatus(ex, HttpStatusCode.NotFound))
+        {
+            // deleting a missing key is not an error
+        }
+        catch (Exception ex) when (GcsErrors.Map("delete " + name, ex, cancellationToken) is { } mapped)
+        {
+            throw mapped;
         }
     }
 
     public async IAsyncEnumerable<string> ListKeysAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(prefix);
-        string? pageToken = null;
-        do
+        var client = await connection.ClientAsync(cancellationToken);
+        var options = new ListObjectsOptions { Fields = "items(name),nextPageToken", RetryOptions = RetryOptions.Never };
+        await using var pages = client.ListObjectsAsync(_options.Bucket, _options.Prefix + prefix, options).AsRawResponses().GetAsyncEnumerator(cancellationToken);
+        while (true)
         {
-            var query = $"prefix={Uri.EscapeDataString(_options.Prefix + prefix)}&fields={Uri.EscapeDataString("items(name),nextPageToken")}";
-            if (pageToken is not null)
+            Google.Apis.Storage.v1.Data.Objects page;
+            try
             {
-                query += "&pageToken=" + Uri.EscapeDataString(pageToken);
+                if (!await pages.MoveNextAsync())
+                {
+                    yield break;
+                }
+
+                page = pages.Current;
+            }
+            catch (Exception ex) when (GcsErrors.Map("list " + _options.Prefix + prefix, ex, cancellationToken) is { } mapped)
+            {
+                throw mapped;
             }
 
-            var url = new Uri(_endpoint, $"{BucketPath}?{query}");
-            using var response = await SendAsync(HttpMethod.Get, url, null, HttpCompletionOption.ResponseContentRead, cancellationToken);
-            await EnsureSuccessAsync(response, url, cancellationToken);
-            var page = await StoreResilience.ReadJsonAsync(StoreName, url.AbsolutePath, response, GcsJsonContext.Default.GcsObjectList, cancellationToken);
-            foreach (var item in page?.Items ?? [])
+            foreach (var item in page.Items ?? [])
             {
                 yield return item.Name[_options.Prefix.Length..];
             }
-
-            pageToken = page?.NextPageToken is { Length: > 0 } next ? next : null;
         }
-        while (pageToken is not null);
     }
 
     public async Task<Uri?> TryGetSignedUrlAsync(string key, CancellationToken cancellationToken)
@@ -139,24 +153,30 @@ internal sealed partial class GcsBlobStore(
             return cached;
         }
 
-        var account = await credential.GetSigningAccountAsync(cancellationToken);
-        if (account is null)
+        var signer = await connection.SignerAsync(cancellationToken);
+        if (signer is null)
         {
             return null;
         }
 
         try
         {
-            var signed = await GcsV4Signer.SignAsync(_endpoint, _options.Bucket, name, "GET", now, _options.SignedUrlLifetime,
-                account, credential.SignAsync, cancellationToken);
-            _signed.Set(name, signed.Url, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _options.SignedUrlLifetime / 2 });
-            return signed.Url;
+            var template = UrlSigner.RequestTemplate.FromBucket(_options.Bucket).WithObjectName(name).WithHttpMethod(HttpMethod.Get);
+            var options = UrlSigner.Options.FromDuration(_options.SignedUrlLifetime)
+                .WithSigningVersion(SigningVersion.V4)
+                .WithScheme(_endpoint.Scheme)
+                .WithHost(_endpoint.Host)
+                .WithPort(_endpoint.IsDefaultPort ? null : _endpoint.Port);
+            var signed = new Uri(await signer.SignAsync(template, options, cancellationToken));
+            _signed.Set(name, signed, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _options.SignedUrlLifetime / 2 });
+            return signed;
         }
-        catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or System.Security.Cryptography.CryptographicException or FormatException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // IAM signBlob refused (no Token Creator role) or the key cannot sign: serve through the service.
+            // IAM signBlob refused (no Token Creator role), the metadata server did not answer, or the key
+            // cannot sign: serve through the service, and do not ask again for a while.
             _signingRefusedUntil = now + SigningRetryAfterFailure;
-            LogSigningFailed(logger, account, ex.Message);
+            LogSigningFailed(logger, ex.GetType().Name, ex.Message);
             return null;
         }
     }
@@ -168,9 +188,16 @@ internal sealed partial class GcsBlobStore(
     public async Task CheckReachableAsync(CancellationToken cancellationToken)
     {
         // Listing one object needs only storage.objects.list, which the service's role has anyway.
-        var url = new Uri(_endpoint, $"{BucketPath}?maxResults=1&prefix={Uri.EscapeDataString(_options.Prefix)}&fields={Uri.EscapeDataString("items(name)")}");
-        using var response = await SendAsync(HttpMethod.Get, url, null, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        await EnsureSuccessAsync(response, url, cancellationToken);
+        var client = await connection.ClientAsync(cancellationToken);
+        try
+        {
+            await client.ListObjectsAsync(_options.Bucket, _options.Prefix, new ListObjectsOptions { PageSize = 1, Fields = "items(name)", RetryOptions = RetryOptions.Never })
+                .ReadPageAsync(1, cancellationToken);
+        }
+        catch (Exception ex) when (GcsErrors.Map("list " + _options.Prefix, ex, cancellationToken) is { } mapped)
+        {
+            throw mapped;
+        }
     }
 
     internal string ObjectName(string key)
@@ -185,98 +212,6 @@ internal sealed partial class GcsBlobStore(
         return _options.Prefix + key;
     }
 
-    private Uri ObjectUrl(string key, string? query) =>
-        // The JSON API wants the whole object name as one path segment: '/' encoded as %2F.
-        new(_endpoint, $"{BucketPath}/{Uri.EscapeDataString(ObjectName(key))}{(query is null ? "" : "?" + query)}");
-
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, HttpContent? content, HttpCompletionOption completion, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, url) { Content = content };
-        return await StoreResilience.SendAsync(httpClientFactory.CreateClient(HttpClientName), StoreName, $"{method} {url.AbsolutePath}", request, completion, cancellationToken);
-    }
-
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, Uri url, CancellationToken cancellationToken)
-    {
-        if (!response.IsSuccessStatusCode)
-        {
-            throw await StoreResilience.FailureFromAsync(StoreName, url.AbsolutePath, response, ErrorMessage, cancellationToken);
-        }
-    }
-
-    /// <summary>GCS errors are <c>{"error": {"code", "message", "errors": [...]}}</c>.</summary>
-    private static string? ErrorMessage(JsonElement root) =>
-        root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var message)
-            ? message.ToString()
-            : null;
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not sign a GCS URL as {Account} ({Error}); the link goes through the service instead")]
-    private static partial void LogSigningFailed(ILogger logger, string account, string error);
-
-    /// <summary>The download stream; disposing it also releases the HTTP response (and its connection).</summary>
-    private sealed class ResponseStream(Stream inner, HttpResponseMessage response) : Stream
-    {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            inner.ReadAsync(buffer, cancellationToken);
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                response.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await inner.DisposeAsync();
-            response.Dispose();
-            await base.DisposeAsync();
-        }
-    }
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not sign a GCS URL ({ErrorType}: {Error}); the link goes through the service instead")]
+    private static partial void LogSigningFailed(ILogger logger, string errorType, string error);
 }
-
-internal sealed class GcsObjectList
-{
-    public List<GcsObject>? Items { get; set; }
-
-    public string? NextPageToken { get; set; }
-}
-
-internal sealed class GcsObject
-{
-    public string Name { get; set; } = "";
-}
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-[JsonSerializable(typeof(GcsObjectList))]
-internal sealed partial class GcsJsonContext : JsonSerializerContext;

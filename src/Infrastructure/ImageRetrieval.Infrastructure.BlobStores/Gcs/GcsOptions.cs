@@ -22,7 +22,7 @@ public sealed class GcsOptions : IStoreResilienceSettings
     /// <summary>A service-account key file; when unset, Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, or the GKE/GCE metadata server).</summary>
     public string? CredentialsPath { get; set; }
 
-    /// <summary>JSON API and signed-URL endpoint; overridden only for tests and emulators.</summary>
+    /// <summary>The client's base (JSON API under <c>storage/v1/</c>, uploads under <c>upload/storage/v1/</c>) and the signed URLs' origin; overridden only for tests and emulators.</summary>
     [Required]
     [Url]
     public string Endpoint { get; set; } = "https://storage.googleapis.com";

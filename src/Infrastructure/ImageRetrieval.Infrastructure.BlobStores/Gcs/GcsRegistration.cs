@@ -9,7 +9,7 @@ public static class GcsRegistration
 {
     /// <summary>
     /// Binds <see cref="GcsOptions"/> (validated on start), the Google credential (ADC or a key file), the
-    /// resilient named HTTP client with a bearer token per request, and the store as the keyed singleton
+    /// resilient named HTTP handler the official client sends through, and the store as the keyed singleton
     /// <see cref="BlobStoreRegistration.ProviderKey"/>.
     /// </summary>
     public static IServiceCollection AddGcsBlobStore(this IServiceCollection services, IConfiguration configuration)
@@ -19,14 +19,13 @@ public static class GcsRegistration
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IGcsCredential, GoogleGcsCredential>();
-        services.TryAddTransient<GcsAuthorizationHandler>();
+        services.TryAddSingleton<GcsCredentialSource>();
 
-        services.AddHttpClient(GcsBlobStore.HttpClientName, static http => http.Timeout = Timeout.InfiniteTimeSpan)
-            // Retries outside, token inside: every attempt carries a current token.
-            .AddStoreResilience<GcsOptions>("gcs")
-            .AddHttpMessageHandler<GcsAuthorizationHandler>();
+        // The library's handler (bearer token, its own logging) sits above this chain.
+        services.AddHttpClient(GcsConnection.HttpMessageHandlerName)
+            .AddStoreResilience<GcsOptions>("gcs");
 
+        services.AddSingleton<GcsConnection>();
         services.AddKeyedSingleton<IBlobStore, GcsBlobStore>(BlobStoreRegistration.ProviderKey);
         return services;
     }
