@@ -6,9 +6,11 @@ namespace ImageRetrieval.Embedding.Contracts;
 /// <summary>
 /// Embeds each text with the model's text tower into the space its images are embedded in, L2-normalised.
 /// Texts longer than the model's context are truncated by its tokenizer. Throws
-/// <see cref="TextNotSupportedException"/> when the model has no text tower.
+/// <see cref="TextNotSupportedException"/> when the model has no text tower, and a 503 <c>overloaded</c>
+/// problem when more than <c>Embedding:MaxQueueLength</c> texts would be waiting.
 /// </summary>
-public sealed record EmbedTexts(IReadOnlyList<string> Texts) : IRequest<EmbedTextsResult>
+/// <param name="Priority">Whether someone is waiting on this answer (a text search) or it is bulk work (many texts at once).</param>
+public sealed record EmbedTexts(IReadOnlyList<string> Texts, EmbeddingPriority Priority = EmbeddingPriority.Interactive) : IRequest<EmbedTextsResult>
 {
     /// <summary>Most texts one request may embed.</summary>
     public const int MaxTexts = 64;

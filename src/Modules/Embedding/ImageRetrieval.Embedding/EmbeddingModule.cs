@@ -29,7 +29,7 @@ public static class EmbeddingModule
         services.AddSingleton<ImageDecoder>();
         services.AddSingleton<BulkPreprocessing>();
         services.AddSingleton<InferenceQueue>();
-        services.AddSingleton<EmbeddingCapacity>();
+        services.AddSingleton<DecodeSlots>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceQueue>());
         services.AddSingleton<TextInferenceQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<TextInferenceQueue>());

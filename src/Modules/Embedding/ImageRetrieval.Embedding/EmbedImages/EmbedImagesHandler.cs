@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace ImageRetrieval.Embedding.EmbedImages;
 
 internal sealed class EmbedImagesHandler(
-    ModelState models, ImageDecoder decoder, InferenceQueue queue, EmbeddingCapacity capacity, BulkPreprocessing bulk, IOptions<EmbeddingOptions> options)
+    ModelState models, ImageDecoder decoder, InferenceQueue queue, DecodeSlots decodeSlots, BulkPreprocessing bulk, IOptions<EmbeddingOptions> options)
     : IRequestHandler<Contracts.EmbedImages, EmbedImagesResult>
 {
     public async ValueTask<EmbedImagesResult> Handle(Contracts.EmbedImages request, CancellationToken cancellationToken)
@@ -18,7 +18,7 @@ internal sealed class EmbedImagesHandler(
         var model = models.Current;
 
         // Admission comes first: an overloaded service refuses before spending a cycle on decoding.
-        using var admission = capacity.Admit(request.Images.Count);
+        using var admission = queue.Admit(request.Images.Count);
         var items = await Task.WhenAll(request.Images.Select(image => EmbedOneAsync(model, image, request.Normalize, request.Priority, cancellationToken)));
         return new EmbedImagesResult(model.ModelId, model.Dimension, items);
     }
@@ -53,7 +53,7 @@ internal sealed class EmbedImagesHandler(
 
     private async Task<DecodedImageInfo> PreprocessInteractiveAsync(LoadedModel model, ImageUpload image, float[] pixels, CancellationToken cancellationToken)
     {
-        using (await capacity.WaitToDecodeAsync(cancellationToken))
+        using (await decodeSlots.WaitAsync(cancellationToken))
         {
             return await Task.Run(() => Preprocess(model, image, pixels), cancellationToken);
         }

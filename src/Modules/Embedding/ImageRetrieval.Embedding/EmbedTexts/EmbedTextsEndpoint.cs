@@ -1,3 +1,4 @@
+using ImageRetrieval.Embedding.Contracts;
 using Mediator;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,7 +19,7 @@ internal static class EmbedTextsEndpoint
         api.MapPost("/embeddings/text", HandleAsync)
             .WithName("CreateTextEmbeddings")
             .WithSummary("Embed texts")
-            .WithDescription($"Embeds each text with the model's text tower into the space of its image embeddings; vectors are L2-normalised. At most {Contracts.EmbedTexts.MaxTexts} texts of at most {Contracts.EmbedTexts.MaxTextLength} characters; texts longer than the model's context are truncated by its tokenizer. An image-only model answers 422 text-not-supported.")
+            .WithDescription($"Embeds each text with the model's text tower into the space of its image embeddings; vectors are L2-normalised. At most {Contracts.EmbedTexts.MaxTexts} texts of at most {Contracts.EmbedTexts.MaxTextLength} characters; one text is embedded ahead of requests with several (bulk work), and past Embedding:MaxQueueLength texts waiting the answer is 503 overloaded with Retry-After; texts longer than the model's context are truncated by its tokenizer. An image-only model answers 422 text-not-supported.")
             .WithTags("embeddings")
             .Accepts<TextEmbeddingsRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -28,7 +29,9 @@ internal static class EmbedTextsEndpoint
     private static async Task<Ok<TextEmbeddingsResponse>> HandleAsync(TextEmbeddingsRequest request, IMediator mediator, CancellationToken cancellationToken)
     {
         var texts = request.Texts ?? [];
-        var result = await mediator.Send(new Contracts.EmbedTexts(texts), cancellationToken);
+        // One text is someone's query; many are bulk work that interactive queries go ahead of, as for images.
+        var priority = texts.Count == 1 ? EmbeddingPriority.Interactive : EmbeddingPriority.Bulk;
+        var result = await mediator.Send(new Contracts.EmbedTexts(texts, priority), cancellationToken);
         return TypedResults.Ok(new TextEmbeddingsResponse(result.Model, result.Dimension,
             texts.Select((t, i) => new TextEmbedding(t, result.Vectors[i])).ToList()));
     }

@@ -12,9 +12,12 @@ internal sealed class EmbedTextsHandler(ModelState models, TextInferenceQueue qu
     {
         var model = models.Current;
         var text = model.Text ?? throw new TextNotSupportedException(model.ModelId);
+
+        // Admission comes first: an overloaded service refuses before spending a cycle on tokenizing.
+        using var admission = queue.Admit(request.Texts.Count);
         var vectors = await Task.WhenAll(request.Texts.Select(async t =>
         {
-            var vector = await queue.EmbedAsync(text, text.Tokenizer.Encode(t), cancellationToken);
+            var vector = await queue.EmbedAsync(text, text.Tokenizer.Encode(t), request.Priority, cancellationToken);
             var norm = TensorPrimitives.Norm(vector);
             if (norm > 0)
             {
