@@ -47,7 +47,7 @@ public sealed class ModuleBoundaryTests
     [Fact]
     public void Given_the_infrastructure_Then_it_does_not_depend_on_any_module()
     {
-        foreach (var name in new[] { "ImageRetrieval.Infrastructure.Abstractions", "ImageRetrieval.Infrastructure.VectorStores", "ImageRetrieval.Infrastructure.BlobStores", "ImageRetrieval.Infrastructure.Onnx" })
+        foreach (var name in new[] { "ImageRetrieval.Infrastructure.Abstractions", "ImageRetrieval.Infrastructure.Adapters", "ImageRetrieval.Infrastructure.VectorStores", "ImageRetrieval.Infrastructure.BlobStores", "ImageRetrieval.Infrastructure.Onnx" })
         {
             var referenced = Assembly.Load(name).GetReferencedAssemblies().Select(a => a.Name!).ToList();
             Assert.DoesNotContain(referenced, r => Modules.Any(m => r.StartsWith($"ImageRetrieval.{m}", StringComparison.Ordinal)));

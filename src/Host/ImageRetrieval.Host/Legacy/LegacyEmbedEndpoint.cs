@@ -10,6 +10,9 @@ namespace ImageRetrieval.Host.Legacy;
 /// <summary><c>POST /embed</c> of the old embedding service: the raw CLS vector of the uploaded <c>file</c>.</summary>
 internal static class LegacyEmbedEndpoint
 {
+    /// <summary>The old service's words for any file that does not decode as an image; its clients' tests compare them.</summary>
+    public const string NotAnImage = "Uploaded file is not a valid image.";
+
     public static async Task<Results<Ok<float[]>, BadRequest<LegacyHttpError>, UnprocessableEntity<LegacyHttpValidationError>>> HandleAsync(
         HttpRequest request, IMediator mediator, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken)
     {
@@ -21,7 +24,7 @@ internal static class LegacyEmbedEndpoint
 
         if (upload.Invalid is { } invalid)
         {
-            return TypedResults.BadRequest(invalid);
+            return TypedResults.BadRequest(upload.Empty ? new LegacyHttpError(NotAnImage) : invalid);
         }
 
         // Normalize: false is the pooled vector as the model produced it, which is what the old /embed answered.
@@ -29,10 +32,13 @@ internal static class LegacyEmbedEndpoint
         if (embedded.Rejection is { } rejection)
         {
             return LegacyUpload.IsImageRejection(rejection.Slug)
-                ? TypedResults.BadRequest(new LegacyHttpError(rejection.Detail))
+                ? TypedResults.BadRequest(new LegacyHttpError(IsNotAnImage(rejection.Slug) ? NotAnImage : rejection.Detail))
                 : throw new ServiceProblemException(rejection.StatusCode, rejection.Slug, "Image rejected", rejection.Detail);
         }
 
         return TypedResults.Ok(embedded.Vector!);
     }
+
+    // Too large (file or pixels) keeps our wording, which names the limit; the old service had no limits to name.
+    private static bool IsNotAnImage(string slug) => slug is ProblemTypes.UndecodableImage or ProblemTypes.UnsupportedMediaType;
 }

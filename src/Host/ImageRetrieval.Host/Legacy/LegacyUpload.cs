@@ -7,7 +7,7 @@ namespace ImageRetrieval.Host.Legacy;
 /// The one file of an old-style request (multipart field <c>file</c>), or the answer FastAPI gave
 /// instead: 422 when the field is missing, 400 <c>{"detail"}</c> when it cannot be an image.
 /// </summary>
-internal sealed record LegacyUpload(ImageUpload? Image, LegacyHttpValidationError? Missing, LegacyHttpError? Invalid)
+internal sealed record LegacyUpload(ImageUpload? Image, LegacyHttpValidationError? Missing, LegacyHttpError? Invalid, bool Empty = false)
 {
     public const string FileField = "file";
 
@@ -42,7 +42,7 @@ internal sealed record LegacyUpload(ImageUpload? Image, LegacyHttpValidationErro
         {
             var image = await FormFileReader.ReadAsync(file, limits, cancellationToken);
             return image.Content.IsEmpty
-                ? new LegacyUpload(null, null, new LegacyHttpError("The file is empty."))
+                ? new LegacyUpload(null, null, new LegacyHttpError("The file is empty."), Empty: true)
                 : new LegacyUpload(image, null, null);
         }
         catch (ServiceProblemException ex) when (IsImageRejection(ex.Slug))

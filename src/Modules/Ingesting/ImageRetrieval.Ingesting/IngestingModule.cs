@@ -1,6 +1,12 @@
 using FluentValidation;
 using ImageRetrieval.Ingesting.Catalog;
+using ImageRetrieval.Ingesting.DeleteImage;
+using ImageRetrieval.Ingesting.GetImage;
+using ImageRetrieval.Ingesting.GetImageContent;
 using ImageRetrieval.Ingesting.IngestImages;
+using ImageRetrieval.Ingesting.ListImages;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,7 +30,12 @@ public static class IngestingModule
 
     public static IEndpointRouteBuilder MapIngestingApi(this IEndpointRouteBuilder api)
     {
-        api.MapImages();
+        var images = api.MapGroup("/images").WithTags("images");
+        images.MapIngestImages();
+        images.MapListImages();
+        images.MapGetImage();
+        images.MapGetImageContent();
+        images.MapDeleteImage();
         return api;
     }
 }

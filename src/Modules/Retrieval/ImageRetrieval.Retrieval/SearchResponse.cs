@@ -5,12 +5,12 @@ using Microsoft.AspNetCore.Http;
 
 namespace ImageRetrieval.Retrieval;
 
-public sealed record SearchHitResponse(string Id, float Score, string Url, IReadOnlyDictionary<string, JsonElement> Metadata);
+internal sealed record SearchHitResponse(string Id, float Score, string Url, IReadOnlyDictionary<string, JsonElement> Metadata);
 
 /// <summary>What every search endpoint answers.</summary>
-public sealed record SearchResponse(string Model, IReadOnlyList<SearchHitResponse> Results, double TookMs)
+internal sealed record SearchResponse(string Model, IReadOnlyList<SearchHitResponse> Results, double TookMs)
 {
-    internal static SearchResponse From(SearchResult result, HttpContext context, string? publicBaseUrl) =>
+    public static SearchResponse From(SearchResult result, HttpContext context, string? publicBaseUrl) =>
         new(result.Model,
             result.Results.Select(hit => new SearchHitResponse(hit.Image.Id, hit.Score,
                 ImageLinks.For(context, hit.Image.Id, hit.Image.SignedUrl, publicBaseUrl), hit.Image.Metadata)).ToList(),

@@ -10,9 +10,9 @@ using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Embedding.EmbedImages;
 
-public sealed record EmbeddingsResponse(string Model, int Dimension, IReadOnlyList<FileEmbedding> Embeddings);
+internal sealed record EmbeddingsResponse(string Model, int Dimension, IReadOnlyList<FileEmbedding> Embeddings);
 
-public sealed record FileEmbedding(string FileName, float[] Vector);
+internal sealed record FileEmbedding(string FileName, float[] Vector);
 
 internal static class EmbedImagesEndpoint
 {

@@ -7,11 +7,11 @@ using Microsoft.AspNetCore.Routing;
 
 namespace ImageRetrieval.Embedding.EmbedTexts;
 
-public sealed record TextEmbeddingsRequest(IReadOnlyList<string>? Texts);
+internal sealed record TextEmbeddingsRequest(IReadOnlyList<string>? Texts);
 
-public sealed record TextEmbeddingsResponse(string Model, int Dimension, IReadOnlyList<TextEmbedding> Embeddings);
+internal sealed record TextEmbeddingsResponse(string Model, int Dimension, IReadOnlyList<TextEmbedding> Embeddings);
 
-public sealed record TextEmbedding(string Text, float[] Vector);
+internal sealed record TextEmbedding(string Text, float[] Vector);
 
 internal static class EmbedTextsEndpoint
 {

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Routing;
 namespace ImageRetrieval.Embedding.GetModel;
 
 /// <param name="TextSearch">Whether text queries work: true only when the model has a text tower.</param>
-public sealed record ModelResponse(string Model, int Dimension, bool TextSearch);
+internal sealed record ModelResponse(string Model, int Dimension, bool TextSearch);
 
 internal static class GetModelEndpoint
 {

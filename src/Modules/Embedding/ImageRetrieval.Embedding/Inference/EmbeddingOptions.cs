@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace ImageRetrieval.Embedding.Inference;
 
-public enum PoolingMode
+internal enum PoolingMode
 {
     /// <summary>The CLS token of last_hidden_state: what the old service returned.</summary>
     Cls,
@@ -15,7 +15,7 @@ public enum PoolingMode
 }
 
 /// <summary><c>ImageRetrieval:Embedding</c>, beside the model source settings.</summary>
-public sealed class EmbeddingOptions
+internal sealed class EmbeddingOptions
 {
     public const string Section = "ImageRetrieval:Embedding";
 

@@ -1,4 +1,3 @@
-using FluentValidation;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
@@ -23,16 +22,5 @@ internal sealed class ListImagesHandler(IVectorStore vectors, ImageCatalog catal
 
         var records = await catalog.ToRecordsAsync(page.Items.Select(StoredImage.FromVectorRecord), cancellationToken);
         return new ImagePage(records, page.NextCursor);
-    }
-}
-
-internal sealed class ListImagesValidator : AbstractValidator<Contracts.ListImages>
-{
-    public ListImagesValidator()
-    {
-        RuleFor(r => r.Limit).InclusiveBetween(1, 500).OverridePropertyName("limit").WithName("limit");
-        // Every store's cursor is an id, a UUID or base64: anything else is refused before a store sees it.
-        RuleFor(r => r.Cursor).MaximumLength(512).Matches("^[A-Za-z0-9_.:+/=-]+$").When(r => !string.IsNullOrEmpty(r.Cursor))
-            .OverridePropertyName("cursor").WithMessage("cursor is not one this service returned; start again without it.");
     }
 }

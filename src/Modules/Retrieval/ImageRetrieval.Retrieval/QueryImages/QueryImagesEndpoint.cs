@@ -14,7 +14,7 @@ using Microsoft.Extensions.Options;
 namespace ImageRetrieval.Retrieval.QueryImages;
 
 // Properties, not positional parameters: the OpenAPI document then lists only what a client must send.
-public sealed record QueryRequest
+internal sealed record QueryRequest
 {
     /// <summary>At least one term; a missing list is a validation error naming it.</summary>
     public IReadOnlyList<QueryTermRequest>? Terms { get; init; }
@@ -28,7 +28,7 @@ public sealed record QueryRequest
 }
 
 /// <summary>Exactly one of text, imageId, image (base64, or a data: URL) or vector; weight defaults to 1 and may be negative.</summary>
-public sealed record QueryTermRequest
+internal sealed record QueryTermRequest
 {
     public string? Text { get; init; }
 

@@ -1,16 +1,10 @@
-using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
+using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
 using Mediator;
 
-namespace ImageRetrieval.Ingesting.GetImage;
-
-internal sealed class GetImageHandler(ImageCatalog catalog) : IRequestHandler<Contracts.GetImage, ImageRecord>
-{
-    public async ValueTask<ImageRecord> Handle(Contracts.GetImage request, CancellationToken cancellationToken) =>
-        await catalog.ToRecordAsync(await catalog.GetAsync(request.Id, cancellationToken), cancellationToken);
-}
+namespace ImageRetrieval.Ingesting.GetImageContent;
 
 internal sealed class OpenImageContentHandler(ImageCatalog catalog, IBlobStore blobs) : IRequestHandler<OpenImageContent, ImageContent>
 {

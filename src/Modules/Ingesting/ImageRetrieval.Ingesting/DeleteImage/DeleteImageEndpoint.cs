@@ -1,0 +1,23 @@
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace ImageRetrieval.Ingesting.DeleteImage;
+
+internal static class DeleteImageEndpoint
+{
+    public static void MapDeleteImage(this RouteGroupBuilder images) =>
+        images.MapDelete("/{id}", DeleteAsync)
+            .WithName("DeleteImage")
+            .WithSummary("Delete an image")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<NoContent> DeleteAsync(string id, IMediator mediator, CancellationToken cancellationToken)
+    {
+        await mediator.Send(new Contracts.DeleteImage(id), cancellationToken);
+        return TypedResults.NoContent();
+    }
+}

@@ -1,0 +1,22 @@
+using ImageRetrieval.Infrastructure.Abstractions;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Ingesting.GetImage;
+
+internal static class GetImageEndpoint
+{
+    public static void MapGetImage(this RouteGroupBuilder images) =>
+        images.MapGet("/{id}", GetAsync)
+            .WithName("GetImage")
+            .WithSummary("Get one image's record")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<Ok<ImageResponse>> GetAsync(string id, HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, CancellationToken cancellationToken) =>
+        TypedResults.Ok(ImageResponse.From(await mediator.Send(new Contracts.GetImage(id), cancellationToken), context, service.Value.PublicBaseUrl));
+}
