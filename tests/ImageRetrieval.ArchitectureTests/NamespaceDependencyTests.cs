@@ -29,7 +29,7 @@ public sealed class NamespaceDependencyTests
     {
         var root = $"ImageRetrieval.{module}";
         var types = Implementation(module).GetTypes().Where(t => t.Namespace?.StartsWith(root, StringComparison.Ordinal) == true).ToList();
-        var below = types.Select(t => t.Namespace!).Where(n => n != root).Distinct().Select(n => n + ".");
+        var below = types.Select(t => t.Namespace!).Where(n => n != root).Distinct();
         var rootTypes = types.Where(t => t.Namespace == root && !t.IsNested && t.FullName != EntryPoint(module) && !t.Name.StartsWith('<'))
             .Select(t => t.FullName!);
         return [.. below, .. rootTypes];
