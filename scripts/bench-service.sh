@@ -7,6 +7,8 @@
 #
 # Needs the bench models:  /usr/bin/python3 scripts/models/export_bench_models.py bench/models
 #                          /usr/bin/python3 scripts/models/quantize_dynamic.py bench/models/vit-b16
+# The PyTorch anchor runs on Debian's torch, which calls whatever libblas.so.3 points to: install
+# libopenblas0-pthread first (with the reference BLAS it is ~20x slower and the anchor ratio means nothing).
 # Knobs: BENCH_ARTIFACTS (/tmp/art-bench), BENCH_THREADS (2), BENCH_SECONDS (30 s of measured ingest),
 #        BENCH_WARMUP (10 s), BENCH_SEARCHES (40 lone searches), BENCH_RESULTS (bench/results/service),
 #        BENCH_SKIP_ANCHOR=1, BENCH_ANCHOR_DIR (/tmp/anchor), BENCH_SET ("Key=Value;..." extra Host settings).
