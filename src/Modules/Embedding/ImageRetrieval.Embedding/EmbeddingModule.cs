@@ -7,7 +7,6 @@ using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.Embedding.Text;
 using ImageRetrieval.Infrastructure.Onnx;
 using ImageRetrieval.SharedKernel;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel.Web;
-using Microsoft.AspNetCore.Http;
 
 namespace ImageRetrieval.Ingesting;
 

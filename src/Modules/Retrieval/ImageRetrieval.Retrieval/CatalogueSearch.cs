@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.Retrieval.Contracts;
-using Mediator;
 
 namespace ImageRetrieval.Retrieval;
 

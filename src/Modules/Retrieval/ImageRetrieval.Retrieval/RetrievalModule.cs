@@ -2,7 +2,6 @@ using FluentValidation;
 using ImageRetrieval.Retrieval.FindSimilar;
 using ImageRetrieval.Retrieval.QueryImages;
 using ImageRetrieval.Retrieval.Search;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel.Web;
-using Microsoft.AspNetCore.Http;
 
 namespace ImageRetrieval.Retrieval;
 

@@ -1,6 +1,5 @@
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Embedding.Inference;
-using Mediator;
 
 namespace ImageRetrieval.Embedding.DownloadModel;
 

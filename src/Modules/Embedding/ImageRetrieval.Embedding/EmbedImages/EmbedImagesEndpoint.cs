@@ -1,11 +1,6 @@
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.SharedKernel;
 using ImageRetrieval.SharedKernel.Web;
-using Mediator;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Embedding.EmbedImages;

@@ -4,7 +4,6 @@ using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.SharedKernel;
-using Mediator;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Embedding.EmbedImages;

@@ -1,9 +1,4 @@
 using ImageRetrieval.Embedding.Contracts;
-using Mediator;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 
 namespace ImageRetrieval.Embedding.EmbedTexts;
 

@@ -2,7 +2,6 @@ using System.Numerics.Tensors;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Text;
-using Mediator;
 
 namespace ImageRetrieval.Embedding.EmbedTexts;
 

@@ -1,6 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
-using Mediator;
 
 namespace ImageRetrieval.Ingesting.DeleteImage;
 

@@ -1,9 +1,4 @@
 using ImageRetrieval.Infrastructure.Abstractions;
-using Mediator;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.GetImage;

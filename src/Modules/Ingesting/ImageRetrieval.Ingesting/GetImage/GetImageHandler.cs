@@ -1,6 +1,5 @@
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
-using Mediator;
 
 namespace ImageRetrieval.Ingesting.GetImage;
 

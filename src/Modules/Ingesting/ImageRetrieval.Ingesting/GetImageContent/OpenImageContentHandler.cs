@@ -2,7 +2,6 @@ using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
-using Mediator;
 
 namespace ImageRetrieval.Ingesting.GetImageContent;
 

@@ -1,5 +1,4 @@
 using ImageRetrieval.Infrastructure.Abstractions;
-using Mediator;
 
 namespace ImageRetrieval.Ingesting.GetImageVectors;
 

@@ -2,12 +2,7 @@ using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel;
 using ImageRetrieval.SharedKernel.Web;
-using Mediator;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.IngestImages;

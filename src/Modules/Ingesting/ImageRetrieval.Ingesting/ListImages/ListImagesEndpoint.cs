@@ -1,10 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
-using Mediator;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.ListImages;

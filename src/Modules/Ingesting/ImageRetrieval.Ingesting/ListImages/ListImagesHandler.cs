@@ -1,7 +1,6 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
-using Mediator;
 
 namespace ImageRetrieval.Ingesting.ListImages;
 

@@ -2,7 +2,6 @@ using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel;
-using Mediator;
 
 namespace ImageRetrieval.Ingesting.Reconcile;
 

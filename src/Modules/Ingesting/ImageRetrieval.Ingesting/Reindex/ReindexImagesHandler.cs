@@ -3,7 +3,6 @@ using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel;
-using Mediator;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -2,11 +2,6 @@ using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel;
 using ImageRetrieval.SharedKernel.Web;
-using Mediator;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Retrieval.FindSimilar;

@@ -3,7 +3,6 @@ using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel;
-using Mediator;
 
 namespace ImageRetrieval.Retrieval.FindSimilar;
 

@@ -4,11 +4,6 @@ using FluentValidation.Results;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel;
-using Mediator;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Retrieval.QueryImages;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel;
-using Mediator;
 
 namespace ImageRetrieval.Retrieval.Search;
 
