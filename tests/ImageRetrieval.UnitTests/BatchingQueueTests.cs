@@ -73,6 +73,10 @@ public sealed class BatchingQueueTests
         {
         }
 
+        protected override void RecordRefused(int count, string kind)
+        {
+        }
+
         public override void Dispose()
         {
             gate.Dispose();

@@ -2,6 +2,7 @@ using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -21,6 +22,14 @@ public static class StoreRegistration
             builder.Bind(configuration.GetSection(ServiceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         }
 
+        return services;
+    }
+
+    /// <summary>The store instruments, once, whichever store registration asks first (with the metrics services they need).</summary>
+    public static IServiceCollection AddStoreTelemetry(this IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.TryAddSingleton<StoreTelemetry>();
         return services;
     }
 

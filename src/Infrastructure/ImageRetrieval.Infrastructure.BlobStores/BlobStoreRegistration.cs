@@ -53,7 +53,8 @@ public static class BlobStoreRegistration
                 throw new InvalidOperationException($"Unknown blob store provider '{provider}'.");
         }
 
-        services.AddSingleton<IBlobStore>(static sp => new InstrumentedBlobStore(sp.GetRequiredKeyedService<IBlobStore>(ProviderKey)));
+        services.AddStoreTelemetry();
+        services.AddSingleton<IBlobStore>(static sp => new InstrumentedBlobStore(sp.GetRequiredKeyedService<IBlobStore>(ProviderKey), sp.GetRequiredService<StoreTelemetry>()));
         services.AddStoreReadinessCheck<IBlobStore>(HealthCheckName, "blob store", s => s.ProviderName, (s, token) => s.CheckReachableAsync(token));
         return services;
     }

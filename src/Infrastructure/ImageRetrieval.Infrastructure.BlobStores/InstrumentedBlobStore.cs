@@ -7,7 +7,7 @@ namespace ImageRetrieval.Infrastructure.BlobStores;
 /// Wraps whichever blob store the configuration chose with a span per call and the store metrics.
 /// It does not dispose the inner store: the container owns (and disposes) the provider's keyed singleton.
 /// </summary>
-internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
+internal sealed class InstrumentedBlobStore(IBlobStore inner, StoreTelemetry telemetry) : IBlobStore
 {
     public IBlobStore Inner => inner;
 
@@ -41,7 +41,7 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
     /// <summary>One measurement for the whole enumeration, from the first request to the last key.</summary>
     public async IAsyncEnumerable<string> ListKeysAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var measured = new StoreCall("blob", inner.ProviderName, "list");
+        using var measured = telemetry.Start("blob", inner.ProviderName, "list");
         var count = 0;
         var enumerator = inner.ListKeysAsync(prefix, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
@@ -88,5 +88,5 @@ internal sealed class InstrumentedBlobStore(IBlobStore inner) : IBlobStore
         });
 
     private Task<T> Measure<T>(string operation, Func<Task<T>> call, int? size = null, string sizeTag = "blob.size") =>
-        StoreCall.MeasureAsync("blob", inner.ProviderName, operation, call, sizeTag, size);
+        telemetry.MeasureAsync("blob", inner.ProviderName, operation, call, sizeTag, size);
 }

@@ -7,7 +7,7 @@ namespace ImageRetrieval.Infrastructure.VectorStores;
 /// every provider is measured the same way and adapters contain no telemetry code. It does not
 /// dispose the inner store: the container owns (and disposes) the provider's keyed singleton.
 /// </summary>
-internal sealed class InstrumentedVectorStore(IVectorStore inner) : IVectorStore
+internal sealed class InstrumentedVectorStore(IVectorStore inner, StoreTelemetry telemetry) : IVectorStore
 {
     public IVectorStore Inner => inner;
 
@@ -58,7 +58,7 @@ internal sealed class InstrumentedVectorStore(IVectorStore inner) : IVectorStore
 
     // A store bound to a staging or retired collection is measured like the logical one.
     public Task<IVectorStore> OpenStagingAsync(CollectionDescriptor descriptor, CancellationToken cancellationToken) =>
-        Measure("open-staging", async () => (IVectorStore)new InstrumentedVectorStore(await inner.OpenStagingAsync(descriptor, cancellationToken)));
+        Measure("open-staging", async () => (IVectorStore)new InstrumentedVectorStore(await inner.OpenStagingAsync(descriptor, cancellationToken), telemetry));
 
     public Task PromoteStagingAsync(CancellationToken cancellationToken) =>
         Measure("promote", async () =>
@@ -71,7 +71,7 @@ internal sealed class InstrumentedVectorStore(IVectorStore inner) : IVectorStore
         Measure("list-inactive", () => inner.ListInactiveAsync(cancellationToken));
 
     public Task<IVectorStore> OpenInactiveAsync(string name, CancellationToken cancellationToken) =>
-        Measure("open-inactive", async () => (IVectorStore)new InstrumentedVectorStore(await inner.OpenInactiveAsync(name, cancellationToken)));
+        Measure("open-inactive", async () => (IVectorStore)new InstrumentedVectorStore(await inner.OpenInactiveAsync(name, cancellationToken), telemetry));
 
     public Task DropInactiveAsync(string name, CancellationToken cancellationToken) =>
         Measure("drop-inactive", async () =>
@@ -81,5 +81,5 @@ internal sealed class InstrumentedVectorStore(IVectorStore inner) : IVectorStore
         });
 
     private Task<T> Measure<T>(string operation, Func<Task<T>> call, int? batchSize = null) =>
-        StoreCall.MeasureAsync("vector", inner.ProviderName, operation, call, "batch.size", batchSize);
+        telemetry.MeasureAsync("vector", inner.ProviderName, operation, call, "batch.size", batchSize);
 }

@@ -58,7 +58,8 @@ public static class VectorStoreRegistration
                 throw new InvalidOperationException($"Unknown vector store provider '{provider}'.");
         }
 
-        services.AddSingleton<IVectorStore>(static sp => new InstrumentedVectorStore(sp.GetRequiredKeyedService<IVectorStore>(ProviderKey)));
+        services.AddStoreTelemetry();
+        services.AddSingleton<IVectorStore>(static sp => new InstrumentedVectorStore(sp.GetRequiredKeyedService<IVectorStore>(ProviderKey), sp.GetRequiredService<StoreTelemetry>()));
         services.AddStoreReadinessCheck<IVectorStore>(HealthCheckName, "vector store", s => s.ProviderName, (s, token) => s.CheckReachableAsync(token));
         return services;
     }

@@ -82,19 +82,20 @@ internal sealed class ReadinessOptions
 /// </summary>
 internal sealed partial class ReadinessMonitor : BackgroundService
 {
-    private static readonly Meter Meter = new(Telemetry.MeterName);
     private readonly HealthCheckService health;
     private readonly ReadinessOptions options;
     private readonly ILogger<ReadinessMonitor> logger;
     private volatile HealthReport? last;
     private int ready = -1;
 
-    public ReadinessMonitor(HealthCheckService health, IOptions<ReadinessOptions> options, ILogger<ReadinessMonitor> logger)
+    public ReadinessMonitor(HealthCheckService health, IOptions<ReadinessOptions> options, ILogger<ReadinessMonitor> logger, IMeterFactory meters)
     {
         this.health = health;
         this.options = options.Value;
         this.logger = logger;
-        Meter.CreateObservableGauge("imageretrieval.ready", () => Math.Max(Volatile.Read(ref ready), 0), description: "1 when the model is loaded and every store answers");
+
+        // The host's meter, disposed with it: a stopped host leaves no gauge behind (a static meter gained one per host built).
+        meters.Create(Telemetry.MeterName).CreateObservableGauge("imageretrieval.ready", () => Math.Max(Volatile.Read(ref ready), 0), description: "1 when the model is loaded and every store answers");
     }
 
     /// <summary>The last completed check, or null before the first one finished.</summary>

@@ -27,6 +27,7 @@ public static class EmbeddingModule
         services.AddSingleton<ModelState>();
         services.AddSingleton<ImageDecoder>();
         services.AddSingleton<BulkPreprocessing>();
+        services.AddSingleton<EmbeddingMetrics>();
         services.AddSingleton<InferenceQueue>();
         services.AddSingleton<DecodeSlots>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceQueue>());

@@ -60,7 +60,7 @@ internal abstract class BatchingQueue<TModel, TInput> : BackgroundService
             var current = Volatile.Read(ref admitted);
             if (current > 0 && current + count > maxQueue)
             {
-                EmbeddingMetrics.Overloaded.Add(count, new KeyValuePair<string, object?>("kind", kind));
+                RecordRefused(count, kind);
                 throw new OverloadedException(kind, current, count, maxQueue, RetryAfter(current));
             }
 
@@ -99,6 +99,9 @@ internal abstract class BatchingQueue<TModel, TInput> : BackgroundService
 
     /// <summary>Records a finished run's metrics.</summary>
     protected abstract void Record(TimeSpan elapsed, int count, string priority);
+
+    /// <summary>Records inputs refused because the queue was full.</summary>
+    protected abstract void RecordRefused(int count, string kind);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -9,15 +9,17 @@ namespace ImageRetrieval.Embedding.Inference;
 internal sealed class InferenceQueue : BatchingQueue<LoadedModel, float[]>
 {
     private readonly int maxBatch;
+    private readonly EmbeddingMetrics metrics;
 
     // Reused across runs; only the consumer touches it.
     private float[] buffer = [];
 
-    public InferenceQueue(IOptions<EmbeddingOptions> options)
+    public InferenceQueue(IOptions<EmbeddingOptions> options, EmbeddingMetrics metrics)
         : base(options.Value.MaxBatchSize, options.Value.MaxQueueLength, "image", TimeSpan.FromMilliseconds(100))
     {
         maxBatch = options.Value.MaxBatchSize;
-        EmbeddingMetrics.ObserveQueueDepth(() => Admitted);
+        this.metrics = metrics;
+        metrics.ObserveQueueDepth(() => Admitted);
     }
 
     protected override float[][] RunBatch(LoadedModel model, IReadOnlyList<float[]> inputs)
@@ -39,7 +41,10 @@ internal sealed class InferenceQueue : BatchingQueue<LoadedModel, float[]>
 
     protected override void Record(TimeSpan elapsed, int count, string priority)
     {
-        EmbeddingMetrics.InferenceDuration.Record(elapsed.TotalSeconds);
-        EmbeddingMetrics.BatchSize.Record(count, new KeyValuePair<string, object?>("priority", priority));
+        metrics.InferenceDuration.Record(elapsed.TotalSeconds);
+        metrics.BatchSize.Record(count, new KeyValuePair<string, object?>("priority", priority));
     }
+
+    protected override void RecordRefused(int count, string kind) =>
+        metrics.Overloaded.Add(count, new KeyValuePair<string, object?>("kind", kind));
 }

@@ -13,9 +13,14 @@ internal sealed class TextInferenceQueue : BatchingQueue<LoadedTextModel, int[]>
     /// <summary>Texts per run: a text tower is cheap, and padding to the longest text in a batch costs little.</summary>
     public const int MaxBatch = 32;
 
-    public TextInferenceQueue(IOptions<EmbeddingOptions> options)
-        : base(MaxBatch, options.Value.MaxQueueLength, "text", TimeSpan.FromMilliseconds(10)) =>
-        EmbeddingMetrics.ObserveTextQueueDepth(() => Admitted);
+    private readonly EmbeddingMetrics metrics;
+
+    public TextInferenceQueue(IOptions<EmbeddingOptions> options, EmbeddingMetrics metrics)
+        : base(MaxBatch, options.Value.MaxQueueLength, "text", TimeSpan.FromMilliseconds(10))
+    {
+        this.metrics = metrics;
+        metrics.ObserveTextQueueDepth(() => Admitted);
+    }
 
     protected override int BatchLimit(LoadedTextModel model) => model.MaxBatch;
 
@@ -23,7 +28,10 @@ internal sealed class TextInferenceQueue : BatchingQueue<LoadedTextModel, int[]>
 
     protected override void Record(TimeSpan elapsed, int count, string priority)
     {
-        EmbeddingMetrics.TextInferenceDuration.Record(elapsed.TotalSeconds);
-        EmbeddingMetrics.TextBatchSize.Record(count, new KeyValuePair<string, object?>("priority", priority));
+        metrics.TextInferenceDuration.Record(elapsed.TotalSeconds);
+        metrics.TextBatchSize.Record(count, new KeyValuePair<string, object?>("priority", priority));
     }
+
+    protected override void RecordRefused(int count, string kind) =>
+        metrics.Overloaded.Add(count, new KeyValuePair<string, object?>("kind", kind));
 }
