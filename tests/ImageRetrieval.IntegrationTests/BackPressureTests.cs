@@ -27,7 +27,11 @@ public sealed class BackPressureTests
         });
         var client = await factory.CreateReadyClientAsync();
 
-        // Images that take a while to decode (36 MP each, a few KB on the wire) hold all places but one.
+        // Each step waits for this host's queue-depth gauge to show the state it needs, not for a guess of
+        // how long the requests take to get there (a sleep that a loaded machine outruns).
+        using var depth = new QueueDepth(factory);
+
+        // Images that take a while to decode (36 MP each, a few KB on the wire) hold all places but one small request's.
         using var heavy = NetVips.Image.Black(6000, 6000, bands: 3);
         var heavyPng = heavy.PngsaveBuffer(compression: 1);
         using var heavyForm = new MultipartFormDataContent();
@@ -37,13 +41,12 @@ public sealed class BackPressureTests
         }
 
         var busy = client.PostAsync(Embeddings, heavyForm);
-        await Task.Delay(500);
-        Assert.False(busy.IsCompleted, "the heavy request should still be decoding");
+        await depth.WaitForAsync(HeavyImages, "the heavy request admitted");
 
         // One more (bulk) request is admitted and waits for the decode slot; its client then goes away.
         using var abandon = new CancellationTokenSource();
         var abandoned = client.PostAsync(Embeddings, SmallForm(), abandon.Token);
-        await Task.Delay(200);
+        await depth.WaitForAsync(HeavyImages + SmallImages, "the queue full");
 
         using (var refused = await client.PostAsync(Embeddings, SmallForm()))
         {
@@ -56,11 +59,11 @@ public sealed class BackPressureTests
 
         await abandon.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
-        await Task.Delay(200);
 
-        // The abandoned image gave its place back without waiting to be decoded: there is room again
-        // while the heavy request is still running (the new image then waits behind it and succeeds).
-        Assert.False(busy.IsCompleted, "the heavy request should still be decoding");
+        // The abandoned images gave their places back without waiting to be decoded: only the heavy
+        // request's places are taken (so it is still running), and there is room again (the new image
+        // then waits behind it and succeeds).
+        await depth.WaitForAsync(HeavyImages, "the abandoned request's places given back while the heavy request still holds its own");
         using (var admitted = await client.PostAsync(Embeddings, SmallForm()))
         {
             Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
@@ -68,6 +71,7 @@ public sealed class BackPressureTests
 
         using var done = await busy;
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        await depth.WaitForAsync(0, "every place given back");
     }
 
     private static MultipartFormDataContent SmallForm() =>

@@ -27,9 +27,10 @@ public sealed class PriorityTests
             heavyForm.Add(Multipart.Bytes($"heavy{i}.png", heavyPng), "files", $"heavy{i}.png");
         }
 
+        // The interactive requests start once the backlog is admitted (this host's queue-depth gauge), not after a guessed sleep.
+        using var depth = new QueueDepth(factory);
         var backlog = client.PostAsync(new Uri("/api/v1/embeddings", UriKind.Relative), heavyForm);
-        await Task.Delay(300);
-        Assert.False(backlog.IsCompleted, "the bulk request should still be decoding");
+        await depth.WaitForAsync(6, "the bulk backlog admitted");
 
         var photo = Path.Combine(Paths.Photos, "opencv-fruits.jpg");
         using (var search = await client.PostAsync(new Uri("/api/v1/search", UriKind.Relative), Multipart.Files("file", photo)))

@@ -82,9 +82,10 @@ public sealed class TextBackPressureTests
             heavyForm.Add(Multipart.Bytes($"heavy{i}.png", heavyPng), "files", $"heavy{i}.png");
         }
 
+        // The text work starts once the image backlog is admitted (this host's queue-depth gauge), not after a guessed sleep.
+        using var depth = new QueueDepth(factory);
         var backlog = client.PostAsync(new Uri("/api/v1/embeddings", UriKind.Relative), heavyForm);
-        await Task.Delay(300);
-        Assert.False(backlog.IsCompleted, "the bulk image request should still be decoding");
+        await depth.WaitForAsync(6, "the bulk image backlog admitted");
 
         var bulkTexts = client.PostAsJsonAsync(TextEmbeddings, new { texts = Enumerable.Range(0, 32).Select(i => $"text number {i}").ToArray() });
         foreach (var query in new[] { "a cat", "a red car at night" })
