@@ -36,7 +36,13 @@ internal static class SearchBench
         var upsertBatch = options.GetInt("upsert-batch", 1000);
         var metadata = options.Get("metadata", "catalog");
         var keep = options.Get("keep", "false") == "true";
-        var modes = options.GetList("modes", "exact,quantized").Select(m => Enum.Parse<LocalIndexKind>(m, ignoreCase: true)).ToArray();
+        var data = options.Get("data", "random");
+        if (data is not ("random" or "clustered"))
+        {
+            throw new ArgumentException("--data is random or clustered");
+        }
+
+        var modes = options.GetList("modes", "exact,quantized,int4").Select(m => Enum.Parse<LocalIndexKind>(m, ignoreCase: true)).ToArray();
         if (!modes.Contains(LocalIndexKind.Exact))
         {
             throw new ArgumentException("--modes must include exact: recall is measured against it");
@@ -46,26 +52,30 @@ internal static class SearchBench
             .Column("reopen_s", "0.00").Column("reopen_cpu_s", "0.00").Column("fill_rows_per_s", "0").Column("fill_cpu_s", "0.0").Column("peak_rss_mib", "0").Column("rss_over_fp32", "0.00");
         for (var i = 0; i < rowsList.Length; i++)
         {
-            await RunOneAsync(rowsList[i], dims[i], queries, topK, upsertBatch, metadata, modes, keep, report);
+            await RunOneAsync(rowsList[i], dims[i], queries, topK, upsertBatch, metadata, data, modes, keep, report);
         }
 
-        report.Note($"fill_rows_per_s = rows / time inside UpsertAsync (fill_wall_rows_per_s includes the bench generating vectors, ids and metadata); UpsertAsync in batches of {upsertBatch} (one SQLite transaction each, WAL, synchronous=FULL) into a temp dir, default (quantized) store; ids are 64-hex SHA-256 strings; metadata '{metadata}' (catalog = the 7 system fields the service stores per image plus two user fields). Closing the store writes the vector file.");
+        report.Note(data == "random"
+            ? "data random: rows and queries are independent random unit vectors (neighbours are barely closer than the rest, the hard case for coarse codes)."
+            : $"data clustered: rows around {ClusterCount} centres with a shared offset and unequal per-dimension spread (as model embeddings have), queries near rows' centres.");
+        report.Note($"fill_rows_per_s = rows / time inside UpsertAsync (fill_wall_rows_per_s includes the bench generating vectors, ids and metadata); UpsertAsync in batches of {upsertBatch} (one SQLite transaction each, WAL, synchronous=FULL) into a temp dir, default-kind store (its vector file carries that kind's codes; another kind codes its rows on open); ids are 64-hex SHA-256 strings; metadata '{metadata}' (catalog = the 7 system fields the service stores per image plus two user fields). Closing the store writes the vector file.");
         report.Note($"Per mode a fresh child process (`Bench search-serve`, server GC like the Host) opens the store: reopen_s = construction to first answer (CountAsync), read from the vector file (reopen_cpu_s = the CPU time that took: on a shared machine the steadier figure). Then 10 warm-up and {queries} timed random top-{topK} queries, one at a time, no filter. peak_rss_mib = the child's VmHWM; rss_over_fp32 = that over the raw fp32 vector bytes (rows x dim x 4). recall_at_10 = share of the exact mode's top-{topK} ids returned.");
     }
 
-    private static async Task RunOneAsync(int rows, int dim, int queries, int topK, int upsertBatch, string metadataKind, LocalIndexKind[] modes, bool keep, Report report)
+    private static async Task RunOneAsync(int rows, int dim, int queries, int topK, int upsertBatch, string metadataKind, string data, LocalIndexKind[] modes, bool keep, Report report)
     {
         var ct = CancellationToken.None;
         var dataDir = Directory.CreateTempSubdirectory("bench-search-").FullName;
         try
         {
             var random = new Random(42);
+            var generate = data == "clustered" ? Clusters(new Random(7), dim) : (Func<Random, float[]>)(r => RandomUnit(r, dim));
             Console.WriteLine($"search: filling {rows:N0} x {dim} in {dataDir} ...");
             double fillSeconds;
             double fillCpuSeconds;
             double upsertSeconds;
             double closeSeconds;
-            var store = Open(dataDir, LocalIndexKind.Quantized);
+            var store = Open(dataDir, new LocalVectorStoreOptions().Index);
             try
             {
                 await store.EnsureCollectionAsync(new CollectionDescriptor("bench", "bench-random", dim), ct);
@@ -83,7 +93,7 @@ internal static class SearchBench
                         var n = start + r;
                         BitConverter.TryWriteBytes(idBytes, n);
                         var id = Convert.ToHexStringLower(SHA256.HashData(idBytes));
-                        records[r] = new VectorRecord(id, RandomUnit(random, dim), Metadata(metadataKind, id, n, created));
+                        records[r] = new VectorRecord(id, generate(random), Metadata(metadataKind, id, n, created));
                     }
 
                     var upsertStart = Stopwatch.GetTimestamp();
@@ -110,7 +120,7 @@ internal static class SearchBench
             {
                 for (var q = 0; q < queries; q++)
                 {
-                    file.Write(MemoryMarshal.AsBytes(RandomUnit(random, dim).AsSpan()));
+                    file.Write(MemoryMarshal.AsBytes(generate(random).AsSpan()));
                 }
             }
 
@@ -165,6 +175,7 @@ internal static class SearchBench
                     ["queries"] = queries,
                     ["upsert_batch"] = upsertBatch,
                     ["metadata"] = metadataKind,
+                    ["data"] = data,
                 });
             }
         }
@@ -310,6 +321,31 @@ internal static class SearchBench
             ["tags"] = JsonSerializer.SerializeToElement(new[] { $"t{n % 7}", $"t{n % 11}" }),
         };
         return new StoredImage(id, id, "image/jpeg", 640 + (n % 1000), 480 + (n % 700), 50_000 + n, created.AddSeconds(n), $"images/{id[..2]}/{id}.jpg", user).ToVectorMetadata();
+    }
+
+    private const int ClusterCount = 1000;
+
+    /// <summary>
+    /// A generator of clustered unit vectors: a shared offset (embeddings are not zero-mean), one of
+    /// <see cref="ClusterCount"/> random centres and noise whose spread differs per dimension.
+    /// </summary>
+    private static Func<Random, float[]> Clusters(Random seed, int dim)
+    {
+        var offset = RandomUnit(seed, dim);
+        var centres = Enumerable.Range(0, ClusterCount).Select(_ => RandomUnit(seed, dim)).ToArray();
+        var spread = Enumerable.Range(0, dim).Select(d => (float)((0.3 + (1.4 * d / dim)) / Math.Sqrt(dim))).ToArray();
+        return random =>
+        {
+            var centre = centres[random.Next(ClusterCount)];
+            var v = new float[dim];
+            for (var i = 0; i < dim; i++)
+            {
+                var gaussian = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+                v[i] = (0.6f * offset[i]) + centre[i] + (float)(0.8 * spread[i] * gaussian);
+            }
+
+            return LocalVectorIndex.Normalize(v, "bench vector");
+        };
     }
 
     internal static float[] RandomUnit(Random random, int dim)

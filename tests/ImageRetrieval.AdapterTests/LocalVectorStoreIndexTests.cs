@@ -15,11 +15,13 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
     private const int Clusters = 40;
     private static readonly CancellationToken Ct = CancellationToken.None;
 
-    [Fact]
-    public async Task Given_clustered_vectors_When_queried_quantized_Then_recall_at_10_against_the_exact_scan_is_at_least_0_99_and_scores_are_exact()
+    [Theory]
+    [InlineData(LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Int4)]
+    public async Task Given_clustered_vectors_When_queried_quantized_Then_recall_at_10_against_the_exact_scan_is_at_least_0_99_and_scores_are_exact(LocalIndexKind kind)
     {
         var data = Clustered(12_000, seed: 1);
-        var quantized = await FilledAsync(data, new LocalVectorStoreOptions { Index = LocalIndexKind.Quantized });
+        var quantized = await FilledAsync(data, new LocalVectorStoreOptions { Index = kind });
         var exact = await FilledAsync(data, new LocalVectorStoreOptions { Index = LocalIndexKind.Exact });
         Assert.True(quantized.UsesQuantizedScan);
         Assert.False(exact.UsesQuantizedScan);
@@ -44,11 +46,13 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
         Assert.True(recall >= 0.99, $"recall@10 {recall:0.000}");
     }
 
-    [Fact]
-    public async Task Given_a_selective_filter_When_queried_quantized_Then_results_are_the_exact_top_k_of_the_matching_rows()
+    [Theory]
+    [InlineData(LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Int4)]
+    public async Task Given_a_selective_filter_When_queried_quantized_Then_results_are_the_exact_top_k_of_the_matching_rows(LocalIndexKind kind)
     {
         var data = Clustered(6_000, seed: 3);
-        var store = await FilledAsync(data, new LocalVectorStoreOptions { Index = LocalIndexKind.Quantized });
+        var store = await FilledAsync(data, new LocalVectorStoreOptions { Index = kind });
         Assert.True(store.UsesQuantizedScan);
         var filter = new MetadataFilter(
         [
@@ -139,8 +143,8 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
                 await File.WriteAllBytesAsync(path, bytes, Ct);
                 break;
             case "flipped code":
-                // Past the header and the fp32 vectors: the int8 codes section the quantized writer adds.
-                bytes[4096 + (2_200 * Dimension * sizeof(float)) + (Dimension * sizeof(float)) + 1_000] ^= 0x01;
+                // Past the header, the fp32 vectors and the code parameters (at most two floats a dimension): the codes section a quantized writer adds.
+                bytes[4096 + (2_200 * Dimension * sizeof(float)) + (2 * Dimension * sizeof(float)) + 1_000] ^= 0x01;
                 await File.WriteAllBytesAsync(path, bytes, Ct);
                 break;
             case "flipped record":
@@ -173,6 +177,10 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
     [InlineData(LocalIndexKind.Quantized, LocalIndexKind.Exact)]
     [InlineData(LocalIndexKind.Exact, LocalIndexKind.Quantized)]
     [InlineData(LocalIndexKind.Quantized, LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Int4, LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Quantized, LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Int4, LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Int4, LocalIndexKind.Exact)]
     public async Task Given_a_vector_file_written_by_one_index_kind_When_reopened_with_another_Then_it_loads_and_answers_as_the_kind_asked_for(LocalIndexKind written, LocalIndexKind reopenedAs)
     {
         var collection = NewCollection();
@@ -186,7 +194,7 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
         var after = await reopened.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
 
         Assert.Equal("snapshot", reopened.LoadedFrom);
-        Assert.Equal(reopenedAs == LocalIndexKind.Quantized, reopened.UsesQuantizedScan);
+        Assert.Equal(reopenedAs != LocalIndexKind.Exact, reopened.UsesQuantizedScan);
         Assert.Equal(before.Select(h => h.Record.Id), after.Select(h => h.Record.Id));
         Assert.Equal(before.Select(h => h.Score), after.Select(h => h.Score));
 
@@ -263,6 +271,33 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
 
         Assert.Equal(1, await third.CountAsync(Ct));
         Assert.Equal("rebuild: from an earlier collection epoch", third.LoadedFrom);
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(64)]
+    [InlineData(96)]
+    [InlineData(200)]
+    [InlineData(768)]
+    public void Given_4_bit_codes_When_dotted_with_a_query_Then_the_sum_is_that_of_the_levels_dimension_by_dimension(int dimension)
+    {
+        var rng = new Random(dimension);
+        var vector = Enumerable.Range(0, dimension).Select(_ => Gaussian(rng)).ToArray();
+        var means = Enumerable.Range(0, dimension).Select(_ => Gaussian(rng) * 0.1f).ToArray();
+        var inverseSteps = Enumerable.Range(0, dimension).Select(_ => 1f / (0.2f + (float)rng.NextDouble())).ToArray();
+        var query = Enumerable.Range(0, dimension).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
+        var codes = new byte[Int4Dot.Stride(dimension)];
+
+        Int4Dot.Encode(vector, codes, means, inverseSteps);
+
+        var expected = 0;
+        for (var d = 0; d < dimension; d++)
+        {
+            var level = (int)Math.Clamp(MathF.Round((vector[d] - means[d]) * inverseSteps[d]), -8f, 7f) + 8;
+            expected += level * query[d];
+        }
+
+        Assert.Equal(expected, Int4Dot.Dot(codes, Int4Dot.LayOut(query)));
     }
 
     private static string NewCollection() => "index-" + Guid.NewGuid().ToString("N")[..16];

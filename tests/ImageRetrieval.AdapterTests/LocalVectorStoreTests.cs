@@ -256,6 +256,85 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         await Assert.ThrowsAsync<ObjectDisposedException>(() => store.CountAsync(Ct));
     }
 
+    [Theory]
+    [InlineData(LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Exact)]
+    public async Task Given_a_data_dir_written_by_the_v2_format_When_opened_Then_every_row_survives_with_its_latest_write_and_later_opens_are_fast(LocalIndexKind kind)
+    {
+        // tests/fixtures/local-store-v2: written by main at a072fc6 (vectors in SQLite, v2 vector file with int8
+        // codes, then writes after that file left only in SQLite as after kill -9); Generate.cs.txt made it.
+        var collection = NewCollection();
+        var source = Path.Combine(RepoRoot(), "tests", "fixtures", "local-store-v2", "vectors");
+        Directory.CreateDirectory(Path.Combine(fixture.DataPath, "vectors"));
+        foreach (var suffix in new[] { ".db", ".db-wal", ".vec" })
+        {
+            File.Copy(Path.Combine(source, "legacy" + suffix), Path.Combine(fixture.DataPath, "vectors", collection + suffix));
+        }
+
+        var options = new LocalVectorStoreOptions { Index = kind };
+        var store = fixture.Open(collection, options);
+
+        await AssertLegacyRowsAsync(store);
+        store.Dispose();
+        var reopened = fixture.Open(collection, options);
+        await AssertLegacyRowsAsync(reopened);
+        Assert.Equal("snapshot", reopened.LoadedFrom);
+        await reopened.UpsertAsync([Record("after-migration", LegacyVector(424242))], Ct);
+        Assert.Equal("after-migration", (await reopened.QueryAsync(new VectorQuery(LegacyVector(424242), TopK: 1), Ct))[0].Record.Id);
+    }
+
+    /// <summary>3000 rows r0000-r2999 of 16-d, every 7th of the first 280 deleted, r3000-r3024 added, r0001 overwritten, r0002 deleted.</summary>
+    private static async Task AssertLegacyRowsAsync(LocalVectorStore store)
+    {
+        Assert.Equal(new CollectionDescriptor("legacy", "model-legacy", 16), store.ReadDescriptor());
+        Assert.Equal(2984, await store.CountAsync(Ct));
+        var ids = Enumerable.Range(0, 3025).Select(i => $"r{i:D4}").ToList();
+        var fetched = (await store.FetchAsync(ids, includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        for (var i = 0; i < 3025; i++)
+        {
+            var deleted = i == 2 || (i % 7 == 0 && i < 280);
+            Assert.Equal(!deleted, fetched.ContainsKey($"r{i:D4}"));
+            if (!deleted)
+            {
+                var seed = i == 1 ? 90001 : i;
+                var record = fetched[$"r{i:D4}"];
+                Assert.Equal(seed, record.Metadata["n"].GetInt32());
+                var expected = LegacyVector(seed);
+                for (var d = 0; d < 16; d++)
+                {
+                    Assert.Equal(expected[d], record.Vector.Span[d], 1e-5f);
+                }
+            }
+        }
+
+        foreach (var i in new[] { 1, 5, 2999, 3024 })
+        {
+            var hit = (await store.QueryAsync(new VectorQuery(LegacyVector(i == 1 ? 90001 : i), TopK: 1), Ct))[0];
+            Assert.Equal($"r{i:D4}", hit.Record.Id);
+            Assert.Equal(1f, hit.Score, 1e-5f);
+        }
+    }
+
+    private static float[] LegacyVector(int seed)
+    {
+        var rng = new Random(seed);
+        return LocalVectorIndex.Normalize(Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), "legacy vector");
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ImageRetrieval.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("ImageRetrieval.sln not found above " + AppContext.BaseDirectory);
+    }
+
     private static string NewCollection() => "local-" + Guid.NewGuid().ToString("N")[..16];
 
     private async Task<LocalVectorStore> CreateAsync(string collection)

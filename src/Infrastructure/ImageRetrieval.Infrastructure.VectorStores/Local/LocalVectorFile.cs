@@ -18,8 +18,9 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 /// Layout, little-endian: a 4096-byte header (magic, version, dimension, row count, sequence, epoch,
 /// records-section length, a hash per section, the codes' calibration, header hash), then every unit
 /// vector as fp32 in row order (so they land in the index's chunks with no copy), then, when the
-/// writer scanned int8 codes, its per-dimension scales and every row's codes (a reopen then does not
-/// quantize a million rows again), then per row: id length, id UTF-8, metadata length, metadata UTF-8,
+/// writer scanned codes, their parameters and every row's codes (a reopen then does not quantize a
+/// million rows again; kind 1: int8, a scale per dimension; kind 2: 4-bit, a mean and a step per
+/// dimension, <see cref="Int4Dot"/> layout; a reader of another kind skips them), then per row: id length, id UTF-8, metadata length, metadata UTF-8,
 /// and the 16-byte filter signature. A reader parses the records section on a second core while it
 /// reads the vectors: building the id map is CPU work, copying vectors is memory work.
 /// </remarks>
@@ -96,7 +97,7 @@ internal static class LocalVectorFile
             BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(56), vectorsHash.GetCurrentHashAsUInt64());
             BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(64), recordsHash.GetCurrentHashAsUInt64());
             BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(72), codesHash.GetCurrentHashAsUInt64());
-            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(80), withCodes ? 1 : 0);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(80), withCodes ? index.CodeKind : 0);
             BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(84), calibratedRows);
             BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(HeaderHashed), XxHash3.HashToUInt64(header.AsSpan(0, HeaderHashed)));
             stream.Position = 0;
@@ -111,9 +112,10 @@ internal static class LocalVectorFile
     /// Loads the snapshot into a new index, or returns null with the reason it cannot be used (the caller
     /// then rebuilds from SQLite). Never throws for a bad file; I/O errors other than a missing file propagate.
     /// </summary>
-    public static LocalVectorIndex? TryRead(string path, int dimension, Guid epoch, long databaseSequence, LocalIndexKind kind, int rescoreFactor, out long sequence, out string? reason)
+    public static LocalVectorIndex? TryRead(string path, int dimension, Guid epoch, long databaseSequence, LocalIndexKind kind, int rescoreFactor, out long sequence, out string? reason, out bool recoded)
     {
         sequence = 0;
+        recoded = false;
         if (!File.Exists(path))
         {
             reason = "missing";
@@ -150,13 +152,14 @@ internal static class LocalVectorFile
         var vectorsHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(56));
         var recordsHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(64));
         var codesHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(72));
-        var withCodes = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(80)) == 1;
+        var codeKind = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(80));
         var calibratedRows = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(84));
         var vectorsLength = count * dimension * sizeof(float);
-        var codesLength = withCodes ? (dimension * sizeof(float)) + (count * dimension) : 0;
+        var codesLength = CodesLength(codeKind, dimension, count);
         reason = fileEpoch != epoch ? "from an earlier collection epoch"
             : fileDimension != dimension ? $"{fileDimension}-d, collection is {dimension}-d"
             : sequence > databaseSequence ? $"ahead of the database (sequence {sequence} > {databaseSequence})"
+            : codesLength < 0 ? $"unknown code kind {codeKind}"
             : count is < 0 or > int.MaxValue || recordsLength < 0 || length != HeaderSize + vectorsLength + codesLength + recordsLength ? "truncated or oversized"
             : null;
         if (reason is not null)
@@ -175,7 +178,8 @@ internal static class LocalVectorFile
         try
         {
             vectorsProblem = ReadVectors(handle, rows, index, vectorsHash);
-            if (vectorsProblem is null && withCodes && kind == LocalIndexKind.Quantized)
+            // Codes of another kind than the reader scans are skipped; the index codes its rows itself.
+            if (vectorsProblem is null && codeKind != 0 && codeKind == KindOfCodes(kind))
             {
                 (scales, vectorsProblem) = ReadCodes(handle, HeaderSize + vectorsLength, rows, index, codesHash);
             }
@@ -193,6 +197,7 @@ internal static class LocalVectorFile
         }
 
         index.FinishLoad(scales, calibratedRows);
+        recoded = scales is null && index.UsesCodes;
         return index;
     }
 
@@ -216,14 +221,16 @@ internal static class LocalVectorFile
     private static (float[]? Scales, string? Problem) ReadCodes(SafeFileHandle handle, long position, int rows, LocalVectorIndex index, ulong expectedHash)
     {
         var hash = new XxHash3();
-        var scales = new float[index.Dimension];
+        var scales = new float[index.CodeParameters];
         var scaleBytes = MemoryMarshal.AsBytes(scales.AsSpan());
         ReadExactly(handle, scaleBytes, position);
         hash.Append(scaleBytes);
         position += scaleBytes.Length;
-        foreach (var scale in scales)
+        // The 4-bit kind's means come first and may be any finite value; every scale or step is positive.
+        var positiveFrom = scales.Length - index.Dimension;
+        for (var i = 0; i < scales.Length; i++)
         {
-            if (!float.IsFinite(scale) || scale <= 0)
+            if (!float.IsFinite(scales[i]) || (i >= positiveFrom && scales[i] <= 0))
             {
                 return (null, "bad code scale");
             }
@@ -241,6 +248,22 @@ internal static class LocalVectorFile
 
         return hash.GetCurrentHashAsUInt64() == expectedHash ? (scales, null) : (null, "codes checksum mismatch");
     }
+
+    /// <summary>Bytes of the codes section: its parameters and every row's codes; -1 for a kind this reader does not know.</summary>
+    private static long CodesLength(int codeKind, int dimension, long count) => codeKind switch
+    {
+        0 => 0,
+        1 => (dimension * sizeof(float)) + (count * dimension),
+        2 => (2L * dimension * sizeof(float)) + (count * Int4Dot.Stride(dimension)),
+        _ => -1,
+    };
+
+    private static int KindOfCodes(LocalIndexKind kind) => kind switch
+    {
+        LocalIndexKind.Quantized => 1,
+        LocalIndexKind.Int4 => 2,
+        _ => 0,
+    };
 
     private static void WriteRecord(ArrayBufferWriter<byte> buffer, string id, byte[] metadata, FilterSignature signature)
     {

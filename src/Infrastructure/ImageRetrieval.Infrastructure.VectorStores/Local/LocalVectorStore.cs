@@ -12,7 +12,7 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
 /// <summary>
 /// The embedded default store: rows are durable in SQLite at <c>&lt;DataPath&gt;/vectors/&lt;collection&gt;.db</c>
-/// and mirrored in memory for the scan (int8 codes with fp32 re-scoring, or exact fp32; see
+/// and mirrored in memory for the scan (4-bit or int8 codes with fp32 re-scoring, or exact fp32; see
 /// <see cref="LocalVectorStoreOptions"/>). Writes go to SQLite first (one transaction per batch), then
 /// to memory, under an exclusive lock; queries share a read lock. On close memory is written to a
 /// snapshot (<c>&lt;collection&gt;.vec</c>) that the next open reads in one pass and brings up to date
@@ -65,7 +65,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     /// <summary>How the last open filled memory: "empty", "snapshot", "snapshot+replay" or "rebuild: &lt;reason&gt;" (for tests and logs).</summary>
     internal string? LoadedFrom { get; private set; }
 
-    /// <summary>True when queries rank by int8 codes (quantized kind, and enough rows to calibrate).</summary>
+    /// <summary>True when queries rank by codes (a quantized kind, and enough rows to calibrate).</summary>
     internal bool UsesQuantizedScan
     {
         get
@@ -494,9 +494,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         LocalVectorIndex? index;
         long snapshotSequence;
         string? reason;
+        var recoded = false;
         try
         {
-            index = LocalVectorFile.TryRead(VectorFilePath, dimension, state.Epoch, state.Sequence, _local.Index, _local.RescoreFactor, out snapshotSequence, out reason);
+            index = LocalVectorFile.TryRead(VectorFilePath, dimension, state.Epoch, state.Sequence, _local.Index, _local.RescoreFactor, out snapshotSequence, out reason, out recoded);
         }
         catch (IOException ex)
         {
@@ -531,7 +532,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         if (index is not null)
         {
             LoadedFrom = replayed == 0 ? "snapshot" : "snapshot+replay";
-            _snapshotSequence = snapshotSequence;
+
+            // Codes made here (the file held another kind's) are written on close, so the next open reads them.
+            _snapshotSequence = recoded ? -1 : snapshotSequence;
             if (replayed > Math.Max(10_000, index.Count / 10))
             {
                 // A long replay would repeat on every start until the next clean close.
