@@ -5,7 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.CrossCutting;
 
 /// <summary>
 /// The service as a real process killed with SIGKILL in the middle of concurrent ingests: after a

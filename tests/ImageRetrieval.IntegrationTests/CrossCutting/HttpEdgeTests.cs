@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.CrossCutting;
 
 /// <summary>What the service shows the network: rate limits, security headers, CORS, forwarded headers, hosts, the open-API warning, upload room.</summary>
 public sealed partial class HttpEdgeTests

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.CrossCutting;
 
 /// <summary>Connection-level limits, against the Host as a process (Kestrel on loopback; the test server has no connections).</summary>
 public sealed class KestrelLimitsTests

@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.CrossCutting;
 
 /// <summary>
 /// Ingest, search and a greedy lister against the Host as its own process (Kestrel on loopback, real

@@ -7,7 +7,7 @@ using ImageRetrieval.Infrastructure.BlobStores.Gcs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.CrossCutting;
 
 /// <summary>
 /// The Host against provider fakes told to answer errors: what the caller gets is never a 500, a

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Host;
 
 public sealed class ConfigurationTests
 {

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Xunit.Abstractions;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Host;
 
 /// <summary>One process per Local data directory, shown with real processes; bulk loading goes through the running service instead.</summary>
 public sealed class DataDirectoryLockTests(ITestOutputHelper output)

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Support;
 
 /// <summary>The Host as its own process on a loopback port: real Kestrel, its limits, its memory.</summary>
 internal sealed class HostProcess : IDisposable

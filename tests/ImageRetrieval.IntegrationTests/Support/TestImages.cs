@@ -1,6 +1,6 @@
 using System.IO.Compression;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Support;
 
 /// <summary>Distinct small PNGs made on the spot (seeded noise), for tests that need more images than the fixture photos.</summary>
 public static class TestImages

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Embedding.EmbedTexts;
 
 /// <summary>The random-weight CLIP fixture (both towers) behind the real Host.</summary>
 public sealed class ClipService : IAsyncLifetime

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Embedding.GetModel;
 
 public sealed class ModelApiTests(ServiceWithSmallLimits service) : IClassFixture<ServiceWithSmallLimits>
 {

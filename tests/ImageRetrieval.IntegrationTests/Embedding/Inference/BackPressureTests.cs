@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Embedding.Inference;
 
 /// <summary>
 /// The inference queue is bounded: past MaxQueueLength images in flight, new work gets a 503

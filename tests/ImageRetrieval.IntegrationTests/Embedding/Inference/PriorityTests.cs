@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Embedding.Inference;
 
 /// <summary>
 /// Interactive work (a search, a one-file embedding) goes ahead of bulk work (ingest, many files):

@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using ImageRetrieval.ModelTools;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Embedding.Inference;
 
 /// <summary>
 /// The real Host running the ImageNet ResNet-18 (built from its NuGet package on first use into the

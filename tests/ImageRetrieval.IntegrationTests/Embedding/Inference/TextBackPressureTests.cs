@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Embedding.Inference;
 
 /// <summary>
 /// The text queue is bounded by Embedding:MaxQueueLength as the image queue is: a flood of text work

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Embedding.Preprocessing;
 
 /// <summary>
 /// JPEG shrink-on-load is the default and <c>Embedding:ShrinkOnLoad=false</c> restores exact decoding:

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Host.Cli;
 
 /// <summary>The Host binary's verbs, run as an operator would, against a data directory the service then serves.</summary>
 public sealed class CommandLineTests

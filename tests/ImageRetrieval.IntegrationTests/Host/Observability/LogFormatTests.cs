@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Host.Observability;
 
 /// <summary>
 /// The console log format the Host binary chooses (<c>ImageRetrieval:Logging:Format</c>), read from its stdout

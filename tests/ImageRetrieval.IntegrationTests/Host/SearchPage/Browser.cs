@@ -1,6 +1,6 @@
 using Microsoft.Playwright;
 
-namespace ImageRetrieval.IntegrationTests.SearchPage;
+namespace ImageRetrieval.IntegrationTests.Host.SearchPage;
 
 /// <summary>
 /// Debian's Chromium driven by Playwright, launched once for every browser test. Browser downloads are

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
-namespace ImageRetrieval.IntegrationTests.SearchPage;
+namespace ImageRetrieval.IntegrationTests.Host.SearchPage;
 
 /// <summary>One Kestrel-hosted service for the page tests; small file limit so one fixture photo is refused as too large.</summary>
 public sealed class PageService : IAsyncLifetime

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace ImageRetrieval.IntegrationTests.SearchPage;
+namespace ImageRetrieval.IntegrationTests.Host.SearchPage;
 
 /// <summary>What the page is as HTTP: self-contained, locked down by its CSP, and not part of the API document.</summary>
 public sealed partial class SearchPageTests(ServiceWithSmallLimits service) : IClassFixture<ServiceWithSmallLimits>

@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Xunit.Abstractions;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Ingesting.Reindex;
 
 /// <summary>
 /// <c>reindex</c> as a real process beside the running service on the old model, killed with SIGKILL

@@ -9,7 +9,7 @@ using ImageRetrieval.SharedKernel;
 using Mediator;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Ingesting.Reindex;
 
 /// <summary>The operator verbs (reindex, reconcile) through the same mediator requests the CLI sends.</summary>
 public sealed class MaintenanceTests

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Retrieval.Search;
 
 /// <summary>One service with every fixture photo ingested, shared by the read-only tests.</summary>
 public sealed class IngestedPhotos : IAsyncLifetime

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Retrieval.Search;
 
 /// <summary>The CLIP fixture with eight photos ingested, for search by text and combined queries.</summary>
 public sealed class ClipServiceWithImages : IAsyncLifetime

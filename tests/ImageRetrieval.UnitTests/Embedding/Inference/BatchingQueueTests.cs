@@ -1,7 +1,7 @@
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Embedding.Inference;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Embedding.Inference;
 
 /// <summary>
 /// The batching queue behind both image and text inference: interactive inputs run ahead of a bulk

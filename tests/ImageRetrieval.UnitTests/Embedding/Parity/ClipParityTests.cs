@@ -9,7 +9,7 @@ using ImageRetrieval.Tests;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Embedding.Parity;
 
 /// <summary>
 /// The CLIP path against references made outside .NET on the random-weight fixture: token ids from

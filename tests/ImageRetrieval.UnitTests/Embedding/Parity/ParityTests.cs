@@ -7,7 +7,7 @@ using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
 using Microsoft.Extensions.Options;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Embedding.Parity;
 
 /// <summary>
 /// Our decode + preprocess + ONNX Runtime path against references that scripts/parity/make_reference.py

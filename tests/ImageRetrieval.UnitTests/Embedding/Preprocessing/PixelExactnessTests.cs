@@ -5,7 +5,7 @@ using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
 using Microsoft.Extensions.Options;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 
 /// <summary>
 /// Pixels, not just embeddings: SHA-256 of our decoded and resized RGB bytes against Pillow's

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using ImageRetrieval.Embedding.Preprocessing;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 
 public sealed class PreprocessingTests
 {

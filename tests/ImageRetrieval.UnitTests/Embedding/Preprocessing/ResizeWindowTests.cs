@@ -3,7 +3,7 @@ using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
 using Microsoft.Extensions.Options;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 
 /// <summary>
 /// Computing only a window of the resized image (what survives the centre crop) must give the very

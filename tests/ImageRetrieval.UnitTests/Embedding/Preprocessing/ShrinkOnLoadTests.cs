@@ -7,7 +7,7 @@ using ImageRetrieval.Tests;
 using Microsoft.Extensions.Options;
 using NetVips;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 
 /// <summary>
 /// JPEG shrink-on-load: how far it shrinks, that it reports the file's own size, and that on

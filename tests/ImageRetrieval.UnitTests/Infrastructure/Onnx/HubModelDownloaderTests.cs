@@ -14,7 +14,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Infrastructure.Onnx;
 
 /// <summary>
 /// The downloader against a local server that answers like the Hugging Face hub: small files from

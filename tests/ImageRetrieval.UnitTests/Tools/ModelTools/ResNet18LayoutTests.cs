@@ -8,7 +8,7 @@ using ImageRetrieval.Tests;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 
-namespace ImageRetrieval.UnitTests;
+namespace ImageRetrieval.UnitTests.Tools.ModelTools;
 
 /// <summary>
 /// The ResNet-18 layout that tools/ImageRetrieval.ModelTools builds from the NuGet package: the same
