@@ -21,29 +21,29 @@ public sealed class DataDirectoryLockTests(ITestOutputHelper output)
                 File.Copy(path, Path.Combine(incoming, Path.GetFileName(path)));
             }
 
-            using var service = await CrashDurabilityTests.ServiceProcess.StartAsync(dataPath);
+            using var service = await ServiceProcess.StartAsync(dataPath);
 
-            var second = CrashDurabilityTests.ServiceProcess.HostCommand(dataPath);
+            var second = ServiceProcess.HostCommand(dataPath);
             second.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-            var (exit, text, elapsed) = await RunAsync(second);
+            var (exit, text, elapsed) = await ServiceProcess.RunAsync(second);
             output.WriteLine($"second service: exit {exit} after {elapsed.TotalSeconds:F1}s: {text.Trim()}");
             Assert.Equal(75, exit);
             Assert.Contains("is in use by another process", text, StringComparison.Ordinal);
             Assert.Contains($"pid={service.Id} purpose=service", text, StringComparison.Ordinal);
 
-            (exit, text, elapsed) = await RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "ingest", incoming));
+            (exit, text, elapsed) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "ingest", incoming));
             output.WriteLine($"ingest beside the service: exit {exit} after {elapsed.TotalSeconds:F1}s");
             Assert.Equal(75, exit);
             Assert.Contains($"pid={service.Id}", text, StringComparison.Ordinal);
             Assert.Contains("--server", text, StringComparison.Ordinal);
 
-            (exit, text, elapsed) = await RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString(), "--metadata", """{"album":"sent"}"""));
+            (exit, text, elapsed) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString(), "--metadata", """{"album":"sent"}"""));
             output.WriteLine($"ingest --server: exit {exit} after {elapsed.TotalSeconds:F1}s: {text.Trim()}");
             Assert.Equal(0, exit);
             Assert.Contains("3 new, 0 already stored, 0 failed", text, StringComparison.Ordinal);
             Assert.Contains("ingest [", text, StringComparison.Ordinal);
 
-            (exit, text, _) = await RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString()));
+            (exit, text, _) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString()));
             Assert.Equal(0, exit);
             Assert.Contains("0 new, 3 already stored", text, StringComparison.Ordinal);
 
@@ -54,7 +54,7 @@ public sealed class DataDirectoryLockTests(ITestOutputHelper output)
             Assert.All(items, i => Assert.Equal("sent", i!["metadata"]!["album"]!.GetValue<string>()));
 
             service.Kill();
-            (exit, text, _) = await RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "ingest", incoming));
+            (exit, text, _) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "ingest", incoming));
             Assert.Equal(0, exit);
             Assert.Contains("0 new, 3 already stored", text, StringComparison.Ordinal);
         }
@@ -73,13 +73,13 @@ public sealed class DataDirectoryLockTests(ITestOutputHelper output)
             var incoming = Path.Combine(dataPath, "incoming");
             Directory.CreateDirectory(incoming);
             File.Copy(Paths.PhotoFiles[0], Path.Combine(incoming, "a.jpg"));
-            using var service = await CrashDurabilityTests.ServiceProcess.StartAsync(dataPath, "vit-tiny", new Dictionary<string, string> { ["ImageRetrieval__Auth__ApiKeys__0"] = "secret-key" });
+            using var service = await ServiceProcess.StartAsync(dataPath, "vit-tiny", new Dictionary<string, string> { ["ImageRetrieval__Auth__ApiKeys__0"] = "secret-key" });
 
-            var (exit, text, _) = await RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString()));
+            var (exit, text, _) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString()));
             Assert.Equal(1, exit);
             Assert.Contains("401", text, StringComparison.Ordinal);
 
-            (exit, text, _) = await RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString(), "--api-key", "secret-key"));
+            (exit, text, _) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "ingest", incoming, "--server", service.BaseAddress.ToString(), "--api-key", "secret-key"));
             Assert.Equal(0, exit);
             Assert.Contains("1 new", text, StringComparison.Ordinal);
         }
@@ -87,16 +87,5 @@ public sealed class DataDirectoryLockTests(ITestOutputHelper output)
         {
             ServiceFactory.TryDelete(dataPath);
         }
-    }
-
-    internal static async Task<(int Exit, string Output, TimeSpan Elapsed)> RunAsync(ProcessStartInfo start)
-    {
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr, clock.Elapsed);
     }
 }

@@ -33,7 +33,7 @@ internal sealed class HostProcess : IDisposable
             port = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
 
-        var start = CrashDurabilityTests.ServiceProcess.HostCommand(dataPath);
+        var start = ServiceProcess.HostCommand(dataPath);
         start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         foreach (var (key, value) in settings)

@@ -5,23 +5,6 @@ using System.Text.Json.Nodes;
 
 namespace ImageRetrieval.IntegrationTests.Embedding.EmbedImages;
 
-public sealed class ServiceWithSmallLimits : IAsyncLifetime
-{
-    public ServiceFactory Factory { get; } = new(overrides: new Dictionary<string, string?>
-    {
-        ["ImageRetrieval:Limits:MaxFileBytes"] = "100000",
-        ["ImageRetrieval:Limits:MaxPixels"] = "200000",
-        ["ImageRetrieval:Limits:MaxFilesPerRequest"] = "3",
-        ["ImageRetrieval:Limits:MaxRequestBytes"] = "1000000",
-    });
-
-    public HttpClient Client { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Client = await Factory.CreateReadyClientAsync();
-
-    public async Task DisposeAsync() => await Factory.DisposeAsync();
-}
-
 public sealed class EmbeddingsApiTests(ServiceWithSmallLimits service) : IClassFixture<ServiceWithSmallLimits>
 {
     private static readonly Uri Embeddings = new("/api/v1/embeddings", UriKind.Relative);

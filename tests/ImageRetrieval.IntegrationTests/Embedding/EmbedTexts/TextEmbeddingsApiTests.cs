@@ -5,30 +5,9 @@ using System.Text.Json.Nodes;
 
 namespace ImageRetrieval.IntegrationTests.Embedding.EmbedTexts;
 
-/// <summary>The random-weight CLIP fixture (both towers) behind the real Host.</summary>
-public sealed class ClipService : IAsyncLifetime
-{
-    public ServiceFactory Factory { get; } = new(model: "clip-tiny");
-
-    public HttpClient Client { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Client = await Factory.CreateReadyClientAsync();
-
-    public async Task DisposeAsync() => await Factory.DisposeAsync();
-}
-
 public sealed class TextEmbeddingsApiTests(ClipService clip, ServiceWithSmallLimits imageOnly) : IClassFixture<ClipService>, IClassFixture<ServiceWithSmallLimits>
 {
     private static readonly Uri TextEmbeddings = new("/api/v1/embeddings/text", UriKind.Relative);
-
-    [Fact]
-    public async Task Given_a_clip_model_Then_the_model_says_text_search_and_its_id_names_the_text_tower()
-    {
-        var body = await clip.Client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/model", UriKind.Relative));
-        Assert.True(body!["textSearch"]!.GetValue<bool>());
-        Assert.Equal(24, body["dimension"]!.GetValue<int>());
-        Assert.Matches("^clip-tiny#image_embeds@[0-9a-f]{12}\\+text@[0-9a-f]{12}$", body["model"]!.GetValue<string>());
-    }
 
     [Fact]
     public async Task Given_texts_When_embedded_Then_each_gets_its_normalised_vector_in_order_and_equal_texts_get_equal_vectors()

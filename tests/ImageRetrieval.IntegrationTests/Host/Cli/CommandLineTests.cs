@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
@@ -66,11 +65,7 @@ public sealed class CommandLineTests
 
     private static async Task<(int Exit, string Output)> RunAsync(string dataPath, params string[] arguments)
     {
-        using var process = Process.Start(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, arguments))!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var (exit, output, _) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, arguments));
+        return (exit, output);
     }
 }

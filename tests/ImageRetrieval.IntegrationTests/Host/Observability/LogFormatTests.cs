@@ -55,7 +55,7 @@ public sealed partial class LogFormatTests
     {
         var dataPath = Directory.CreateTempSubdirectory("ir-logs-").FullName;
         var environmentVariables = new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = environment, ["ASPNETCORE_URLS"] = "http://127.0.0.1:0" };
-        var start = CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "vit-tiny", environmentVariables);
+        var start = ServiceProcess.HostCommand(dataPath, "vit-tiny", environmentVariables);
         // Only what this case sets decides, not what the test runner inherited.
         start.Environment.Remove("DOTNET_ENVIRONMENT");
         start.Environment.Remove("ImageRetrieval__Logging__Format");

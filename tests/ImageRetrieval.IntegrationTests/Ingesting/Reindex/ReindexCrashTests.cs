@@ -29,10 +29,10 @@ public sealed class ReindexCrashTests(ITestOutputHelper output)
             var generated = TestImages.WritePngs(incoming, Generated);
             var acknowledged = new ConcurrentDictionary<string, string>(generated.ToDictionary(IdOf, p => p));
 
-            using var old = await CrashDurabilityTests.ServiceProcess.StartAsync(dataPath, "vit-tiny", FastCheck);
+            using var old = await ServiceProcess.StartAsync(dataPath, "vit-tiny", FastCheck);
             using var client = old.Client();
             var clock = Stopwatch.StartNew();
-            var (exit, text, _) = await DataDirectoryLockTests.RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "vit-tiny", FastCheck, "ingest", incoming, "--server", old.BaseAddress.ToString()));
+            var (exit, text, _) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "vit-tiny", FastCheck, "ingest", incoming, "--server", old.BaseAddress.ToString()));
             Assert.True(exit == 0, text);
             output.WriteLine($"ingest --server of {Generated} PNGs: {clock.Elapsed.TotalSeconds:F1}s");
             Assert.Equal(Generated, await CountAsync(client));
@@ -43,7 +43,7 @@ public sealed class ReindexCrashTests(ITestOutputHelper output)
             var watcher = WatchAsync(client, observations, watching.Token);
 
             // First run, killed once it has staged a batch but before it can switch.
-            var firstRun = CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "vit-tiny-crop", FastCheck, "reindex");
+            var firstRun = ServiceProcess.HostCommand(dataPath, "vit-tiny-crop", FastCheck, "reindex");
             clock.Restart();
             using (var reindex = Process.Start(firstRun)!)
             {
@@ -76,16 +76,16 @@ public sealed class ReindexCrashTests(ITestOutputHelper output)
 
             // Reconcile is refused while the run is unfinished (it would take staged images for orphans).
             old.Kill();
-            (exit, text, _) = await DataDirectoryLockTests.RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "vit-tiny", FastCheck, "reconcile"));
+            (exit, text, _) = await ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "vit-tiny", FastCheck, "reconcile"));
             Assert.Equal(1, exit);
             Assert.Contains("reindex", text, StringComparison.Ordinal);
-            using var restarted = await CrashDurabilityTests.ServiceProcess.StartAsync(dataPath, "vit-tiny", FastCheck);
+            using var restarted = await ServiceProcess.StartAsync(dataPath, "vit-tiny", FastCheck);
             using var again = restarted.Client();
             Assert.Equal(acknowledged.Count, await CountAsync(again));
 
             // Second run to the end, with ingests still arriving at the old service.
             clock.Restart();
-            var rerun = DataDirectoryLockTests.RunAsync(CrashDurabilityTests.ServiceProcess.HostCommand(dataPath, "vit-tiny-crop", FastCheck, "reindex"));
+            var rerun = ServiceProcess.RunAsync(ServiceProcess.HostCommand(dataPath, "vit-tiny-crop", FastCheck, "reindex"));
             var alongside = IngestAsync(again, Paths.PhotoFiles.Skip(3).Take(3), acknowledged);
             (exit, text, _) = await rerun;
             var rerunTook = clock.Elapsed;
@@ -116,7 +116,7 @@ public sealed class ReindexCrashTests(ITestOutputHelper output)
             restarted.Kill();
 
             // The service on the new model: every acknowledged image, searchable, with its bytes.
-            using var current = await CrashDurabilityTests.ServiceProcess.StartAsync(dataPath, "vit-tiny-crop", FastCheck);
+            using var current = await ServiceProcess.StartAsync(dataPath, "vit-tiny-crop", FastCheck);
             using var http = current.Client();
             var listed = (await http.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=500", UriKind.Relative)))!["items"]!.AsArray()
                 .Select(i => i!["id"]!.GetValue<string>()).ToHashSet();

@@ -1,0 +1,23 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ImageRetrieval.IntegrationTests.Retrieval.FindSimilar;
+
+/// <summary>GET /api/v1/images/{id}/similar.</summary>
+[Collection(IngestedPhotos.Collection)]
+public sealed class FindSimilarTests(IngestedPhotos photos)
+{
+    private HttpClient Client => photos.Client;
+
+    [Fact]
+    public async Task Given_a_stored_image_When_asking_for_similar_Then_it_is_excluded_and_hits_are_ordered()
+    {
+        var id = photos.IdByFile[Path.GetFileName(Paths.PhotoFiles[3])];
+        var body = await Client.GetFromJsonAsync<JsonObject>(new Uri($"/api/v1/images/{id}/similar?topK=4", UriKind.Relative));
+        var results = body!["results"]!.AsArray();
+        Assert.Equal(4, results.Count);
+        Assert.DoesNotContain(results, r => r!["id"]!.GetValue<string>() == id);
+    }
+}
