@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace ImageRetrieval.IntegrationTests;
+namespace ImageRetrieval.IntegrationTests.Support;
 
 /// <summary>
 /// Reads one host's queue-depth gauge (inputs admitted and not yet embedded), so a test waits for the
