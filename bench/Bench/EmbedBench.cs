@@ -14,7 +14,7 @@ internal static class EmbedBench
         var seconds = options.GetDouble("seconds", 8);
         var warmup = options.GetDouble("warmup", 2);
         var photos = Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos));
-        var spinning = options.GetList("spin", "1").Select(s => s == "1").ToArray();
+        var spinning = options.GetList("spin", "on").Select(Fixtures.ParseSpin).ToArray();
 
         report.Column("model").Column("batch").Column("spinning").Column("images_per_s", "0.00").Column("p50_ms", "0.0").Column("p95_ms", "0.0").Column("runs").Column("cpu_of_threads", "0%").Column("dim");
         foreach (var path in models)
@@ -33,7 +33,7 @@ internal static class EmbedBench
                 report.Row(new()
                 {
                     ["model"] = label,
-                    ["spinning"] = spin,
+                    ["spinning"] = Fixtures.SpinLabel(spin),
                     ["batch"] = batch,
                     ["images_per_s"] = latencies.Count * batch / wall,
                     ["p50_ms"] = latencies.Percentile(50),
@@ -51,6 +51,6 @@ internal static class EmbedBench
             variants.ForEach(v => v.Model.Dispose());
         }
 
-        report.Note($"ONNX Runtime CPU, fp32, intra-op threads = {threads}, spinning = {options.Get("spin", "1")} (--spin 1,0 times both, alternating per batch size), sequential execution, graph optimisation ALL (InferenceSessionFactory); {warmup:0.#} s warm-up then a {seconds:0.#} s budget per batch size; inputs are real photos preprocessed once; p50/p95 are per batch run. cpu_of_threads = process CPU time / (wall time x intra-op threads): well below 100% means other processes took the cores.");
+        report.Note($"ONNX Runtime CPU, fp32, intra-op threads = {threads}, spinning = {options.Get("spin", "on")} (--spin on,off,250us times each, alternating per batch size; 250us = idle threads spin up to 250 microseconds, then sleep), sequential execution, graph optimisation ALL (InferenceSessionFactory); {warmup:0.#} s warm-up then a {seconds:0.#} s budget per batch size; inputs are real photos preprocessed once; p50/p95 are per batch run. cpu_of_threads = process CPU time / (wall time x intra-op threads): well below 100% means other processes took the cores.");
     }
 }

@@ -49,9 +49,9 @@ internal static class Fixtures
     }
 
     /// <summary>Loads the model the way the service's ModelLoader does: one session, CLS pooling.</summary>
-    public static LoadedModel LoadModel(string onnx, PreprocessorConfig preprocessor, int intraOpThreads, string label, bool spinning = false)
+    public static LoadedModel LoadModel(string onnx, PreprocessorConfig preprocessor, int intraOpThreads, string label, int spinMicroseconds = 0)
     {
-        var session = InferenceSessionFactory.Create(onnx, intraOpThreads, spinning);
+        var session = InferenceSessionFactory.Create(onnx, intraOpThreads, spinMicroseconds);
         try
         {
             return new LoadedModel(session, new PixelTensorWriter(preprocessor), PoolingMode.Cls, label, "bench");
@@ -76,4 +76,20 @@ internal static class Fixtures
 
         return pixels;
     }
+
+    /// <summary>`--spin` values: on (or 1) = ONNX Runtime's unbounded default, off (or 0) = none, 250us = spin up to 250 microseconds.</summary>
+    public static int ParseSpin(string value) => value switch
+    {
+        "on" or "1" => InferenceSessionFactory.UnboundedSpin,
+        "off" or "0" => 0,
+        _ when value.EndsWith("us", StringComparison.Ordinal) => int.Parse(value[..^2], System.Globalization.CultureInfo.InvariantCulture),
+        _ => throw new ArgumentException($"--spin takes on, off or <n>us, not '{value}'"),
+    };
+
+    public static string SpinLabel(int spinMicroseconds) => spinMicroseconds switch
+    {
+        InferenceSessionFactory.UnboundedSpin => "on",
+        0 => "off",
+        _ => $"{spinMicroseconds}us",
+    };
 }

@@ -36,6 +36,12 @@ public sealed class ModelSourceOptions
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
 
-    /// <summary>Let ONNX Runtime's intra-op threads busy-wait between parallel sections (its own default); off because they then compete with decoding.</summary>
-    public bool IntraOpSpinning { get; set; }
+    /// <summary>
+    /// How long an idle intra-op thread busy-waits for the next parallel section before it sleeps, in
+    /// microseconds: 0 sleeps at once, -1 is ONNX Runtime's own unbounded spinning. Bounded, it keeps a
+    /// run as fast as with spinning (no wake-up at each of a run's several hundred parallel sections)
+    /// without taking the cores from decoding between runs (see bench/results/profile-notes.md).
+    /// </summary>
+    [Range(-1, 100_000)]
+    public int IntraOpSpinMicroseconds { get; set; } = 1000;
 }

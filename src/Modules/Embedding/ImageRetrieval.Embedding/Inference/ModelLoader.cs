@@ -52,7 +52,7 @@ internal sealed partial class ModelLoader(
         LoadedModel model;
         try
         {
-            session = InferenceSessionFactory.Create(files.OnnxPath, options.IntraOpThreads, options.IntraOpSpinning);
+            session = InferenceSessionFactory.Create(files.OnnxPath, options.IntraOpThreads, options.IntraOpSpinMicroseconds);
             model = new LoadedModel(session, new PixelTensorWriter(preprocessor), embedding.Value.Pooling, files.Name, fingerprint, text);
         }
         catch
