@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using FluentValidation;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -27,13 +28,14 @@ internal static partial class ProblemSetup
             problem.Extensions.TryAdd("traceId", System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
         });
 
+    /// <summary>Our slug for a problem the framework writes with only a status (routing, binding, body limits).</summary>
     private static string SlugFor(int status) => status switch
     {
-        400 => "bad-request",
-        401 => "unauthorized",
+        400 => ProblemTypes.BadRequest,
+        401 => ProblemTypes.Unauthorized,
         404 => ProblemTypes.NotFound,
-        405 => "method-not-allowed",
-        413 => "request-too-large",
+        405 => ProblemTypes.MethodNotAllowed,
+        413 => ProblemTypes.RequestTooLarge,
         429 => ProblemTypes.RateLimited,
         415 => ProblemTypes.UnsupportedMediaType,
         500 => ProblemTypes.Unexpected,
@@ -55,15 +57,8 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             // Store failures carry provider bodies and local paths in their messages: those go to the log, never to the caller.
             StoreUnavailableException unavailable => StoreUnavailable(httpContext, unavailable),
             StoreRequestException rejected => StoreRejected(rejected),
-            InvalidCursorException cursor => InvalidField("cursor", cursor.Message),
-            ServiceProblemException known => new ProblemDetails
-            {
-                Status = known.StatusCode,
-                Type = ProblemTypes.Uri(known.Slug),
-                Title = known.Title,
-                Detail = known.Message,
-                Extensions = new Dictionary<string, object?>(known.Extensions),
-            },
+            InvalidCursorException cursor => Problem.InvalidField("cursor", cursor.Message).ToProblemDetails(),
+            ServiceProblemException known => known.Problem.ToProblemDetails(),
             BadHttpRequestException bad => BadRequest(bad),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => null,
             _ => null,
@@ -102,34 +97,19 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     {
         var wait = exception.RetryAfter is { } asked && asked > TimeSpan.Zero ? asked : DefaultRetryAfter;
         context.Response.Headers.RetryAfter = Seconds(wait);
-        return new ProblemDetails
-        {
-            Status = StatusCodes.Status503ServiceUnavailable,
-            Type = ProblemTypes.Uri(ProblemTypes.StoreUnavailable),
-            Title = "Store unavailable",
-            Detail = $"The {exception.Store} store did not answer or failed; retry after {Seconds(wait)} s.",
-        };
+        return new Problem(ProblemTypes.StoreUnavailable, "Store unavailable",
+            $"The {exception.Store} store did not answer or failed; retry after {Seconds(wait)} s.").ToProblemDetails();
     }
 
     /// <summary>
     /// A provider that judged the request's content (400/413/422: a filter or metadata it will not take)
     /// makes it the caller's 400; one that refused us (401/403/404/409: keys, index, configuration) is a 502.
     /// </summary>
-    private static ProblemDetails StoreRejected(StoreRequestException exception) => exception.RejectedContent
-        ? new ProblemDetails
-        {
-            Status = StatusCodes.Status400BadRequest,
-            Type = ProblemTypes.Uri(ProblemTypes.StoreRejectedRequest),
-            Title = "The store rejected the request",
-            Detail = $"The {exception.Store} store refused this request's content (for example a filter or metadata it cannot take).",
-        }
-        : new ProblemDetails
-        {
-            Status = StatusCodes.Status502BadGateway,
-            Type = ProblemTypes.Uri(ProblemTypes.StoreError),
-            Title = "Store error",
-            Detail = $"The {exception.Store} store refused the service's request; the trace id identifies it in the logs.",
-        };
+    private static ProblemDetails StoreRejected(StoreRequestException exception) => (exception.RejectedContent
+        ? new Problem(ProblemTypes.StoreRejectedRequest, "The store rejected the request",
+            $"The {exception.Store} store refused this request's content (for example a filter or metadata it cannot take).")
+        : new Problem(ProblemTypes.StoreError, "Store error",
+            $"The {exception.Store} store refused the service's request; the trace id identifies it in the logs.")).ToProblemDetails();
 
     private static ProblemDetails BadRequest(BadHttpRequestException exception)
     {
@@ -149,15 +129,6 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
         return new ProblemDetails { Status = exception.StatusCode, Title = "Bad request", Detail = exception.Message };
     }
-
-    private static HttpValidationProblemDetails InvalidField(string field, string message) =>
-        new(new Dictionary<string, string[]> { [field] = [message] })
-        {
-            Status = 400,
-            Type = ProblemTypes.Uri(ProblemTypes.Validation),
-            Title = "The request is invalid",
-            Detail = message,
-        };
 
     private static string Seconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 

@@ -31,9 +31,9 @@ internal static class LegacyEmbedEndpoint
         var embedded = (await mediator.Send(new EmbedImages([upload.Image!], Normalize: false), cancellationToken)).Items[0];
         if (embedded.Rejection is { } rejection)
         {
-            return LegacyUpload.IsImageRejection(rejection.Slug)
+            return ProblemTypes.IsImageRejection(rejection.Slug)
                 ? TypedResults.BadRequest(new LegacyHttpError(IsNotAnImage(rejection.Slug) ? NotAnImage : rejection.Detail))
-                : throw new ServiceProblemException(rejection.StatusCode, rejection.Slug, "Image rejected", rejection.Detail);
+                : throw new ServiceProblemException(rejection);
         }
 
         return TypedResults.Ok(embedded.Vector!);

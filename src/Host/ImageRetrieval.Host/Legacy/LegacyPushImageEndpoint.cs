@@ -29,9 +29,9 @@ internal static class LegacyPushImageEndpoint
         var item = (await mediator.Send(new IngestImages([upload.Image!]), cancellationToken)).Items[0];
         if (item.Error is { } error)
         {
-            return LegacyUpload.IsImageRejection(error.Type)
+            return ProblemTypes.IsImageRejection(error.Slug)
                 ? TypedResults.BadRequest(new LegacyHttpError(error.Detail))
-                : throw new ServiceProblemException(error.StatusCode, error.Type.Replace(ProblemTypes.Prefix, string.Empty, StringComparison.Ordinal), "Image not stored", error.Detail);
+                : throw new ServiceProblemException(error with { Title = "Image not stored" });
         }
 
         var image = item.Image!;

@@ -34,7 +34,7 @@ internal static class LegacySearchImageEndpoint
         {
             result = await mediator.Send(new SearchByImage(upload.Image!, SearchTopK), cancellationToken);
         }
-        catch (ServiceProblemException ex) when (LegacyUpload.IsImageRejection(ex.Slug))
+        catch (ServiceProblemException ex) when (ProblemTypes.IsImageRejection(ex.Slug))
         {
             return TypedResults.BadRequest(new LegacyHttpError(ex.Message));
         }

@@ -11,12 +11,6 @@ internal sealed record LegacyUpload(ImageUpload? Image, LegacyHttpValidationErro
 {
     public const string FileField = "file";
 
-    /// <summary>Every way this service refuses an image; the old services answered all of them with 400.</summary>
-    private static readonly HashSet<string> ImageRejections = new(StringComparer.Ordinal)
-    {
-        ProblemTypes.FileTooLarge, ProblemTypes.ImageTooLarge, ProblemTypes.UnsupportedMediaType, ProblemTypes.UndecodableImage,
-    };
-
     public static async Task<LegacyUpload> ReadAsync(HttpRequest request, ImageLimitsOptions limits, CancellationToken cancellationToken)
     {
         // Like Starlette, a body that is not a form has no fields at all, so the file is "missing" (422), not a 415.
@@ -38,20 +32,13 @@ internal sealed record LegacyUpload(ImageUpload? Image, LegacyHttpValidationErro
             return new LegacyUpload(null, LegacyHttpValidationError.MissingField(FileField), null);
         }
 
-        try
+        // The old services answered every refused image with 400 {"detail"}, a too-large one included.
+        var read = await FormFileReader.TryReadAsync(file, limits, cancellationToken);
+        return read switch
         {
-            var image = await FormFileReader.ReadAsync(file, limits, cancellationToken);
-            return image.Content.IsEmpty
-                ? new LegacyUpload(null, null, new LegacyHttpError("The file is empty."), Empty: true)
-                : new LegacyUpload(image, null, null);
-        }
-        catch (ServiceProblemException ex) when (IsImageRejection(ex.Slug))
-        {
-            return new LegacyUpload(null, null, new LegacyHttpError(ex.Message));
-        }
+            { Refusal: { } refused } => new LegacyUpload(null, null, new LegacyHttpError(refused.Detail)),
+            { Upload.Content.IsEmpty: true } => new LegacyUpload(null, null, new LegacyHttpError("The file is empty."), Empty: true),
+            _ => new LegacyUpload(read.Upload, null, null),
+        };
     }
-
-    /// <summary>True for a problem slug (or its <c>urn:</c> form) that means "this file is not a usable image".</summary>
-    public static bool IsImageRejection(string slugOrType) =>
-        ImageRejections.Contains(slugOrType.StartsWith(ProblemTypes.Prefix, StringComparison.Ordinal) ? slugOrType[ProblemTypes.Prefix.Length..] : slugOrType);
 }

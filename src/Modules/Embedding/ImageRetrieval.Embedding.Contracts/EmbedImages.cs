@@ -26,13 +26,11 @@ public enum EmbeddingPriority
 
 public sealed record EmbedImagesResult(string Model, int Dimension, IReadOnlyList<ImageEmbedding> Items);
 
-public sealed record ImageEmbedding(string FileName, float[]? Vector, DecodedImageInfo? Image, ImageRejection? Rejection);
+/// <summary>Either <see cref="Vector"/> (with what decoding found) or <see cref="Rejection"/>, why the file is not a usable image, is set.</summary>
+public sealed record ImageEmbedding(string FileName, float[]? Vector, DecodedImageInfo? Image, Problem? Rejection);
 
 /// <summary>What decoding found: the real format (from the bytes, not the file name) and the upright size.</summary>
 public sealed record DecodedImageInfo(string ContentType, int Width, int Height);
-
-/// <summary>Why one image was not embedded; <see cref="StatusCode"/> and <see cref="Slug"/> are the problem response it maps to.</summary>
-public sealed record ImageRejection(int StatusCode, string Slug, string Detail);
 
 /// <summary>The loaded model's identity; throws a 503 problem while the model is still loading.</summary>
 public sealed record GetEmbeddingModel : IRequest<EmbeddingModelInfo>;

@@ -22,7 +22,7 @@ public sealed record EmbedTexts(IReadOnlyList<string> Texts, EmbeddingPriority P
 public sealed record EmbedTextsResult(string Model, int Dimension, IReadOnlyList<float[]> Vectors);
 
 public sealed class TextNotSupportedException(string modelId)
-    : ServiceProblemException(422, ProblemTypes.TextNotSupported, "Text search not supported",
+    : ServiceProblemException(ProblemTypes.TextNotSupported, "Text search not supported",
         $"The model '{modelId}' embeds images only. Text queries need a CLIP-style model with a text tower: a transformers.js "
         + "export with onnx/text_model.onnx and tokenizer.json (such as Xenova/clip-vit-base-patch32), or an Immich model "
         + "directory with textual/model.onnx; set ImageRetrieval:Embedding:Model to one and re-index.");

@@ -3,4 +3,4 @@ using ImageRetrieval.SharedKernel;
 namespace ImageRetrieval.Embedding.Contracts;
 
 public sealed class ModelNotReadyException(string detail)
-    : ServiceProblemException(503, ProblemTypes.ModelNotReady, "Model not ready", detail);
+    : ServiceProblemException(ProblemTypes.ModelNotReady, "Model not ready", detail);

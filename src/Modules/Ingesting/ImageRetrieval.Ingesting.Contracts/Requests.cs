@@ -13,10 +13,8 @@ public sealed record IngestImages(IReadOnlyList<ImageUpload> Images, IReadOnlyDi
 
 public sealed record IngestImagesResult(IReadOnlyList<IngestedImage> Items);
 
-/// <summary>Either <see cref="Image"/> or <see cref="Error"/> is set.</summary>
-public sealed record IngestedImage(string FileName, ImageRecord? Image, bool Created, IngestError? Error);
-
-public sealed record IngestError(int StatusCode, string Type, string Detail);
+/// <summary>Either <see cref="Image"/> or <see cref="Error"/>, why this file was not stored, is set.</summary>
+public sealed record IngestedImage(string FileName, ImageRecord? Image, bool Created, Problem? Error);
 
 public sealed record GetImage(string Id) : IRequest<ImageRecord>;
 
@@ -37,6 +35,15 @@ public sealed record FindNearestImages(
     IReadOnlyCollection<string>? ExcludeIds = null) : IRequest<IReadOnlyList<NearestImage>>;
 
 public sealed record NearestImage(float Score, ImageRecord Image);
+
+/// <summary>
+/// Whether <paramref name="Filter"/> is a filter the catalogue can apply (<see cref="FindNearestImages"/>'s language),
+/// checked without searching, so a search refuses a bad filter before it spends an inference on its query.
+/// </summary>
+public sealed record CheckFilter(JsonElement? Filter) : IRequest<FilterCheck>;
+
+/// <param name="Error">Why the filter is refused, naming what is wrong; null when it is fine.</param>
+public sealed record FilterCheck(string? Error);
 
 /// <summary>The stored vectors of those ids that exist (by id; unknown ids are absent), for searching with a stored image.</summary>
 public sealed record GetImageVectors(IReadOnlyCollection<string> Ids) : IRequest<IReadOnlyDictionary<string, ReadOnlyMemory<float>>>;

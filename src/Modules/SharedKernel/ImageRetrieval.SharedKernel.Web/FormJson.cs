@@ -91,9 +91,5 @@ public static class FormJson
 
     private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "...";
 
-    private static ServiceProblemException Invalid(string field, string message) =>
-        new(400, ProblemTypes.Validation, "The request is invalid", message)
-        {
-            Extensions = new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [field] = [message] } },
-        };
+    private static ServiceProblemException Invalid(string field, string message) => new(Problem.InvalidField(field, message));
 }

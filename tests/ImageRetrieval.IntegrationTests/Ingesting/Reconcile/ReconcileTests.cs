@@ -6,6 +6,7 @@ using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
 using Mediator;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -27,20 +27,19 @@ internal static class EmbedImagesEndpoint
     private static async Task<Results<Ok<EmbeddingsResponse>, ProblemHttpResult>> HandleAsync(
         IFormFileCollection files, IMediator mediator, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken)
     {
-        var uploads = new List<ImageUpload>(files.Count);
-        foreach (var file in files.GetFiles("files"))
-        {
-            uploads.Add(await FormFileReader.ReadAsync(file, limits.Value, cancellationToken));
-        }
-
+        var uploads = await FormFileReader.ReadAllAsync(files.GetFiles("files"), limits.Value, cancellationToken);
         var result = await mediator.Send(new Contracts.EmbedImages(uploads, Priority: uploads.Count == 1 ? EmbeddingPriority.Interactive : EmbeddingPriority.Bulk), cancellationToken);
         var failed = result.Items.Where(i => i.Rejection is not null).ToList();
         if (failed.Count > 0)
         {
             var first = failed[0].Rejection!;
-            return TypedResults.Problem(
-                title: "Image rejected", detail: $"'{failed[0].FileName}': {first.Detail}", statusCode: first.StatusCode, type: ProblemTypes.Uri(first.Slug),
-                extensions: [new("errors", failed.Select(f => new { fileName = f.FileName, type = ProblemTypes.Uri(f.Rejection!.Slug), detail = f.Rejection.Detail }).ToList())]);
+            return new Problem(first.Slug, "Image rejected", $"'{failed[0].FileName}': {first.Detail}")
+            {
+                Extensions = new Dictionary<string, object?>
+                {
+                    ["errors"] = failed.Select(f => new { fileName = f.FileName, type = f.Rejection!.Type, detail = f.Rejection.Detail }).ToList(),
+                },
+            }.ToResult();
         }
 
         return TypedResults.Ok(new EmbeddingsResponse(result.Model, result.Dimension,

@@ -7,7 +7,7 @@ internal sealed class OverloadedException : ServiceProblemException
 {
     /// <param name="kind">What is queued, in the singular: "image", "text".</param>
     public OverloadedException(string kind, int admitted, int asked, int limit, TimeSpan retryAfter)
-        : base(503, ProblemTypes.Overloaded, "Overloaded",
+        : base(ProblemTypes.Overloaded, "Overloaded",
             $"{admitted} {kind}s are already waiting to be embedded; {asked} more would pass the limit of {limit}. Retry after {(int)retryAfter.TotalSeconds} s.")
     {
         RetryAfter = retryAfter;

@@ -98,9 +98,12 @@ internal sealed class RgbImage : IDisposable
     }
 }
 
-internal sealed class ImageRejectedException(ImageRejection rejection) : Exception(rejection.Detail)
+/// <summary>The file is not a usable image; the embedding answers <see cref="Rejection"/> in its item and goes on with the others.</summary>
+internal sealed class ImageRejectedException(Problem rejection) : Exception(rejection.Detail)
 {
-    public ImageRejection Rejection { get; } = rejection;
+    public Problem Rejection { get; } = rejection;
+
+    public static ImageRejectedException Because(string slug, string detail) => new(new Problem(slug, "Image rejected", detail));
 }
 
 /// <summary>
@@ -148,12 +151,12 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         var limit = limits.Value;
         if (bytes.Length > limit.MaxFileBytes)
         {
-            throw Reject(413, ProblemTypes.FileTooLarge, $"The file has {bytes.Length} bytes; the limit is {limit.MaxFileBytes}.");
+            throw Reject(ProblemTypes.FileTooLarge, $"The file has {bytes.Length} bytes; the limit is {limit.MaxFileBytes}.");
         }
 
         if (bytes.IsEmpty)
         {
-            throw Reject(422, ProblemTypes.UndecodableImage, "The file is empty.");
+            throw Reject(ProblemTypes.UndecodableImage, "The file is empty.");
         }
 
         // libvips takes a byte[]; uploads already are one, so avoid copying megabytes per image.
@@ -164,7 +167,7 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         var contentType = AllowedLoaders.FirstOrDefault(a => loader.Contains(a.LoaderPart, StringComparison.OrdinalIgnoreCase)).ContentType;
         if (contentType is null)
         {
-            throw Reject(415, ProblemTypes.UnsupportedMediaType, "The file is not a JPEG, PNG, WebP, GIF, TIFF or HEIF image.");
+            throw Reject(ProblemTypes.UnsupportedMediaType, "The file is not a JPEG, PNG, WebP, GIF, TIFF or HEIF image.");
         }
 
         try
@@ -190,7 +193,7 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         }
         catch (VipsException ex)
         {
-            throw Reject(422, ProblemTypes.UndecodableImage, $"The {contentType} file could not be decoded: {FirstLine(ex.Message)}");
+            throw Reject(ProblemTypes.UndecodableImage, $"The {contentType} file could not be decoded: {FirstLine(ex.Message)}");
         }
     }
 
@@ -207,27 +210,27 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         var (width, height) = (header.Width, header.Height);
         if (width <= 0 || height <= 0)
         {
-            throw Reject(422, ProblemTypes.UndecodableImage, $"The image declares a size of {width}x{height}.");
+            throw Reject(ProblemTypes.UndecodableImage, $"The image declares a size of {width}x{height}.");
         }
 
         var pixels = (long)width * height;
         if (pixels > limit.MaxPixels)
         {
-            throw Reject(422, ProblemTypes.ImageTooLarge, $"The image is {width}x{height} ({pixels} pixels); the limit is {limit.MaxPixels} pixels.");
+            throw Reject(ProblemTypes.ImageTooLarge, $"The image is {width}x{height} ({pixels} pixels); the limit is {limit.MaxPixels} pixels.");
         }
 
         // Bands x bytes a sample: a 16-bit RGBA or a float image takes many times the bytes of 8-bit RGB.
         var decodedBytes = checked(pixels * header.Bands * SampleBytes(header.Format));
         if (decodedBytes > limit.MaxDecodedBytes)
         {
-            throw Reject(422, ProblemTypes.ImageTooLarge,
+            throw Reject(ProblemTypes.ImageTooLarge,
                 $"The image is {width}x{height} with {header.Bands} {header.Format} bands, {decodedBytes} bytes decoded; the limit is {limit.MaxDecodedBytes} bytes.");
         }
 
         var (shortSide, longSide) = width <= height ? (width, height) : (height, width);
         if (longSide > (long)shortSide * limit.MaxAspectRatio)
         {
-            throw Reject(422, ProblemTypes.ImageTooLarge,
+            throw Reject(ProblemTypes.ImageTooLarge,
                 $"The image is {width}x{height}, an aspect ratio over {limit.MaxAspectRatio}:1, the limit.");
         }
     }
@@ -257,7 +260,7 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
         if (current.Bands != 3)
         {
             current.Dispose();
-            throw Reject(415, ProblemTypes.UnsupportedMediaType, $"Images with {image.Bands} channels are not supported.");
+            throw Reject(ProblemTypes.UnsupportedMediaType, $"Images with {image.Bands} channels are not supported.");
         }
 
         return current;
@@ -276,5 +279,5 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
 
     private static string FirstLine(string message) => message.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? message;
 
-    private static ImageRejectedException Reject(int status, string slug, string detail) => new(new ImageRejection(status, slug, detail));
+    private static ImageRejectedException Reject(string slug, string detail) => ImageRejectedException.Because(slug, detail);
 }

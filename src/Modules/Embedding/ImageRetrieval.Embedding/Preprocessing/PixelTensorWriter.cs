@@ -105,8 +105,8 @@ internal sealed class PixelTensorWriter(PreprocessorConfig config)
         var newLong = Math.Floor(shortest * (double)longSide / shortSide);
         if (newLong > int.MaxValue)
         {
-            throw new ImageRejectedException(new ImageRejection(422, ProblemTypes.ImageTooLarge,
-                $"A {width}x{height} image would be resized to a {shortest}-pixel short side and a long side of {newLong} pixels, more than can be represented."));
+            throw ImageRejectedException.Because(ProblemTypes.ImageTooLarge,
+                $"A {width}x{height} image would be resized to a {shortest}-pixel short side and a long side of {newLong} pixels, more than can be represented.");
         }
 
         return width <= height ? (shortest, (int)newLong) : ((int)newLong, shortest);

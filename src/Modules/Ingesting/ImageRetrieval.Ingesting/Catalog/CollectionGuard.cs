@@ -63,7 +63,7 @@ internal sealed class CollectionGuard(IVectorStore store, IOptions<VectorStoreOp
 }
 
 internal sealed class ModelMismatchException(CollectionDescriptor existing, CollectionDescriptor wanted)
-    : ServiceProblemException(409, ProblemTypes.ModelMismatch, "Collection built with another model",
+    : ServiceProblemException(ProblemTypes.ModelMismatch, "Collection built with another model",
         $"Collection '{existing.Name}' holds {existing.Dimension}-d vectors of model '{existing.ModelId}', but this service embeds with " +
         $"'{wanted.ModelId}' ({wanted.Dimension}-d). Either configure the model the collection holds, or re-index every stored image with the " +
         "current one: `dotnet ImageRetrieval.Host.dll reindex` (it builds the new collection beside the old one and switches when complete).")

@@ -10,7 +10,11 @@ namespace ImageRetrieval.Ingesting.IngestImages;
 /// <summary>One file of an ingest: the stored image (and whether this request created it) or why it was refused.</summary>
 internal sealed record IngestItemResponse(string FileName, bool Created, ImageResponse? Image, FileError? Error);
 
-internal sealed record FileError(string Type, int Status, string Detail);
+/// <summary>A refused file's problem as its item states it (type, status, detail).</summary>
+internal sealed record FileError(string Type, int Status, string Detail)
+{
+    public static FileError From(Problem problem) => new(problem.Type, problem.Status, problem.Detail);
+}
 
 internal sealed record IngestResponse(IReadOnlyList<IngestItemResponse> Items);
 
@@ -39,46 +43,26 @@ internal static class IngestImagesEndpoint
         CancellationToken cancellationToken)
     {
         var parsed = FormJson.ParseObject(metadata, "metadata", limits.Value)?.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
-        var uploads = new List<ImageUpload>();
-        var tooLarge = new Dictionary<int, FileError>();
-        var fileList = files.GetFiles("files");
-        for (var i = 0; i < fileList.Count; i++)
-        {
-            try
-            {
-                uploads.Add(await FormFileReader.ReadAsync(fileList[i], limits.Value, cancellationToken));
-            }
-            catch (ServiceProblemException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-            {
-                tooLarge[i] = new FileError(ProblemTypes.Uri(ex.Slug), ex.StatusCode, ex.Message);
-            }
-        }
+        var reads = await FormFileReader.ReadEachAsync(files.GetFiles("files"), limits.Value, cancellationToken);
+        var uploads = reads.Where(r => r.Upload is not null).Select(r => r.Upload!).ToList();
 
-        var items = new List<IngestItemResponse>();
-        IReadOnlyList<IngestedImage> ingested = uploads.Count > 0 || tooLarge.Count == 0
+        // Files refused while reading (too large) keep their place among the others' outcomes.
+        IReadOnlyList<IngestedImage> ingested = uploads.Count > 0 || uploads.Count == reads.Count
             ? (await mediator.Send(new Contracts.IngestImages(uploads, parsed), cancellationToken)).Items
             : [];
         var next = 0;
-        for (var i = 0; i < fileList.Count; i++)
+        var outcomes = reads.Select(read => read.Refusal is { } refused ? new IngestedImage(read.FileName, null, false, refused) : ingested[next++]).ToList();
+        var items = outcomes.Select(item => new IngestItemResponse(item.FileName, item.Created,
+            item.Image is null ? null : ImageResponse.From(item.Image, context, service.Value.PublicBaseUrl),
+            item.Error is null ? null : FileError.From(item.Error))).ToList();
+
+        if (outcomes.Count > 0 && outcomes.All(i => i.Error is not null))
         {
-            if (tooLarge.TryGetValue(i, out var error))
+            var first = outcomes[0];
+            return new Problem(first.Error!.Slug, "No file could be ingested", $"'{first.FileName}': {first.Error.Detail}")
             {
-                items.Add(new IngestItemResponse(Path.GetFileName(fileList[i].FileName), false, null, error));
-                continue;
-            }
-
-            var item = ingested[next++];
-            items.Add(new IngestItemResponse(item.FileName, item.Created,
-                item.Image is null ? null : ImageResponse.From(item.Image, context, service.Value.PublicBaseUrl),
-                item.Error is null ? null : new FileError(item.Error.Type, item.Error.StatusCode, item.Error.Detail)));
-        }
-
-        if (items.Count > 0 && items.All(i => i.Error is not null))
-        {
-            var first = items[0].Error!;
-            return TypedResults.Problem(
-                title: "No file could be ingested", detail: $"'{items[0].FileName}': {first.Detail}", statusCode: first.Status, type: first.Type,
-                extensions: [new("items", items)]);
+                Extensions = new Dictionary<string, object?> { ["items"] = items },
+            }.ToResult();
         }
 
         return TypedResults.Ok(new IngestResponse(items));

@@ -29,7 +29,7 @@ internal sealed class IngestImagesHandler(
             ? []
             : (await mediator.Send(new EmbedImages(toEmbed.Select(i => request.Images[i]).ToList(), Priority: EmbeddingPriority.Bulk), cancellationToken)).Items;
 
-        var errors = new Dictionary<string, IngestError>();
+        var errors = new Dictionary<string, Problem>();
         var candidates = new List<(StoredImage Image, float[] Vector, ReadOnlyMemory<byte> Content)>();
         var metadata = request.Metadata ?? new Dictionary<string, JsonElement>();
         foreach (var (index, result) in toEmbed.Zip(embedded))
@@ -37,7 +37,7 @@ internal sealed class IngestImagesHandler(
             var (id, sha) = ids[index];
             if (result.Rejection is { } rejection)
             {
-                errors[id] = new IngestError(rejection.StatusCode, ProblemTypes.Uri(rejection.Slug), rejection.Detail);
+                errors[id] = rejection;
                 continue;
             }
 

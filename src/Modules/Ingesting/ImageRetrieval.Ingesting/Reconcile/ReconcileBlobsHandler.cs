@@ -21,7 +21,7 @@ internal sealed class ReconcileBlobsHandler(IVectorStore vectors, IBlobStore blo
         if (inactive.Count > 0)
         {
             var which = string.Join(", ", inactive.Select(c => $"{c.Name} ({c.Role.ToString().ToLowerInvariant()}, model {c.Descriptor.ModelId})"));
-            throw new ServiceProblemException(409, ProblemTypes.ReindexUnfinished, "A reindex is unfinished",
+            throw new ServiceProblemException(ProblemTypes.ReindexUnfinished, "A reindex is unfinished",
                 $"Collections beside the active one exist: {which}. Their images may have no vector in the active collection yet, so their blobs " +
                 "would look orphaned. Run `reindex` again to finish (it carries them over and drops them), then reconcile.");
         }

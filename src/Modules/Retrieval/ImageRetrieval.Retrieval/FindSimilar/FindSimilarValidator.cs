@@ -4,5 +4,5 @@ namespace ImageRetrieval.Retrieval.FindSimilar;
 
 internal sealed class FindSimilarValidator : AbstractValidator<Contracts.FindSimilar>
 {
-    public FindSimilarValidator() => Include(new SearchOptionsValidator());
+    public FindSimilarValidator(IMediator mediator) => Include(new SearchOptionsValidator(mediator));
 }

@@ -74,7 +74,7 @@ internal static class QueryImagesEndpoint
         // Checked before decoding, from the length alone, like uploads are from their declared size.
         if ((long)payload.Length * 3 / 4 > limits.MaxFileBytes + 3)
         {
-            throw new ServiceProblemException(413, ProblemTypes.FileTooLarge, "File too large",
+            throw new ServiceProblemException(ProblemTypes.FileTooLarge, "File too large",
                 $"{field} holds about {(long)payload.Length * 3 / 4} bytes; the limit is {limits.MaxFileBytes}.");
         }
 

@@ -36,7 +36,7 @@ internal sealed class QueryImagesHandler(IMediator mediator) : IRequestHandler<C
             {
                 var item = embedded.Items[k];
                 embeddings[images[k]] = item.Rejection is { } rejection
-                    ? throw new ServiceProblemException(rejection.StatusCode, rejection.Slug, "Query image rejected", $"terms[{images[k]}].image: {rejection.Detail}")
+                    ? throw new ServiceProblemException(rejection with { Title = "Query image rejected", Detail = $"terms[{images[k]}].image: {rejection.Detail}" })
                     : item.Vector!;
             }
         }

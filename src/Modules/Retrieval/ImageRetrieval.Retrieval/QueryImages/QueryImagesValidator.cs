@@ -5,7 +5,7 @@ namespace ImageRetrieval.Retrieval.QueryImages;
 
 internal sealed class QueryImagesValidator : AbstractValidator<Contracts.QueryImages>
 {
-    public QueryImagesValidator()
+    public QueryImagesValidator(IMediator mediator)
     {
         RuleFor(r => r.Terms).NotEmpty().OverridePropertyName("terms").WithMessage("Send at least one term in 'terms'.");
         RuleFor(r => r.Terms.Count).LessThanOrEqualTo(Contracts.QueryImages.MaxTerms).OverridePropertyName("terms").WithMessage($"At most {Contracts.QueryImages.MaxTerms} terms.");
@@ -22,6 +22,6 @@ internal sealed class QueryImagesValidator : AbstractValidator<Contracts.QueryIm
             term.RuleFor(t => t.Vector).Must(v => v!.Length is > 0 and <= 8192 && v.All(float.IsFinite)).When(t => t.Vector is not null)
                 .OverridePropertyName("vector").WithMessage("vector must be 1 to 8192 finite numbers.");
         }).OverridePropertyName("terms");
-        Include(new SearchOptionsValidator());
+        Include(new SearchOptionsValidator(mediator));
     }
 }

@@ -14,7 +14,7 @@ internal sealed class SearchByImageHandler(IMediator mediator) : IRequestHandler
         var item = embedded.Items[0];
         if (item.Rejection is { } rejection)
         {
-            throw new ServiceProblemException(rejection.StatusCode, rejection.Slug, "Query image rejected", rejection.Detail);
+            throw new ServiceProblemException(rejection with { Title = "Query image rejected" });
         }
 
         return await mediator.FindNearestAsync(item.Vector!, embedded.Model, embedded.Dimension, request, excludeIds: null, clock, cancellationToken);

@@ -5,9 +5,9 @@ namespace ImageRetrieval.Retrieval.Search;
 
 internal sealed class SearchByImageValidator : AbstractValidator<SearchByImage>
 {
-    public SearchByImageValidator()
+    public SearchByImageValidator(IMediator mediator)
     {
-        Include(new SearchOptionsValidator());
+        Include(new SearchOptionsValidator(mediator));
         RuleFor(r => r.Image.Content.Length).GreaterThan(0).OverridePropertyName("file").WithMessage("Send the query image in the 'file' field.");
     }
 }
