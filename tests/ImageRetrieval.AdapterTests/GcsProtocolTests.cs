@@ -186,6 +186,71 @@ public sealed class GcsProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Given_search_hits_When_asked_which_blobs_are_missing_Then_one_glob_listing_answers_instead_of_a_get_per_key()
+    {
+        var keys = Enumerable.Range(0, 5).Select(i => $"images/{i:D2}{new string('f', 62)}.jpg").ToArray();
+        await _store.PutAsync(keys[1], new byte[] { 1 }, "image/jpeg", default);
+        await _store.PutAsync(keys[3], new byte[] { 1 }, "image/jpeg", default);
+        await _store.PutAsync("images/04" + new string('f', 62) + ".jpg.bak", new byte[] { 1 }, "image/jpeg", default);
+        _server.ClearRequests();
+
+        var missing = await _store.FindMissingAsync(keys, default);
+
+        Assert.Equal([keys[0], keys[2], keys[4]], missing.Order(StringComparer.Ordinal));
+        var list = Assert.Single(Storage);
+        Assert.Equal(("GET", $"/storage/v1/b/{Bucket}/o"), (list.Method, list.Path));
+        // The keys' common prefix narrows the scan; the glob names exactly the keys (so a longer name does not count).
+        Assert.Equal("prod/images/0", list.QueryValue("prefix"));
+        Assert.Equal("prod/images/0{" + string.Join(',', keys.Select(k => k["images/0".Length..])) + "}", list.QueryValue("matchGlob"));
+    }
+
+    [Fact]
+    public async Task Given_many_keys_in_two_folders_and_one_with_a_comma_When_asked_which_are_missing_Then_a_few_listings_and_one_get_answer()
+    {
+        var images = Enumerable.Range(0, 150).Select(i => $"images/{i:D3}{new string('e', 61)}.jpg").ToArray();
+        const string Thumb = "thumbs/a.jpg";
+        const string Odd = "images/a,b.jpg";
+        await _store.PutAsync(images[7], new byte[] { 1 }, "image/jpeg", default);
+        await _store.PutAsync(Thumb, new byte[] { 1 }, "image/jpeg", default);
+        await _store.PutAsync(Odd, new byte[] { 1 }, "image/jpeg", default);
+        _server.ClearRequests();
+
+        var missing = await _store.FindMissingAsync([.. images, Thumb, Odd, "thumbs/b.jpg"], default);
+
+        Assert.Equal(images.Where((_, i) => i != 7).Append("thumbs/b.jpg").Order(StringComparer.Ordinal), missing.Order(StringComparer.Ordinal));
+        var requests = Storage;
+        var lists = requests.Where(r => r.Path == $"/storage/v1/b/{Bucket}/o").ToList();
+        // 150 names of 80 characters make globs too long for one listing: split in a few, plus one listing for the
+        // other folder. A long one goes as a POST with X-HTTP-Method-Override: GET (the client's MaxUrlLength).
+        Assert.InRange(lists.Count, 3, 5);
+        Assert.All(lists, r => Assert.True(ListParameter(r, "matchGlob").Length <= GcsBlobStore.MaxGlobLength));
+        Assert.Contains(lists, r => (r.Method, r.Header("X-HTTP-Method-Override")) == ("POST", "GET"));
+        Assert.Single(lists, r => ListParameter(r, "prefix").StartsWith("prod/thumbs/", StringComparison.Ordinal));
+        // A comma cannot be an alternative of a glob: that key alone is asked with an object GET.
+        var get = Assert.Single(requests, r => r.Path != $"/storage/v1/b/{Bucket}/o");
+        Assert.Equal(("GET", $"/storage/v1/b/{Bucket}/o/prod/images/a,b.jpg"), (get.Method, Uri.UnescapeDataString(get.Path)));
+    }
+
+    /// <summary>A listing's parameter from its query string, or from its form body when the client moved it there.</summary>
+    private static string ListParameter(RecordedRequest request, string name)
+    {
+        if (request.QueryValue(name) is { } inQuery)
+        {
+            return inQuery;
+        }
+
+        var body = request.BodyText;
+        if (request.Header("Content-Encoding") == "gzip")
+        {
+            using var unzipped = new System.IO.Compression.GZipStream(new MemoryStream(request.Body), System.IO.Compression.CompressionMode.Decompress);
+            using var reader = new StreamReader(unzipped);
+            body = reader.ReadToEnd();
+        }
+
+        return Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(body)[name].ToString();
+    }
+
+    [Fact]
     public async Task Given_a_signing_credential_When_a_signed_url_is_made_Then_the_bucket_accepts_it_and_rejects_a_tampered_one()
     {
         await _store.PutAsync(Key, new byte[] { 4, 2 }, "image/jpeg", default);

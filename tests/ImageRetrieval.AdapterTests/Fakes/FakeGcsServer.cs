@@ -13,7 +13,7 @@ namespace ImageRetrieval.AdapterTests.Fakes;
 /// makes, as the JSON API reference describes them ("Objects: insert" as a resumable upload — a session
 /// started with <c>uploadType=resumable</c>, then the bytes PUT to the session URI with <c>Content-Range</c> —
 /// with ifGenerationMatch, "Objects: get" with alt=media, "Objects: delete", "Objects: list" with
-/// prefix/pageToken/nextPageToken), requiring <c>Authorization: Bearer</c>; errors are
+/// prefix/matchGlob/pageToken/nextPageToken, also as a POST with X-HTTP-Method-Override when its URL is long), requiring <c>Authorization: Bearer</c>; errors are
 /// <c>{"error": {"code", "message", "errors"}}</c>. It also serves V4 signed URLs
 /// (<c>GET /bucket/object?X-Goog-...</c>) and checks their signature with the signer's public key, following
 /// "Canonical requests" and "Signatures" — an implementation separate from the library's.
@@ -55,6 +55,14 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
         var segments = rawPath.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
         var method = context.Request.Method;
         var query = context.Request.Query;
+
+        // A GET whose URL passes the client's MaxUrlLength (2048) arrives as a POST with "X-HTTP-Method-Override: GET"
+        // and its query parameters form-encoded in the body, as Google's APIs accept.
+        if (method == "POST" && context.Request.Headers["X-HTTP-Method-Override"] == "GET")
+        {
+            method = "GET";
+            query = new QueryCollection(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(await new StreamReader(context.Request.Body).ReadToEndAsync()));
+        }
 
         if (query.ContainsKey("X-Goog-Signature"))
         {
@@ -116,14 +124,15 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
 
         if (segments is ["storage", "v1", "b", var b, "o"] && b == bucket && method == "GET")
         {
-            // "Objects: list": lexicographic order, prefix filter, nextPageToken while more remain.
+            // "Objects: list": lexicographic order, prefix and matchGlob filters (both apply), nextPageToken while more remain.
             var prefix = query["prefix"].ToString();
+            var glob = query["matchGlob"].ToString() is { Length: > 0 } pattern ? GlobRegex(pattern) : null;
             var after = query["pageToken"].ToString() is { Length: > 0 } token ? Encoding.UTF8.GetString(Convert.FromBase64String(token)) : null;
             var size = int.TryParse(query["maxResults"], out var m) ? Math.Min(m, PageSize) : PageSize;
             List<string> names;
             lock (_gate)
             {
-                names = [.. _objects.Keys.Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(n, after) > 0))];
+                names = [.. _objects.Keys.Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(n, after) > 0) && (glob is null || glob.IsMatch(n)))];
             }
 
             var page = names.Take(size).ToList();
@@ -182,6 +191,53 @@ public sealed class FakeGcsServer(string bucket, RSA? signerPublicKey = null) : 
         }
 
         await ErrorAsync(context, 404, "Not Found", "notFound");
+    }
+
+    /// <summary>
+    /// "List objects and prefixes using glob": <c>**</c> matches across folders, <c>*</c> within one, <c>?</c> one
+    /// character, <c>{a,b}</c> any one of the comma-separated alternatives, <c>\</c> escapes; the whole name must match.
+    /// Brackets are not served: the adapter sends none.
+    /// </summary>
+    private static System.Text.RegularExpressions.Regex GlobRegex(string glob)
+    {
+        var pattern = new StringBuilder("^");
+        var braces = 0;
+        for (var i = 0; i < glob.Length; i++)
+        {
+            var c = glob[i];
+            switch (c)
+            {
+                case '*' when i + 1 < glob.Length && glob[i + 1] == '*':
+                    pattern.Append(".*");
+                    i++;
+                    break;
+                case '*':
+                    pattern.Append("[^/]*");
+                    break;
+                case '?':
+                    pattern.Append("[^/]");
+                    break;
+                case '{':
+                    braces++;
+                    pattern.Append("(?:");
+                    break;
+                case '}' when braces > 0:
+                    braces--;
+                    pattern.Append(')');
+                    break;
+                case ',' when braces > 0:
+                    pattern.Append('|');
+                    break;
+                case '\\' when i + 1 < glob.Length:
+                    pattern.Append(System.Text.RegularExpressions.Regex.Escape(glob[++i].ToString()));
+                    break;
+                default:
+                    pattern.Append(System.Text.RegularExpressions.Regex.Escape(c.ToString()));
+                    break;
+            }
+        }
+
+        return new System.Text.RegularExpressions.Regex(pattern.Append('$').ToString(), System.Text.RegularExpressions.RegexOptions.CultureInvariant);
     }
 
     /// <summary>

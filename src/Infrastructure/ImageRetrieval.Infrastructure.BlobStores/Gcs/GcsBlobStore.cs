@@ -33,6 +33,16 @@ internal sealed partial class GcsBlobStore(
     private static readonly TimeSpan SigningRetryAfterFailure = TimeSpan.FromMinutes(5);
     private DateTimeOffset _signingRefusedUntil = DateTimeOffset.MinValue;
 
+    /// <summary>
+    /// Longest glob one listing carries (at least 70 content-addressed keys, so a search's top-k takes one or two).
+    /// Past 2048 URL characters the client already sends a list as a POST with <c>X-HTTP-Method-Override: GET</c>
+    /// and its parameters in the body; the bound keeps each request a few KB however many keys are asked.
+    /// </summary>
+    internal const int MaxGlobLength = 6000;
+
+    // What matchGlob gives a meaning to ('{', ',' and '}' for alternatives, '*', '?', '[...]', '\').
+    private static readonly System.Buffers.SearchValues<char> GlobMetacharacters = System.Buffers.SearchValues.Create("*?[]{},\\");
+
     public string ProviderName => nameof(BlobStoreProvider.Gcs);
 
     public async Task PutAsync(string key, ReadOnlyMemory<byte> content, string contentType, CancellationToken cancellationToken)
@@ -93,6 +103,120 @@ internal sealed partial class GcsBlobStore(
         catch (Exception ex) when (GcsErrors.Map("get " + name, ex, cancellationToken) is { } mapped)
         {
             throw mapped;
+        }
+    }
+
+    /// <summary>
+    /// One listing per folder of keys instead of a GET per key: the object names under the keys' longest
+    /// common prefix that match the glob <c>prefix{a,b,c}</c> (<c>matchGlob</c>), names only. A long list is
+    /// split so no request URL grows past a few KB; a key with a glob metacharacter in it (or naming a
+    /// folder) cannot be spelt as an alternative and is asked for alone.
+    /// </summary>
+    public async Task<IReadOnlySet<string>> FindMissingAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var keyOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            keyOf.TryAdd(ObjectName(key), key);
+        }
+
+        var missing = new HashSet<string>(StringComparer.Ordinal);
+        if (keyOf.Count == 0)
+        {
+            return missing;
+        }
+
+        var client = await connection.ClientAsync(cancellationToken);
+        var literal = keyOf.Keys.Where(n => n.AsSpan().IndexOfAny(GlobMetacharacters) >= 0 || n.EndsWith('/')).ToList();
+        var lookups = new List<Task<IReadOnlyList<string>>>();
+        lookups.AddRange(GlobGroups(keyOf.Keys.Except(literal, StringComparer.Ordinal)).Select(group => ListPresentAsync(client, group, cancellationToken)));
+        lookups.AddRange(literal.Select(name => PresentAloneAsync(keyOf[name], name, cancellationToken)));
+        var present = (await Task.WhenAll(lookups)).SelectMany(names => names).ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, key) in keyOf)
+        {
+            if (!present.Contains(name))
+            {
+                missing.Add(key);
+            }
+        }
+
+        return missing;
+    }
+
+    private async Task<IReadOnlyList<string>> PresentAloneAsync(string key, string name, CancellationToken cancellationToken) =>
+        await ExistsAsync(key, cancellationToken) ? [name] : [];
+
+    /// <summary>The names of <paramref name="group"/> that exist, from one listing (more pages only if the bucket pages small).</summary>
+    private async Task<IReadOnlyList<string>> ListPresentAsync(StorageClient client, GlobGroup group, CancellationToken cancellationToken)
+    {
+        var options = new ListObjectsOptions { MatchGlob = group.Glob, Fields = "items(name),nextPageToken", RetryOptions = RetryOptions.Never };
+        var found = new List<string>();
+        try
+        {
+            await foreach (var page in client.ListObjectsAsync(_options.Bucket, group.Prefix, options).AsRawResponses().WithCancellation(cancellationToken))
+            {
+                found.AddRange((page.Items ?? []).Select(item => item.Name));
+            }
+        }
+        catch (Exception ex) when (GcsErrors.Map($"list {group.Count} names under {group.Prefix}", ex, cancellationToken) is { } mapped)
+        {
+            throw mapped;
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Names grouped by folder (a glob alternative never holds a '/'), each group's glob at most
+    /// <see cref="MaxGlobLength"/> characters: <c>prefix{suffix1,suffix2}</c>, or the name itself when alone.
+    /// </summary>
+    internal static IEnumerable<GlobGroup> GlobGroups(IEnumerable<string> names)
+    {
+        foreach (var folder in names.GroupBy(n => n[..(n.LastIndexOf('/') + 1)], StringComparer.Ordinal))
+        {
+            var chunk = new List<string>();
+            var length = 0;
+            foreach (var name in folder.Order(StringComparer.Ordinal))
+            {
+                if (chunk.Count > 0 && length + name.Length + 1 > MaxGlobLength)
+                {
+                    yield return GlobGroup.Of(chunk);
+                    chunk = [];
+                    length = 0;
+                }
+
+                chunk.Add(name);
+                length += name.Length + 1;
+            }
+
+            yield return GlobGroup.Of(chunk);
+        }
+    }
+
+    /// <summary>One listing: the <c>prefix</c> parameter narrows what the server scans, the glob picks the exact names.</summary>
+    internal sealed record GlobGroup(string Prefix, string Glob, int Count)
+    {
+        public static GlobGroup Of(List<string> sortedNames)
+        {
+            if (sortedNames.Count == 1)
+            {
+                return new GlobGroup(sortedNames[0], sortedNames[0], 1);
+            }
+
+            // The longest common prefix of sorted names is that of the first and the last; one character
+            // shorter than the shortest name, so no alternative is empty.
+            var first = sortedNames[0];
+            var last = sortedNames[^1];
+            var common = 0;
+            var limit = Math.Min(sortedNames.Min(n => n.Length) - 1, Math.Min(first.Length, last.Length));
+            while (common < limit && first[common] == last[common])
+            {
+                common++;
+            }
+
+            var prefix = first[..common];
+            return new GlobGroup(prefix, prefix + "{" + string.Join(',', sortedNames.Select(n => n[common..])) + "}", sortedNames.Count);
         }
     }
 
