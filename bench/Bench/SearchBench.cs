@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
 using ImageRetrieval.Ingesting.Catalog;
+using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

@@ -7,6 +7,7 @@ using ImageRetrieval.Embedding.Text;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Onnx;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
+using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,6 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
+using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

@@ -5,6 +5,7 @@ using ImageRetrieval.Infrastructure.BlobStores;
 using ImageRetrieval.Infrastructure.BlobStores.Local;
 using ImageRetrieval.Infrastructure.VectorStores;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
+using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

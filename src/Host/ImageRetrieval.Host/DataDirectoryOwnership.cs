@@ -1,5 +1,6 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Adapters;
+using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Host;
 

@@ -1,7 +1,7 @@
 using ImageRetrieval.Host.Api;
 using ImageRetrieval.Host.Observability;
-using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Adapters;
+using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Host;
 

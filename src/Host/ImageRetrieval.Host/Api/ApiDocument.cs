@@ -1,4 +1,4 @@
-using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.SharedKernel;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;

@@ -1,4 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

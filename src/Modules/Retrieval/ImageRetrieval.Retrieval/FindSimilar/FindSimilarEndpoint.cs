@@ -1,4 +1,3 @@
-using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel;
 using ImageRetrieval.SharedKernel.Web;

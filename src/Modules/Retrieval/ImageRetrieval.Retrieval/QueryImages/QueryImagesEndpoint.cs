@@ -1,7 +1,6 @@
 using System.Text.Json;
 using FluentValidation;
 using FluentValidation.Results;
-using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
