@@ -256,6 +256,57 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         await Assert.ThrowsAsync<ObjectDisposedException>(() => store.CountAsync(Ct));
     }
 
+    [Fact]
+    public async Task Given_vectors_appended_whose_commit_never_happened_When_reopened_and_written_Then_no_row_appears_and_every_vector_reads_back()
+    {
+        var collection = NewCollection();
+        var crashed = await CreateAsync(collection);
+        await crashed.UpsertAsync(Enumerable.Range(0, 10).Select(i => Record($"a{i}", Random(i))).ToList(), Ct);
+        await crashed.UpsertAsync([Record("a3", Random(33), ("v", 2))], Ct);
+
+        // A batch staged in the segment and then the process died before SQLite committed it: garbage past the committed slots.
+        var segment = LocalVectorSegment.PathFor(crashed.DatabasePath);
+        await using (var file = new FileStream(segment, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
+        {
+            file.Write(Enumerable.Repeat((byte)0x7F, Dimension * sizeof(float) * 3).ToArray());
+        }
+
+        var second = fixture.Open(collection);
+        Assert.Equal(10, await second.CountAsync(Ct));
+        await second.UpsertAsync(Enumerable.Range(10, 5).Select(i => Record($"a{i}", Random(i))).ToList(), Ct);
+
+        // Dies too; the third store replays the second's rows from SQLite and their vectors from the segment.
+        var third = fixture.Open(collection);
+        Assert.Equal(15, await third.CountAsync(Ct));
+        var fetched = (await third.FetchAsync(Enumerable.Range(0, 15).Select(i => $"a{i}").ToList(), includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        for (var i = 0; i < 15; i++)
+        {
+            AssertClose(Random(i == 3 ? 33 : i), fetched[$"a{i}"].Vector.ToArray());
+        }
+
+        Assert.Equal(2, fetched["a3"].Metadata["v"].GetInt32());
+        Assert.Equal("a12", (await third.QueryAsync(new VectorQuery(Random(12), TopK: 1), Ct))[0].Record.Id);
+    }
+
+    [Fact]
+    public async Task Given_a_segment_shorter_than_its_committed_vectors_When_opened_Then_the_store_is_unavailable_instead_of_serving_wrong_vectors()
+    {
+        var collection = NewCollection();
+        var first = await CreateAsync(collection);
+        await first.UpsertAsync(Enumerable.Range(0, 4).Select(i => Record($"b{i}", Random(i))).ToList(), Ct);
+        first.Dispose();
+        File.Delete(first.VectorFilePath);
+        var segment = LocalVectorSegment.PathFor(first.DatabasePath);
+        await using (var file = new FileStream(segment, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(file.Length - 1);
+        }
+
+        var reopened = fixture.Open(collection);
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => reopened.CountAsync(Ct));
+    }
+
     [Theory]
     [InlineData(LocalIndexKind.Int4)]
     [InlineData(LocalIndexKind.Quantized)]

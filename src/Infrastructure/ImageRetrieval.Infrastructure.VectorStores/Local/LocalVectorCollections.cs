@@ -312,6 +312,7 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
             // The store's snapshot of memory beside the database (and a write of it cut short).
             File.Delete(LocalVectorFile.PathFor(DatabaseFile(name)));
             File.Delete(LocalVectorFile.PathFor(DatabaseFile(name)) + ".tmp");
+            File.Delete(LocalVectorSegment.PathFor(DatabaseFile(name)));
 
             if (ReadPointer(StagingPointerPath) == name)
             {

@@ -6,8 +6,8 @@ using Microsoft.Data.Sqlite;
 namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
 /// <summary>What the database says about its collection: the descriptor, the epoch (new on every
-/// create/recreate) and the sequence of the last committed change.</summary>
-internal sealed record DatabaseState(CollectionDescriptor Descriptor, Guid Epoch, long Sequence);
+/// create/recreate), the sequence of the last committed change and the vector segment's committed slots.</summary>
+internal sealed record DatabaseState(CollectionDescriptor Descriptor, Guid Epoch, long Sequence, long Slots = 0);
 
 /// <summary>
 /// The durable half of the Local store: one SQLite file per collection. WAL with
@@ -15,6 +15,9 @@ internal sealed record DatabaseState(CollectionDescriptor Descriptor, Guid Epoch
 /// and power loss. Every committed batch gets the next sequence number, stored on its rows (and on the
 /// tombstones of deleted ids), so a snapshot of memory at sequence S is brought up to date by replaying
 /// what came after S. All access goes through one connection, serialised by <see cref="_gate"/>.
+/// Vectors live in the <see cref="LocalVectorSegment"/> beside the file; a row names its slot there.
+/// Rows written before the segment existed (slot -1) keep their vector in the <c>vector</c> column and
+/// are read from it until they are written again, which moves them to the segment.
 /// </summary>
 internal sealed class LocalVectorDatabase : IDisposable
 {
@@ -42,13 +45,17 @@ internal sealed class LocalVectorDatabase : IDisposable
         ("collection", "epoch", "TEXT NOT NULL DEFAULT ''"),
         ("collection", "seq", "INTEGER NOT NULL DEFAULT 0"),
         ("records", "seq", "INTEGER NOT NULL DEFAULT 0"),
+        ("records", "slot", "INTEGER NOT NULL DEFAULT -1"),
+        ("collection", "slots", "INTEGER NOT NULL DEFAULT 0"),
     ];
 
-    /// <summary>Rows per INSERT statement in a batch; 4 parameters a row stays far below SQLite's 32766.</summary>
-    private const int RowsPerInsert = 64;
+    /// <summary>Rows per INSERT statement in a batch; 3 parameters a row stays far below SQLite's 32766.</summary>
+    private const int RowsPerInsert = 128;
 
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
+    private LocalVectorSegment? _segment;
+    private Guid _segmentEpoch;
 
     private LocalVectorDatabase(SqliteConnection connection, string path)
     {
@@ -103,7 +110,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT name, model_id, dimension, epoch, seq FROM collection WHERE singleton = 1;";
+            command.CommandText = "SELECT name, model_id, dimension, epoch, seq, slots FROM collection WHERE singleton = 1;";
             using var reader = command.ExecuteReader();
             if (!reader.Read())
             {
@@ -112,7 +119,27 @@ internal sealed class LocalVectorDatabase : IDisposable
 
             var descriptor = new CollectionDescriptor(reader.GetString(0), reader.GetString(1), reader.GetInt32(2));
             var epoch = Guid.TryParse(reader.GetString(3), out var parsed) ? parsed : Guid.Empty;
-            return new DatabaseState(descriptor, epoch, reader.GetInt64(4));
+            return new DatabaseState(descriptor, epoch, reader.GetInt64(4), reader.GetInt64(5));
+        }
+    }
+
+    /// <summary>
+    /// Opens (or, after a recreate, starts afresh) the vector segment of <paramref name="state"/>'s epoch.
+    /// Called once the collection row exists, before any write or read of vectors.
+    /// </summary>
+    public void OpenSegment(DatabaseState state)
+    {
+        lock (_gate)
+        {
+            if (_segment is not null && _segmentEpoch == state.Epoch && _segment.Dimension == state.Descriptor.Dimension)
+            {
+                return;
+            }
+
+            _segment?.Dispose();
+            _segment = null;
+            _segment = LocalVectorSegment.Open(LocalVectorSegment.PathFor(Path), state.Descriptor.Dimension, state.Epoch, state.Slots);
+            _segmentEpoch = state.Epoch;
         }
     }
 
@@ -128,6 +155,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             var current = ReadState();
             var epoch = dropRecords || current is null || current.Epoch == Guid.Empty ? Guid.NewGuid() : current.Epoch;
             var sequence = dropRecords ? 0 : current?.Sequence ?? 0;
+            var slots = dropRecords ? 0 : current?.Slots ?? 0;
             using var transaction = _connection.BeginTransaction();
             using var command = _connection.CreateCommand();
             command.Transaction = transaction;
@@ -138,28 +166,29 @@ internal sealed class LocalVectorDatabase : IDisposable
             }
 
             command.CommandText = """
-                INSERT INTO collection (singleton, name, model_id, dimension, epoch, seq) VALUES (1, $name, $model, $dimension, $epoch, $seq)
+                INSERT INTO collection (singleton, name, model_id, dimension, epoch, seq, slots) VALUES (1, $name, $model, $dimension, $epoch, $seq, $slots)
                 ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, model_id = excluded.model_id, dimension = excluded.dimension,
-                    epoch = excluded.epoch, seq = excluded.seq;
+                    epoch = excluded.epoch, seq = excluded.seq, slots = excluded.slots;
                 """;
             command.Parameters.AddWithValue("$name", descriptor.Name);
             command.Parameters.AddWithValue("$model", descriptor.ModelId);
             command.Parameters.AddWithValue("$dimension", descriptor.Dimension);
             command.Parameters.AddWithValue("$epoch", epoch.ToString("N"));
             command.Parameters.AddWithValue("$seq", sequence);
+            command.Parameters.AddWithValue("$slots", slots);
             command.ExecuteNonQuery();
             transaction.Commit();
-            return new DatabaseState(descriptor, epoch, sequence);
+            return new DatabaseState(descriptor, epoch, sequence, slots);
         }
     }
 
     /// <summary>Streams every stored row to <paramref name="load"/>; vectors are checked against <paramref name="dimension"/>.</summary>
     public void ReadAll(int dimension, Action<string, ReadOnlySpan<float>, string> load) =>
-        Read("SELECT id, vector, metadata FROM records;", null, dimension, load);
+        Read("SELECT id, vector, metadata, slot FROM records;", null, dimension, load);
 
     /// <summary>Rows written by batches after <paramref name="afterSequence"/>.</summary>
     public void ReadChangedSince(long afterSequence, int dimension, Action<string, ReadOnlySpan<float>, string> load) =>
-        Read("SELECT id, vector, metadata FROM records WHERE seq > $after;", afterSequence, dimension, load);
+        Read("SELECT id, vector, metadata, slot FROM records WHERE seq > $after;", afterSequence, dimension, load);
 
     /// <summary>Ids deleted after <paramref name="afterSequence"/> (and not written again since).</summary>
     public List<string> ReadDeletedSince(long afterSequence)
@@ -202,49 +231,43 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    /// <summary>Inserts or replaces every row in one transaction: the batch is durable or absent. Returns the batch's sequence.</summary>
+    /// <summary>
+    /// Inserts or replaces every row: the vectors go to the segment and are fsynced, then one transaction
+    /// records the rows with their slots, so the batch is durable or absent. Returns the batch's sequence.
+    /// </summary>
     public long Upsert(IReadOnlyList<(string Id, byte[] Vector, string Metadata)> rows)
     {
         lock (_gate)
         {
-            using var transaction = _connection.BeginTransaction();
-            var sequence = NextSequence(transaction);
-            // Rows go in groups of up to RowsPerInsert per statement: one call into SQLite per group instead
-            // of per row, which was most of the managed cost of a bulk fill.
-            using var full = InsertCommand(transaction, Math.Min(RowsPerInsert, rows.Count), sequence);
-            using var tail = rows.Count % RowsPerInsert is var rest and > 0 && rows.Count > RowsPerInsert ? InsertCommand(transaction, rest, sequence) : null;
-            for (var start = 0; start < rows.Count; start += RowsPerInsert)
+            var segment = _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open; call EnsureCollectionAsync first.");
+            var rowBytes = segment.Dimension * sizeof(float);
+            var vectors = GC.AllocateUninitializedArray<byte>(rows.Count * rowBytes);
+            for (var r = 0; r < rows.Count; r++)
             {
-                var count = Math.Min(RowsPerInsert, rows.Count - start);
-                var command = count == full.Rows ? full : tail!;
-                for (var r = 0; r < count; r++)
-                {
-                    var (id, vector, metadata) = rows[start + r];
-                    command.Id[r].Value = id;
-                    command.Vector[r].Value = vector;
-                    command.Metadata[r].Value = metadata;
-                }
-
-                command.Command.ExecuteNonQuery();
+                rows[r].Vector.CopyTo(vectors, r * rowBytes);
             }
 
-            // An id written again is no longer deleted; the common case (no tombstones at all) skips the lookups.
-            using var resurrect = _connection.CreateCommand();
-            resurrect.Transaction = transaction;
-            resurrect.CommandText = "SELECT EXISTS (SELECT 1 FROM tombstones);";
-            if ((long)resurrect.ExecuteScalar()! != 0)
+            // A crash or a failed commit from here on leaves these slots past the committed count: never named, overwritten next time.
+            var first = segment.Stage(MemoryMarshal.Cast<byte, float>(vectors.AsSpan()));
+            var slots = first + rows.Count;
+            try
             {
-                resurrect.CommandText = "DELETE FROM tombstones WHERE id = $id;";
-                var resurrected = resurrect.Parameters.Add("$id", SqliteType.Text);
-                foreach (var row in rows)
-                {
-                    resurrected.Value = row.Id;
-                    resurrect.ExecuteNonQuery();
-                }
+                return UpsertRows(rows, segment, first, slots);
             }
+            catch
+            {
+                // Should SQLite have committed after all, the next append must not overwrite what it names.
+                try
+                {
+                    segment.Commit(Math.Max(segment.Committed, ReadState()?.Slots ?? 0));
+                }
+                catch (SqliteException)
+                {
+                    // The original failure is the one to report.
+                }
 
-            transaction.Commit();
-            return sequence;
+                throw;
+            }
         }
     }
 
@@ -254,7 +277,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         lock (_gate)
         {
             using var transaction = _connection.BeginTransaction();
-            var sequence = NextSequence(transaction);
+            var sequence = NextSequence(transaction, null);
             using var command = _connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = """
@@ -316,7 +339,52 @@ internal sealed class LocalVectorDatabase : IDisposable
         lock (_gate)
         {
             _connection.Dispose();
+            _segment?.Dispose();
+            _segment = null;
         }
+    }
+
+    private long UpsertRows(IReadOnlyList<(string Id, byte[] Vector, string Metadata)> rows, LocalVectorSegment segment, long first, long slots)
+    {
+        using var transaction = _connection.BeginTransaction();
+        var sequence = NextSequence(transaction, slots);
+        // Rows go in groups of up to RowsPerInsert per statement: one call into SQLite per group instead
+        // of per row, which was most of the managed cost of a bulk fill.
+        using var full = InsertCommand(transaction, Math.Min(RowsPerInsert, rows.Count), sequence);
+        using var tail = rows.Count % RowsPerInsert is var rest and > 0 && rows.Count > RowsPerInsert ? InsertCommand(transaction, rest, sequence) : null;
+        for (var start = 0; start < rows.Count; start += RowsPerInsert)
+        {
+            var count = Math.Min(RowsPerInsert, rows.Count - start);
+            var command = count == full.Rows ? full : tail!;
+            for (var r = 0; r < count; r++)
+            {
+                var (id, _, metadata) = rows[start + r];
+                command.Id[r].Value = id;
+                command.Slot[r].Value = first + start + r;
+                command.Metadata[r].Value = metadata;
+            }
+
+            command.Command.ExecuteNonQuery();
+        }
+
+        // An id written again is no longer deleted; the common case (no tombstones at all) skips the lookups.
+        using var resurrect = _connection.CreateCommand();
+        resurrect.Transaction = transaction;
+        resurrect.CommandText = "SELECT EXISTS (SELECT 1 FROM tombstones);";
+        if ((long)resurrect.ExecuteScalar()! != 0)
+        {
+            resurrect.CommandText = "DELETE FROM tombstones WHERE id = $id;";
+            var resurrected = resurrect.Parameters.Add("$id", SqliteType.Text);
+            foreach (var row in rows)
+            {
+                resurrected.Value = row.Id;
+                resurrect.ExecuteNonQuery();
+            }
+        }
+
+        transaction.Commit();
+        segment.Commit(slots);
+        return sequence;
     }
 
     /// <summary>A prepared multi-row upsert of <paramref name="rows"/> rows and its parameters.</summary>
@@ -324,35 +392,44 @@ internal sealed class LocalVectorDatabase : IDisposable
     {
         var command = _connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new System.Text.StringBuilder("INSERT INTO records (id, vector, metadata, seq) VALUES ");
+        var sql = new System.Text.StringBuilder("INSERT INTO records (id, vector, metadata, seq, slot) VALUES ");
         var ids = new SqliteParameter[rows];
-        var vectors = new SqliteParameter[rows];
+        var slots = new SqliteParameter[rows];
         var metadata = new SqliteParameter[rows];
         for (var r = 0; r < rows; r++)
         {
-            sql.Append(r == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"($i{r}, $v{r}, $m{r}, $seq)");
+            // The vector column stays for rows from before the segment; new rows leave it empty.
+            sql.Append(r == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"($i{r}, X'', $m{r}, $seq, $s{r})");
             ids[r] = command.Parameters.Add($"$i{r}", SqliteType.Text);
-            vectors[r] = command.Parameters.Add($"$v{r}", SqliteType.Blob);
+            slots[r] = command.Parameters.Add($"$s{r}", SqliteType.Integer);
             metadata[r] = command.Parameters.Add($"$m{r}", SqliteType.Text);
         }
 
         // A later row with the same id as an earlier one in the statement updates it, as separate statements would.
-        sql.Append(" ON CONFLICT (id) DO UPDATE SET vector = excluded.vector, metadata = excluded.metadata, seq = excluded.seq;");
+        sql.Append(" ON CONFLICT (id) DO UPDATE SET vector = excluded.vector, metadata = excluded.metadata, seq = excluded.seq, slot = excluded.slot;");
         command.Parameters.AddWithValue("$seq", sequence);
         command.CommandText = sql.ToString();
-        return new InsertStatement(command, rows, ids, vectors, metadata);
+        return new InsertStatement(command, rows, ids, slots, metadata);
     }
 
-    private sealed record InsertStatement(SqliteCommand Command, int Rows, SqliteParameter[] Id, SqliteParameter[] Vector, SqliteParameter[] Metadata) : IDisposable
+    private sealed record InsertStatement(SqliteCommand Command, int Rows, SqliteParameter[] Id, SqliteParameter[] Slot, SqliteParameter[] Metadata) : IDisposable
     {
         public void Dispose() => Command.Dispose();
     }
 
-    private long NextSequence(SqliteTransaction transaction)
+    /// <summary>The batch's sequence; with <paramref name="slots"/> also the segment's new committed slot count, in the same transaction.</summary>
+    private long NextSequence(SqliteTransaction transaction, long? slots)
     {
         using var command = _connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "UPDATE collection SET seq = seq + 1 WHERE singleton = 1 RETURNING seq;";
+        command.CommandText = slots is null
+            ? "UPDATE collection SET seq = seq + 1 WHERE singleton = 1 RETURNING seq;"
+            : "UPDATE collection SET seq = seq + 1, slots = $slots WHERE singleton = 1 RETURNING seq;";
+        if (slots is { } committed)
+        {
+            command.Parameters.AddWithValue("$slots", committed);
+        }
+
         return command.ExecuteScalar() is long sequence
             ? sequence
             : throw new InvalidOperationException($"{Path} has no collection row; call EnsureCollectionAsync first.");
@@ -375,6 +452,15 @@ internal sealed class LocalVectorDatabase : IDisposable
             while (reader.Read())
             {
                 var id = reader.GetString(0);
+                var slot = reader.GetInt64(3);
+                if (slot >= 0)
+                {
+                    var segment = _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open.");
+                    segment.Read(slot, MemoryMarshal.Cast<byte, float>(buffer.AsSpan()));
+                    load(id, MemoryMarshal.Cast<byte, float>(buffer), reader.GetString(2));
+                    continue;
+                }
+
                 var length = reader.GetBytes(1, 0, null, 0, 0);
                 if (length != expected)
                 {

@@ -96,6 +96,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             {
                 var created = wanted with { Name = _collection };
                 var state = Durable(() => database.WriteDescriptor(created, dropRecords: false));
+                Durable(() => database.OpenSegment(state));
                 _descriptor = created;
                 _epoch = state.Epoch;
                 _sequence = state.Sequence;
@@ -122,6 +123,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             var created = descriptor with { Name = _collection };
             var dropped = _index?.Count ?? 0;
             var state = Durable(() => database.WriteDescriptor(created, dropRecords: true));
+
+            // Committed first: a crash before the segment is emptied leaves one of an earlier epoch, which the next open starts afresh.
+            Durable(() => database.OpenSegment(state));
             _descriptor = created;
             _epoch = state.Epoch;
             _sequence = state.Sequence;
@@ -418,6 +422,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 {
                     _epoch = state.Epoch;
                     _sequence = state.Sequence;
+                    Durable(() => database.OpenSegment(state));
                     index = Load(database, state);
                 }
 
