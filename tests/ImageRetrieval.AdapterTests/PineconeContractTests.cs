@@ -2,7 +2,6 @@ using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.VectorStores;
 using ImageRetrieval.Infrastructure.VectorStores.Pinecone;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ImageRetrieval.AdapterTests;
@@ -22,17 +21,7 @@ internal static class PineconeTestHost
             ["ImageRetrieval:VectorStore:Pinecone:RetryBaseDelay"] = "00:00:00.010",
             ["ImageRetrieval:VectorStore:Pinecone:IndexPollInterval"] = "00:00:00.010",
         };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
-        {
-            settings[key] = value;
-        }
-
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddOptions<VectorStoreOptions>().Bind(configuration.GetSection(VectorStoreOptions.Section));
-        services.AddPineconeVectorStore(configuration);
-        return services.BuildServiceProvider();
+        return VectorStoreTestHost.Build(settings, extra, (services, configuration) => services.AddPineconeVectorStore(configuration));
     }
 
     public static IVectorStore PineconeStore(this ServiceProvider provider) =>

@@ -5,7 +5,6 @@ using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.VectorStores;
 using ImageRetrieval.Infrastructure.VectorStores.Qdrant;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Qdrant.Client.Grpc;
@@ -31,18 +30,11 @@ internal static class QdrantTestHost
             ["ImageRetrieval:VectorStore:Qdrant:RetryBaseDelay"] = "00:00:00.010",
             ["ImageRetrieval:VectorStore:Qdrant:Timeout"] = "00:00:05",
         };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        return VectorStoreTestHost.Build(settings, extra, (services, configuration) =>
         {
-            settings[key] = value;
-        }
-
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddOptions<VectorStoreOptions>().Bind(configuration.GetSection(VectorStoreOptions.Section));
-        services.AddQdrantVectorStore(configuration);
-        transport?.Install(services);
-        return services.BuildServiceProvider();
+            services.AddQdrantVectorStore(configuration);
+            transport?.Install(services);
+        });
     }
 
     public static IVectorStore Store(this ServiceProvider provider) =>

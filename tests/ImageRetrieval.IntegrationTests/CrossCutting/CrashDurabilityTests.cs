@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
-using System.Net.Sockets;
-using System.Text.Json.Nodes;
 
 namespace ImageRetrieval.IntegrationTests.CrossCutting;
 
@@ -16,63 +12,57 @@ public sealed class CrashDurabilityTests
     [Fact]
     public async Task Given_ingests_in_flight_When_the_process_is_killed_Then_every_acknowledged_image_survives_a_restart()
     {
-        var dataPath = Directory.CreateTempSubdirectory("ir-kill-").FullName;
-        try
+        using var temp = new TempDirectory("ir-kill-");
+        var dataPath = temp.Path;
+        var acknowledged = new ConcurrentDictionary<string, string>();
+        using (var first = await ServiceProcess.StartAsync(dataPath))
         {
-            var acknowledged = new ConcurrentDictionary<string, string>();
-            using (var first = await ServiceProcess.StartAsync(dataPath))
+            using var client = first.Client();
+            var photos = Paths.PhotoFiles;
+            var ingests = photos.Select(async path =>
             {
-                using var client = first.Client();
-                var photos = Paths.PhotoFiles;
-                var ingests = photos.Select(async path =>
+                try
                 {
-                    try
+                    using var form = Multipart.Files("files", path);
+                    using var response = await client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
+                    if (response.StatusCode == HttpStatusCode.OK)
                     {
-                        using var form = Multipart.Files("files", path);
-                        using var response = await client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
-                        if (response.StatusCode == HttpStatusCode.OK)
-                        {
-                            var body = await response.Content.ReadFromJsonAsync<JsonObject>();
-                            acknowledged[body!["items"]![0]!["image"]!["id"]!.GetValue<string>()] = path;
-                        }
+                        var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+                        acknowledged[body!["items"]![0]!["image"]!["id"]!.GetValue<string>()] = path;
                     }
-                    catch (HttpRequestException)
-                    {
-                        // The connection died with the process: not acknowledged.
-                    }
-                }).ToList();
-
-                var deadline = Stopwatch.StartNew();
-                while (acknowledged.Count < 5 && deadline.Elapsed < TimeSpan.FromSeconds(60))
-                {
-                    await Task.Delay(5);
                 }
+                catch (HttpRequestException)
+                {
+                    // The connection died with the process: not acknowledged.
+                }
+            }).ToList();
 
-                first.Kill();
-                await Task.WhenAll(ingests);
-            }
-
-            Assert.True(acknowledged.Count >= 5, $"only {acknowledged.Count} ingests were acknowledged before the kill");
-
-            using var second = await ServiceProcess.StartAsync(dataPath);
-            using var again = second.Client();
-            var listed = (await again.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=500", UriKind.Relative)))!["items"]!.AsArray()
-                .Select(i => i!["id"]!.GetValue<string>()).ToHashSet();
-            Assert.Superset(acknowledged.Keys.ToHashSet(), listed);
-            foreach (var id in listed)
+            var deadline = Stopwatch.StartNew();
+            while (acknowledged.Count < 5 && deadline.Elapsed < TimeSpan.FromSeconds(60))
             {
-                using var content = await again.GetAsync(new Uri($"/api/v1/images/{id}/content", UriKind.Relative));
-                Assert.Equal(HttpStatusCode.OK, content.StatusCode);
+                await Task.Delay(5);
             }
 
-            foreach (var (id, path) in acknowledged)
-            {
-                Assert.Equal(await File.ReadAllBytesAsync(path), await again.GetByteArrayAsync(new Uri($"/api/v1/images/{id}/content", UriKind.Relative)));
-            }
+            first.Kill();
+            await Task.WhenAll(ingests);
         }
-        finally
+
+        Assert.True(acknowledged.Count >= 5, $"only {acknowledged.Count} ingests were acknowledged before the kill");
+
+        using var second = await ServiceProcess.StartAsync(dataPath);
+        using var again = second.Client();
+        var listed = (await again.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=500", UriKind.Relative)))!["items"]!.AsArray()
+            .Select(i => i!["id"]!.GetValue<string>()).ToHashSet();
+        Assert.Superset(acknowledged.Keys.ToHashSet(), listed);
+        foreach (var id in listed)
         {
-            ServiceFactory.TryDelete(dataPath);
+            using var content = await again.GetAsync(new Uri($"/api/v1/images/{id}/content", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, content.StatusCode);
+        }
+
+        foreach (var (id, path) in acknowledged)
+        {
+            Assert.Equal(await File.ReadAllBytesAsync(path), await again.GetByteArrayAsync(new Uri($"/api/v1/images/{id}/content", UriKind.Relative)));
         }
     }
 }

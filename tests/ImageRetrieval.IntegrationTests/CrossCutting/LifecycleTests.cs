@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.CrossCutting;
 
 public sealed class LifecycleTests
@@ -29,60 +25,48 @@ public sealed class LifecycleTests
     [Fact]
     public async Task Given_stored_images_When_the_service_restarts_Then_records_bytes_and_search_survive()
     {
-        var dataPath = Directory.CreateTempSubdirectory("ir-restart-").FullName;
-        try
+        using var temp = new TempDirectory("ir-restart-");
+        var dataPath = temp.Path;
+        var ids = new List<string>();
+        await using (var first = new ServiceFactory(dataPath: dataPath))
         {
-            var ids = new List<string>();
-            await using (var first = new ServiceFactory(dataPath: dataPath))
+            var client = await first.CreateReadyClientAsync();
+            foreach (var path in Paths.PhotoFiles.Take(4))
             {
-                var client = await first.CreateReadyClientAsync();
-                foreach (var path in Paths.PhotoFiles.Take(4))
-                {
-                    ids.Add(await ImagesApi.IngestAsync(client, path));
-                }
+                ids.Add(await ImagesApi.IngestAsync(client, path));
             }
+        }
 
-            await using var second = new ServiceFactory(dataPath: dataPath);
-            var again = await second.CreateReadyClientAsync();
-            var page = await again.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=100", UriKind.Relative));
-            Assert.Equal(ids.Order(StringComparer.Ordinal), page!["items"]!.AsArray().Select(i => i!["id"]!.GetValue<string>()));
-            using var form = Multipart.Files("file", Paths.PhotoFiles[2]);
-            var search = await (await again.PostAsync(new Uri("/api/v1/search", UriKind.Relative), form)).Content.ReadFromJsonAsync<JsonObject>();
-            Assert.Equal(ids[2], search!["results"]![0]!["id"]!.GetValue<string>());
-            Assert.Equal(File.ReadAllBytes(Paths.PhotoFiles[1]), await again.GetByteArrayAsync(new Uri($"/api/v1/images/{ids[1]}/content", UriKind.Relative)));
-        }
-        finally
-        {
-            ServiceFactory.TryDelete(dataPath);
-        }
+        await using var second = new ServiceFactory(dataPath: dataPath);
+        var again = await second.CreateReadyClientAsync();
+        var page = await again.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=100", UriKind.Relative));
+        Assert.Equal(ids.Order(StringComparer.Ordinal), page!["items"]!.AsArray().Select(i => i!["id"]!.GetValue<string>()));
+        using var form = Multipart.Files("file", Paths.PhotoFiles[2]);
+        var search = await (await again.PostAsync(new Uri("/api/v1/search", UriKind.Relative), form)).Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal(ids[2], search!["results"]![0]!["id"]!.GetValue<string>());
+        Assert.Equal(File.ReadAllBytes(Paths.PhotoFiles[1]), await again.GetByteArrayAsync(new Uri($"/api/v1/images/{ids[1]}/content", UriKind.Relative)));
     }
 
     [Fact]
     public async Task Given_a_collection_built_with_another_model_When_writing_or_searching_Then_409_explains_how_to_reindex()
     {
-        var dataPath = Directory.CreateTempSubdirectory("ir-mismatch-").FullName;
-        try
+        using var temp = new TempDirectory("ir-mismatch-");
+        var dataPath = temp.Path;
+        await using (var first = new ServiceFactory(dataPath: dataPath))
         {
-            await using (var first = new ServiceFactory(dataPath: dataPath))
-            {
-                await ImagesApi.IngestAsync(await first.CreateReadyClientAsync(), Paths.PhotoFiles[0]);
-            }
-
-            await using var other = new ServiceFactory(model: "vit-tiny-crop", dataPath: dataPath);
-            var client = await other.CreateReadyClientAsync();
-            foreach (var (route, field) in new[] { ("/api/v1/images", "files"), ("/api/v1/search", "file") })
-            {
-                using var form = Multipart.Files(field, Paths.PhotoFiles[1]);
-                using var response = await client.PostAsync(new Uri(route, UriKind.Relative), form);
-                Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
-                var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
-                Assert.Equal("urn:image-retrieval:problem:model-mismatch", problem!["type"]!.GetValue<string>());
-                Assert.Contains("reindex", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
-            }
+            await ImagesApi.IngestAsync(await first.CreateReadyClientAsync(), Paths.PhotoFiles[0]);
         }
-        finally
+
+        await using var other = new ServiceFactory(model: "vit-tiny-crop", dataPath: dataPath);
+        var client = await other.CreateReadyClientAsync();
+        foreach (var (route, field) in new[] { ("/api/v1/images", "files"), ("/api/v1/search", "file") })
         {
-            ServiceFactory.TryDelete(dataPath);
+            using var form = Multipart.Files(field, Paths.PhotoFiles[1]);
+            using var response = await client.PostAsync(new Uri(route, UriKind.Relative), form);
+            Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+            var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
+            Assert.Equal("urn:image-retrieval:problem:model-mismatch", problem!["type"]!.GetValue<string>());
+            Assert.Contains("reindex", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         }
     }
 

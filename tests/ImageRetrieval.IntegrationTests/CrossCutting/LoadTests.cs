@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -43,7 +42,7 @@ public sealed class LoadTests
             settings[$"ImageRetrieval__Auth__ApiKeys__{i + 1}"] = WorkerKeys[i];
         }
 
-        using var service = await HostProcess.StartAsync(dataPath, settings);
+        using var service = await ServiceProcess.StartQuietAsync(dataPath, settings);
         try
         {
             using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
@@ -177,7 +176,7 @@ public sealed class LoadTests
         }
     }
 
-    private static Summary Report(List<Result> results, List<(TimeSpan At, long Bytes)> rss, TimeSpan duration, TimeSpan window, HostProcess service)
+    private static Summary Report(List<Result> results, List<(TimeSpan At, long Bytes)> rss, TimeSpan duration, TimeSpan window, ServiceProcess service)
     {
         var firstEnd = window;
         var lastStart = duration - window;

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using Grpc.Core;
 using ImageRetrieval.AdapterTests.Fakes;
 using ImageRetrieval.Infrastructure.BlobStores.Gcs;

@@ -1,6 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Support;
 
 /// <summary>
@@ -16,23 +13,12 @@ public sealed class IngestedPhotos : IAsyncLifetime, ICollectionFixture<Ingested
 
     public HttpClient Client { get; private set; } = null!;
 
-    public Dictionary<string, string> IdByFile { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> IdByFile { get; private set; } = [];
 
     public async Task InitializeAsync()
     {
         Client = await Factory.CreateReadyClientAsync();
-        foreach (var chunk in Paths.PhotoFiles.Chunk(8))
-        {
-            using var form = Multipart.Files("files", chunk);
-            form.Add(new StringContent("""{"set":"fixtures","batch":1}"""), "metadata");
-            using var response = await Client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
-            response.EnsureSuccessStatusCode();
-            var body = await response.Content.ReadFromJsonAsync<JsonObject>();
-            foreach (var item in body!["items"]!.AsArray())
-            {
-                IdByFile[item!["fileName"]!.GetValue<string>()] = item["image"]!["id"]!.GetValue<string>();
-            }
-        }
+        IdByFile = await ImagesApi.IngestAllAsync(Client, Paths.PhotoFiles, """{"set":"fixtures","batch":1}""");
     }
 
     public async Task DisposeAsync() => await Factory.DisposeAsync();

@@ -1,4 +1,3 @@
-using System.Net;
 using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;

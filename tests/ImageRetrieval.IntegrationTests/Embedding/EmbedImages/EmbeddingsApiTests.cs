@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Embedding.EmbedImages;
 
 public sealed class EmbeddingsApiTests(ServiceWithSmallLimits service) : IClassFixture<ServiceWithSmallLimits>

@@ -1,6 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Embedding.GetModel;
 
 /// <summary>GET /api/v1/model for an image-only model and for CLIP.</summary>

@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace ImageRetrieval.IntegrationTests.Embedding.Inference;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using ImageRetrieval.ModelTools;
 
 namespace ImageRetrieval.IntegrationTests.Embedding.Inference;
@@ -21,7 +19,7 @@ public abstract class ResNet18Service : IAsyncLifetime
 
     public HttpClient Client { get; private set; } = null!;
 
-    public Dictionary<string, string> IdByFile { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> IdByFile { get; private set; } = [];
 
     public async Task InitializeAsync()
     {
@@ -30,17 +28,7 @@ public abstract class ResNet18Service : IAsyncLifetime
             ["ImageRetrieval:Embedding:Quantized"] = quantized ? "true" : "false",
         });
         Client = await Factory.CreateReadyClientAsync();
-        foreach (var chunk in Paths.PhotoFiles.Chunk(8))
-        {
-            using var form = Multipart.Files("files", chunk);
-            using var response = await Client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
-            response.EnsureSuccessStatusCode();
-            var body = await response.Content.ReadFromJsonAsync<JsonObject>();
-            foreach (var item in body!["items"]!.AsArray())
-            {
-                IdByFile[item!["fileName"]!.GetValue<string>()] = item["image"]!["id"]!.GetValue<string>();
-            }
-        }
+        IdByFile = await ImagesApi.IngestAllAsync(Client, Paths.PhotoFiles);
     }
 
     public async Task DisposeAsync() => await Factory.DisposeAsync();

@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Numerics.Tensors;
-using System.Text.Json.Nodes;
 
 namespace ImageRetrieval.IntegrationTests.Embedding.Preprocessing;
 

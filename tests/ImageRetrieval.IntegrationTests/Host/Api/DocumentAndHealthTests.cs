@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Host.Api;
 
 public sealed class DocumentAndHealthTests(ServiceWithSmallLimits service) : IClassFixture<ServiceWithSmallLimits>

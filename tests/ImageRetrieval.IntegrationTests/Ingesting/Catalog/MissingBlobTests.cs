@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Ingesting.Catalog;
 
 /// <summary>The catalogue's blob-exists rule: a record whose bytes are gone is never served and is healed by a re-ingest.</summary>

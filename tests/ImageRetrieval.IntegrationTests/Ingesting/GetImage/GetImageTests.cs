@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Ingesting.GetImage;
 
 /// <summary>GET /api/v1/images/{id} (and the 404 every route under an unknown id gives).</summary>

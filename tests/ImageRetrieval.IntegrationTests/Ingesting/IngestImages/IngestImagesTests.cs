@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Ingesting.IngestImages;
 
 /// <summary>POST /api/v1/images: dedup by content, per-file errors, metadata rules.</summary>

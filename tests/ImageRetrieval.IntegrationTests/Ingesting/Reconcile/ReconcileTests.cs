@@ -1,8 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-using System.Net;
-using System.Text.Json;
-using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel;

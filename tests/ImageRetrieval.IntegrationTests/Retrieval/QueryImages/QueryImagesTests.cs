@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using static ImageRetrieval.IntegrationTests.Support.ClipServiceWithImages;
 
 namespace ImageRetrieval.IntegrationTests.Retrieval.QueryImages;

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace ImageRetrieval.IntegrationTests.Retrieval.Search;
 
 /// <summary>POST /api/v1/search with an image: exact and near copies come first, filters and links.</summary>

@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Numerics.Tensors;
-using System.Text.Json.Nodes;
 using static ImageRetrieval.IntegrationTests.Support.ClipServiceWithImages;
 
 namespace ImageRetrieval.IntegrationTests.Retrieval.Search;
