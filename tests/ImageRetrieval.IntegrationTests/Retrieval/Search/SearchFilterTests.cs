@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using ImageRetrieval.Embedding.Contracts;
 using Mediator;
 using Microsoft.Extensions.DependencyInjection;
