@@ -84,19 +84,8 @@ internal static partial class ApiKeys
                 return;
             }
 
-            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
             context.Response.Headers.WWWAuthenticate = $"ApiKey header=\"{AuthOptions.HeaderName}\"";
-            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status401Unauthorized,
-                    Type = ProblemTypes.Uri("unauthorized"),
-                    Title = "API key required",
-                    Detail = $"Send a valid key in the {AuthOptions.HeaderName} header.",
-                },
-            });
+            await context.WriteProblemAsync(new Problem(ProblemTypes.Unauthorized, "API key required", $"Send a valid key in the {AuthOptions.HeaderName} header."));
         });
     }
 

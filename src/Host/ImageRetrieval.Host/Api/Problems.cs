@@ -43,6 +43,21 @@ internal static partial class ProblemSetup
     };
 }
 
+/// <summary>For middleware that answers before any endpoint runs (keys, rate limits, body limits).</summary>
+internal static class ProblemResponses
+{
+    /// <summary>Writes the problem with the status the slug table gives it, through the same problem-details service as every other error.</summary>
+    public static async Task WriteProblemAsync(this HttpContext context, Problem problem)
+    {
+        context.Response.StatusCode = problem.Status;
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = problem.ToProblemDetails(),
+        });
+    }
+}
+
 /// <summary>Turns exceptions that describe the caller's mistake or a known outage into problem responses; anything else is a logged 500 that reveals nothing.</summary>
 internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {

@@ -96,19 +96,8 @@ internal static class RateLimiting
         var context = rejected.HttpContext;
         var wait = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMinutes(1);
         var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         var permits = context.RequestServices.GetRequiredService<IOptions<RateLimitingOptions>>().Value.PermitsPerMinute;
-        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Type = ProblemTypes.Uri(ProblemTypes.RateLimited),
-                Title = "Too many requests",
-                Detail = $"This client may send {permits} API requests per minute; retry after {seconds} s.",
-            },
-        });
+        await context.WriteProblemAsync(new Problem(ProblemTypes.RateLimited, "Too many requests", $"This client may send {permits} API requests per minute; retry after {seconds} s."));
     }
 }

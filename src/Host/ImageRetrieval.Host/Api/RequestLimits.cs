@@ -107,18 +107,8 @@ internal static class RequestLimits
         {
             if (context.Request.ContentLength is { } length && length > maxBody)
             {
-                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context,
-                    ProblemDetails =
-                    {
-                        Status = StatusCodes.Status413PayloadTooLarge,
-                        Type = ProblemTypes.Uri("request-too-large"),
-                        Title = "Request too large",
-                        Detail = $"The request has {length} bytes; the limit is {maxBody} (ImageRetrieval:Limits:MaxRequestBytes).",
-                    },
-                });
+                await context.WriteProblemAsync(new Problem(ProblemTypes.RequestTooLarge, "Request too large",
+                    $"The request has {length} bytes; the limit is {maxBody} (ImageRetrieval:Limits:MaxRequestBytes)."));
                 return;
             }
 
@@ -175,19 +165,9 @@ internal static class RequestLimits
                 }
             }
 
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = "5";
-            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status503ServiceUnavailable,
-                    Type = ProblemTypes.Uri(ProblemTypes.UploadsBusy),
-                    Title = "Too many uploads in progress",
-                    Detail = "The uploads being received fill the room for buffered bodies (ImageRetrieval:Server:MaxBufferedBodyBytes); retry after 5 s.",
-                },
-            });
+            await context.WriteProblemAsync(new Problem(ProblemTypes.UploadsBusy, "Too many uploads in progress",
+                "The uploads being received fill the room for buffered bodies (ImageRetrieval:Server:MaxBufferedBodyBytes); retry after 5 s."));
         });
     }
 }
