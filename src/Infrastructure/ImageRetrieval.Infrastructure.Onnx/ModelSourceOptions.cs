@@ -38,9 +38,10 @@ public sealed class ModelSourceOptions
 
     /// <summary>
     /// How long an idle intra-op thread busy-waits for the next parallel section before it sleeps, in
-    /// microseconds: 0 sleeps at once, -1 is ONNX Runtime's own unbounded spinning. Bounded, it keeps a
-    /// run as fast as with spinning (no wake-up at each of a run's several hundred parallel sections)
-    /// without taking the cores from decoding between runs (see bench/results/profile-notes.md).
+    /// microseconds: 0 sleeps at once, -1 is ONNX Runtime's own unbounded spinning. Bounded, so a run's
+    /// threads need not wake at each of its several hundred parallel sections, yet sleep between runs and
+    /// leave the cores to decoding; on the development VM the effect was within run-to-run noise
+    /// (bench/results/service/spin-ab.md).
     /// </summary>
     [Range(-1, 100_000)]
     public int IntraOpSpinMicroseconds { get; set; } = 1000;
