@@ -127,6 +127,23 @@ public static class Multipart
         return form;
     }
 
+    /// <summary>
+    /// <paramref name="count"/> black 36 MP PNGs under <c>files</c>: a few KB each on the wire but slow to
+    /// decode, so a request of them holds its queue places long enough for a test to act meanwhile.
+    /// </summary>
+    public static MultipartFormDataContent SlowToDecodeImages(int count)
+    {
+        using var heavy = NetVips.Image.Black(6000, 6000, bands: 3);
+        var png = heavy.PngsaveBuffer(compression: 1);
+        var form = new MultipartFormDataContent();
+        for (var i = 0; i < count; i++)
+        {
+            form.Add(Bytes($"heavy{i}.png", png), "files", $"heavy{i}.png");
+        }
+
+        return form;
+    }
+
     public static ByteArrayContent Bytes(string name, byte[] bytes)
     {
         var content = new ByteArrayContent(bytes);

@@ -28,13 +28,7 @@ public sealed class BackPressureTests
         using var depth = new QueueDepth(factory);
 
         // Images that take a while to decode (36 MP each, a few KB on the wire) hold all places but one small request's.
-        using var heavy = NetVips.Image.Black(6000, 6000, bands: 3);
-        var heavyPng = heavy.PngsaveBuffer(compression: 1);
-        using var heavyForm = new MultipartFormDataContent();
-        for (var i = 0; i < HeavyImages; i++)
-        {
-            heavyForm.Add(Multipart.Bytes($"heavy{i}.png", heavyPng), "files", $"heavy{i}.png");
-        }
+        using var heavyForm = Multipart.SlowToDecodeImages(HeavyImages);
 
         var busy = client.PostAsync(Embeddings, heavyForm);
         await depth.WaitForAsync(HeavyImages, "the heavy request admitted");

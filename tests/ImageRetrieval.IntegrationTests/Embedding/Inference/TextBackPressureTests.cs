@@ -70,13 +70,7 @@ public sealed class TextBackPressureTests
         var client = await factory.CreateReadyClientAsync();
 
         // Six images that take a while to decode (36 MP each), sent as bulk work on one decoding thread.
-        using var heavy = NetVips.Image.Black(6000, 6000, bands: 3);
-        var heavyPng = heavy.PngsaveBuffer(compression: 1);
-        using var heavyForm = new MultipartFormDataContent();
-        for (var i = 0; i < 6; i++)
-        {
-            heavyForm.Add(Multipart.Bytes($"heavy{i}.png", heavyPng), "files", $"heavy{i}.png");
-        }
+        using var heavyForm = Multipart.SlowToDecodeImages(6);
 
         // The text work starts once the image backlog is admitted (this host's queue-depth gauge), not after a guessed sleep.
         using var depth = new QueueDepth(factory);
