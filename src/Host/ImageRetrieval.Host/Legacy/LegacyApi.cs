@@ -1,4 +1,5 @@
 using ImageRetrieval.Host.Api;
+using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Host.Legacy;
 
@@ -31,32 +32,21 @@ internal static partial class LegacyApi
 
         legacy.MapPost("/embed", LegacyEmbedEndpoint.HandleAsync)
             .RequireApiKey()
-            .WithName("LegacyEmbed")
-            .WithSummary("Embed an image (old embedding service)")
+            .Documented("LegacyEmbed", "Embed an image (old embedding service)", problems: [413, 503])
             .WithDescription("Deprecated: use `POST /api/v1/embeddings`. Answers the CLS vector of the uploaded `file` as the model produced it, not L2-normalised, as a bare array.")
-            .AddOpenApiOperationTransformer(LegacyUploadSchema.DescribeFileUpload)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .AddOpenApiOperationTransformer(LegacyUploadSchema.DescribeFileUpload);
 
         legacy.MapPost("/push_image", LegacyPushImageEndpoint.HandleAsync)
             .RequireApiKey()
-            .WithName("LegacyPushImage")
-            .WithSummary("Store an image (old ingesting service)")
+            .Documented("LegacyPushImage", "Store an image (old ingesting service)", problems: [409, 413, 503])
             .WithDescription("Deprecated: use `POST /api/v1/images`. Stores and indexes the uploaded `file`; `file_id` is the image id, `gcs_path` where the blob store keeps it, `signed_url` the same link as the v1 `url`.")
-            .AddOpenApiOperationTransformer(LegacyUploadSchema.DescribeFileUpload)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .AddOpenApiOperationTransformer(LegacyUploadSchema.DescribeFileUpload);
 
         legacy.MapPost("/search_image", LegacySearchImageEndpoint.HandleAsync)
             .RequireApiKey()
-            .WithName("LegacySearchImage")
-            .WithSummary("Search by image (old retriever service)")
+            .Documented("LegacySearchImage", "Search by image (old retriever service)", problems: [409, 413, 503])
             .WithDescription("Deprecated: use `POST /api/v1/search`. Answers the links of the five stored images most similar to the uploaded `file`, best first (`[]` when none).")
-            .AddOpenApiOperationTransformer(LegacyUploadSchema.DescribeFileUpload)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .AddOpenApiOperationTransformer(LegacyUploadSchema.DescribeFileUpload);
 
         legacy.MapGet("/healthz", () => TypedResults.Ok(LegacyHealthResponse.Healthy))
             .WithName("LegacyHealth")

@@ -13,16 +13,10 @@ internal static class EmbedImagesEndpoint
 {
     public static void MapEmbedImages(this IEndpointRouteBuilder api) =>
         api.MapPost("/embeddings", HandleAsync)
-            .WithName("CreateEmbeddings")
-            .WithSummary("Embed images")
-            .WithDescription("Embeds each uploaded image with the configured model; vectors are L2-normalised. Fails as a whole if any file is not a usable image.")
+            .Documented("CreateEmbeddings", "Embed images", problems: [400, 413, 415, 422, 503])
             .WithTags("embeddings")
-            .Accepts<IFormFileCollection>("multipart/form-data")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .WithDescription("Embeds each uploaded image with the configured model; vectors are L2-normalised. Fails as a whole if any file is not a usable image.")
+            .Accepts<IFormFileCollection>("multipart/form-data");
 
     private static async Task<Results<Ok<EmbeddingsResponse>, ProblemHttpResult>> HandleAsync(
         IFormFileCollection files, IMediator mediator, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken)

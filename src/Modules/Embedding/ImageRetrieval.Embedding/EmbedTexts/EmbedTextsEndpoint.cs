@@ -1,4 +1,5 @@
 using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Embedding.EmbedTexts;
 
@@ -12,14 +13,10 @@ internal static class EmbedTextsEndpoint
 {
     public static void MapEmbedTexts(this IEndpointRouteBuilder api) =>
         api.MapPost("/embeddings/text", HandleAsync)
-            .WithName("CreateTextEmbeddings")
-            .WithSummary("Embed texts")
-            .WithDescription($"Embeds each text with the model's text tower into the space of its image embeddings; vectors are L2-normalised. At most {Contracts.EmbedTexts.MaxTexts} texts of at most {Contracts.EmbedTexts.MaxTextLength} characters; one text is embedded ahead of requests with several (bulk work), and past Embedding:MaxQueueLength texts waiting the answer is 503 overloaded with Retry-After; texts longer than the model's context are truncated by its tokenizer. An image-only model answers 422 text-not-supported.")
+            .Documented("CreateTextEmbeddings", "Embed texts", problems: [400, 422, 503])
             .WithTags("embeddings")
-            .Accepts<TextEmbeddingsRequest>("application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .WithDescription($"Embeds each text with the model's text tower into the space of its image embeddings; vectors are L2-normalised. At most {Contracts.EmbedTexts.MaxTexts} texts of at most {Contracts.EmbedTexts.MaxTextLength} characters; one text is embedded ahead of requests with several (bulk work), and past Embedding:MaxQueueLength texts waiting the answer is 503 overloaded with Retry-After; texts longer than the model's context are truncated by its tokenizer. An image-only model answers 422 text-not-supported.")
+            .Accepts<TextEmbeddingsRequest>("application/json");
 
     private static async Task<Ok<TextEmbeddingsResponse>> HandleAsync(TextEmbeddingsRequest request, IMediator mediator, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using ImageRetrieval.Embedding.Contracts;
+using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Embedding.GetModel;
 
@@ -9,12 +10,9 @@ internal static class GetModelEndpoint
 {
     public static void MapGetModel(this IEndpointRouteBuilder api) =>
         api.MapGet("/model", HandleAsync)
-            .WithName("GetModel")
-            .WithSummary("The loaded embedding model")
+            .Documented("GetModel", "The loaded embedding model", problems: [401, 503])
             .WithDescription("The model id the collection records, the vector dimension, and whether the model can embed text (textSearch), so a client knows whether to offer text search.")
-            .WithTags("embeddings")
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .WithTags("embeddings");
 
     private static async Task<Ok<ModelResponse>> HandleAsync(IMediator mediator, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Ingesting.DeleteImage;
 
@@ -5,10 +6,7 @@ internal static class DeleteImageEndpoint
 {
     public static void MapDeleteImage(this RouteGroupBuilder images) =>
         images.MapDelete("/{id}", DeleteAsync)
-            .WithName("DeleteImage")
-            .WithSummary("Delete an image")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .Documented("DeleteImage", "Delete an image", problems: [404, 503]);
 
     private static async Task<NoContent> DeleteAsync(string id, IMediator mediator, CancellationToken cancellationToken)
     {

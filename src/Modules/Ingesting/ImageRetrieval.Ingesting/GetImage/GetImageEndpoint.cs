@@ -1,4 +1,5 @@
 using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.GetImage;
@@ -7,10 +8,7 @@ internal static class GetImageEndpoint
 {
     public static void MapGetImage(this RouteGroupBuilder images) =>
         images.MapGet("/{id}", GetAsync)
-            .WithName("GetImage")
-            .WithSummary("Get one image's record")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .Documented("GetImage", "Get one image's record", problems: [404, 503]);
 
     private static async Task<Ok<ImageResponse>> GetAsync(string id, HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, CancellationToken cancellationToken) =>
         TypedResults.Ok(ImageResponse.From(await mediator.Send(new Contracts.GetImage(id), cancellationToken), context, service.Value.PublicBaseUrl));

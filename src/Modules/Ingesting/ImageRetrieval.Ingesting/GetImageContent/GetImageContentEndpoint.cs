@@ -1,4 +1,5 @@
 using ImageRetrieval.Ingesting.Contracts;
+using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Ingesting.GetImageContent;
 
@@ -6,11 +7,8 @@ internal static class GetImageContentEndpoint
 {
     public static void MapGetImageContent(this RouteGroupBuilder images) =>
         images.MapGet("/{id}/content", GetContentAsync)
-            .WithName("GetImageContent")
-            .WithSummary("Download the image's bytes")
             .Produces<Stream>(StatusCodes.Status200OK, "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/heif")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .Documented("GetImageContent", "Download the image's bytes", problems: [404, 503]);
 
     private static async Task<FileStreamHttpResult> GetContentAsync(string id, IMediator mediator, CancellationToken cancellationToken)
     {

@@ -22,16 +22,9 @@ internal static class IngestImagesEndpoint
 {
     public static void MapIngestImages(this RouteGroupBuilder images) =>
         images.MapPost("/", IngestAsync)
-            .WithName("IngestImages")
-            .WithSummary("Ingest images")
+            .Documented("IngestImages", "Ingest images", problems: [400, 409, 413, 415, 422, 503])
             .WithDescription("Stores each file in `files` and indexes its embedding. `metadata` (a JSON object of strings, numbers, booleans or string arrays) is attached to every file. Bytes already stored return the existing image with `created: false`. A bad file is reported in its item without failing the others; only when every file fails is the answer a problem.")
-            .Accepts<IFormFileCollection>("multipart/form-data")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .Accepts<IFormFileCollection>("multipart/form-data");
 
     private static async Task<Results<Ok<IngestResponse>, ProblemHttpResult>> IngestAsync(
         IFormFileCollection files,

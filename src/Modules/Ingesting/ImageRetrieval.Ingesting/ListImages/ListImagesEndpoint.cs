@@ -1,5 +1,6 @@
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.ListImages;
@@ -10,11 +11,8 @@ internal static class ListImagesEndpoint
 {
     public static void MapListImages(this RouteGroupBuilder images) =>
         images.MapGet("/", ListAsync)
-            .WithName("ListImages")
-            .WithSummary("List stored images")
-            .WithDescription("Pages through every stored image in a stable order; pass `nextCursor` back as `cursor` for the next page.")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .Documented("ListImages", "List stored images", problems: [400, 503])
+            .WithDescription("Pages through every stored image in a stable order; pass `nextCursor` back as `cursor` for the next page.");
 
     private static async Task<Ok<ImagePageResponse>> ListAsync(
         HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, CancellationToken cancellationToken, int limit = 50, string? cursor = null)

@@ -9,14 +9,9 @@ internal static class FindSimilarEndpoint
 {
     public static void MapFindSimilar(this IEndpointRouteBuilder api) =>
         api.MapGet("/images/{id}/similar", SimilarAsync)
-            .WithName("FindSimilarImages")
-            .WithSummary("Images similar to a stored one")
+            .Documented("FindSimilarImages", "Images similar to a stored one", problems: [400, 404, 409, 503])
             .WithDescription("Like search, with a stored image as the query; the image itself is left out.")
-            .WithTags("search")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .WithTags("search");
 
     private static async Task<Ok<SearchResponse>> SimilarAsync(
         string id, HttpContext context, IMediator mediator, IOptions<ServiceOptions> service, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken,

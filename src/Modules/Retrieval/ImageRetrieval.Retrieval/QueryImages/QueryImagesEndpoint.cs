@@ -3,6 +3,7 @@ using FluentValidation;
 using FluentValidation.Results;
 using ImageRetrieval.Retrieval.Contracts;
 using ImageRetrieval.SharedKernel;
+using ImageRetrieval.SharedKernel.Web;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Retrieval.QueryImages;
@@ -39,18 +40,10 @@ internal static class QueryImagesEndpoint
 {
     public static void MapQueryImages(this IEndpointRouteBuilder api) =>
         api.MapPost("/query", HandleAsync)
-            .WithName("Query")
-            .WithSummary("Search by a weighted combination of texts, images, stored images and vectors")
-            .WithDescription("Each term is one of {\"text\"}, {\"imageId\"} (a stored image), {\"image\": base64} or {\"vector\": [...]}, with an optional \"weight\" (default 1, negative pushes away). The query vector is normalize(sum(weight * normalize(embedding))); stored images named by imageId are not returned. `topK` 1-100 (default 10), `minScore`, `filter` as in search. Text terms need a model with a text tower (else 422 text-not-supported).")
+            .Documented("Query", "Search by a weighted combination of texts, images, stored images and vectors", problems: [400, 404, 409, 413, 415, 422, 503])
             .WithTags("search")
-            .Accepts<QueryRequest>("application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .WithDescription("Each term is one of {\"text\"}, {\"imageId\"} (a stored image), {\"image\": base64} or {\"vector\": [...]}, with an optional \"weight\" (default 1, negative pushes away). The query vector is normalize(sum(weight * normalize(embedding))); stored images named by imageId are not returned. `topK` 1-100 (default 10), `minScore`, `filter` as in search. Text terms need a model with a text tower (else 422 text-not-supported).")
+            .Accepts<QueryRequest>("application/json");
 
     private static async Task<Ok<SearchResponse>> HandleAsync(
         QueryRequest request, HttpContext context, IMediator mediator, IOptions<ImageLimitsOptions> limits, IOptions<ServiceOptions> service, CancellationToken cancellationToken)

@@ -11,17 +11,10 @@ internal static class SearchEndpoint
 {
     public static void MapSearch(this IEndpointRouteBuilder api) =>
         api.MapPost("/search", SearchAsync)
-            .WithName("SearchByImage")
-            .WithSummary("Search by image or text")
-            .WithDescription("Finds the stored images most similar to the uploaded `file`, or to the `text` (exactly one of them; text needs a model with a text tower, else 422 text-not-supported), best first. `topK` 1-100 (default 10); `minScore` drops weaker hits (cosine, -1..1); `filter` is a JSON object such as {\"camera\": \"x\", \"year\": {\"$in\": [2023, 2024]}}.")
+            .Documented("SearchByImage", "Search by image or text", problems: [400, 409, 413, 415, 422, 503])
             .WithTags("search")
-            .Accepts<IFormFile>("multipart/form-data")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .WithDescription("Finds the stored images most similar to the uploaded `file`, or to the `text` (exactly one of them; text needs a model with a text tower, else 422 text-not-supported), best first. `topK` 1-100 (default 10); `minScore` drops weaker hits (cosine, -1..1); `filter` is a JSON object such as {\"camera\": \"x\", \"year\": {\"$in\": [2023, 2024]}}.")
+            .Accepts<IFormFile>("multipart/form-data");
 
     private static async Task<Ok<SearchResponse>> SearchAsync(
         IFormFile? file,
