@@ -198,14 +198,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             using var command = _connection.CreateCommand();
             command.CommandText = "SELECT id FROM tombstones WHERE seq > $after;";
             command.Parameters.AddWithValue("$after", afterSequence);
-            using var reader = command.ExecuteReader();
-            var ids = new List<string>();
-            while (reader.Read())
-            {
-                ids.Add(reader.GetString(0));
-            }
-
-            return ids;
+            return ReadIds(command, 16);
         }
     }
 
@@ -235,20 +228,20 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// Inserts or replaces every row: the vectors go to the segment and are fsynced, then one transaction
     /// records the rows with their slots, so the batch is durable or absent. Returns the batch's sequence.
     /// </summary>
-    public long Upsert(IReadOnlyList<(string Id, byte[] Vector, string Metadata)> rows)
+    /// <param name="rows">The rows, in slot order.</param>
+    /// <param name="vectors">Their unit vectors, row after row.</param>
+    public long Upsert(IReadOnlyList<LocalVectorStore.PreparedRow> rows, ReadOnlySpan<float> vectors)
     {
         lock (_gate)
         {
             var segment = _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open; call EnsureCollectionAsync first.");
-            var rowBytes = segment.Dimension * sizeof(float);
-            var vectors = GC.AllocateUninitializedArray<byte>(rows.Count * rowBytes);
-            for (var r = 0; r < rows.Count; r++)
+            if (vectors.Length != rows.Count * segment.Dimension)
             {
-                rows[r].Vector.CopyTo(vectors, r * rowBytes);
+                throw new ArgumentException($"{rows.Count} rows of {segment.Dimension} floats expected.", nameof(vectors));
             }
 
             // A crash or a failed commit from here on leaves these slots past the committed count: never named, overwritten next time.
-            var first = segment.Stage(MemoryMarshal.Cast<byte, float>(vectors.AsSpan()));
+            var first = segment.Stage(vectors);
             var slots = first + rows.Count;
             try
             {
@@ -312,14 +305,7 @@ internal sealed class LocalVectorDatabase : IDisposable
                 command.Parameters.AddWithValue("$after", after);
             }
 
-            var ids = new List<string>(Math.Min(limit, 1024));
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                ids.Add(reader.GetString(0));
-            }
-
-            return ids;
+            return ReadIds(command, Math.Min(limit, 1024));
         }
     }
 
@@ -344,7 +330,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    private long UpsertRows(IReadOnlyList<(string Id, byte[] Vector, string Metadata)> rows, LocalVectorSegment segment, long first, long slots)
+    private long UpsertRows(IReadOnlyList<LocalVectorStore.PreparedRow> rows, LocalVectorSegment segment, long first, long slots)
     {
         using var transaction = _connection.BeginTransaction();
         var sequence = NextSequence(transaction, slots);
@@ -358,10 +344,10 @@ internal sealed class LocalVectorDatabase : IDisposable
             var command = count == full.Rows ? full : tail!;
             for (var r = 0; r < count; r++)
             {
-                var (id, _, metadata) = rows[start + r];
-                command.Id[r].Value = id;
+                var row = rows[start + r];
+                command.Id[r].Value = row.Id;
                 command.Slot[r].Value = first + start + r;
-                command.Metadata[r].Value = metadata;
+                command.Metadata[r].Value = row.Metadata;
             }
 
             command.Command.ExecuteNonQuery();
@@ -471,6 +457,19 @@ internal sealed class LocalVectorDatabase : IDisposable
                 load(id, MemoryMarshal.Cast<byte, float>(buffer), reader.GetString(2));
             }
         }
+    }
+
+    /// <summary>The first column of every row the command returns.</summary>
+    private static List<string> ReadIds(SqliteCommand command, int capacity)
+    {
+        var ids = new List<string>(capacity);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
     }
 
     private static void Migrate(SqliteConnection connection)

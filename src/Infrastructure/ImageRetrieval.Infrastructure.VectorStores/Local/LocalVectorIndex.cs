@@ -113,13 +113,15 @@ internal sealed class LocalVectorIndex
     /// <summary>Inserts or replaces; <paramref name="unitVector"/> must already be L2-normalised.</summary>
     public void Upsert(string id, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature)
     {
-        if (!_rowById.TryGetValue(id, out var row))
+        // Room first, so a failure to grow leaves no id in the map without its row; one hash lookup for both cases.
+        EnsureCapacity(Count + 1);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_rowById, id, out var exists);
+        if (!exists)
         {
-            EnsureCapacity(Count + 1);
-            row = Count++;
-            _rowById[id] = row;
+            slot = Count++;
         }
 
+        var row = slot;
         var (chunk, offset) = Locate(row);
         chunk.Ids[offset] = id;
         chunk.Metadata[offset] = metadata;
@@ -994,22 +996,16 @@ internal sealed class LocalVectorIndex
     /// <summary>Copies <paramref name="vector"/> scaled to unit length; a zero or non-finite vector has no direction.</summary>
     public static float[] Normalize(ReadOnlySpan<float> vector, string what)
     {
-        var norm = TensorPrimitives.Norm(vector);
-        if (!float.IsFinite(norm) || norm <= 0f)
-        {
-            throw new ArgumentException($"{what} has a zero, infinite or NaN length and cannot be compared by cosine.", nameof(vector));
-        }
-
         var unit = new float[vector.Length];
-        TensorPrimitives.Divide(vector, norm, unit);
+        NormalizeInto(vector, unit, what);
         return unit;
     }
 
     /// <summary>
-    /// <see cref="Normalize"/> straight into the bytes SQLite stores: one allocation a row instead of two
-    /// (the second was a fifth of a bulk fill, mostly garbage collection).
+    /// <see cref="Normalize"/> into <paramref name="unit"/> (a row of a batch's vector buffer, so a bulk
+    /// fill allocates nothing per row).
     /// </summary>
-    public static byte[] NormalizeToBlob(ReadOnlySpan<float> vector, string what)
+    public static void NormalizeInto(ReadOnlySpan<float> vector, Span<float> unit, string what)
     {
         var norm = TensorPrimitives.Norm(vector);
         if (!float.IsFinite(norm) || norm <= 0f)
@@ -1017,11 +1013,6 @@ internal sealed class LocalVectorIndex
             throw new ArgumentException($"{what} has a zero, infinite or NaN length and cannot be compared by cosine.", nameof(vector));
         }
 
-        var blob = new byte[vector.Length * sizeof(float)];
-        TensorPrimitives.Divide(vector, norm, MemoryMarshal.Cast<byte, float>(blob.AsSpan()));
-        return blob;
+        TensorPrimitives.Divide(vector, norm, unit);
     }
-
-    /// <summary>The row's bytes as stored in SQLite (float32, machine byte order: little-endian on every supported platform).</summary>
-    public static byte[] ToBlob(ReadOnlySpan<float> vector) => MemoryMarshal.AsBytes(vector).ToArray();
 }

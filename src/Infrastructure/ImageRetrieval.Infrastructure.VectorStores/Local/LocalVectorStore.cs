@@ -38,6 +38,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     private Guid _epoch;
     private long _sequence;
     private long _snapshotSequence = -1;
+    private float[]? _batchVectors;
     private volatile bool _opened;
     private bool _disposed;
 
@@ -146,58 +147,30 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     public Task UpsertAsync(IReadOnlyList<VectorRecord> records, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (records.Count == 0)
-        {
-            return Task.CompletedTask;
-        }
-
-        var database = Open();
-        _lock.EnterWriteLock();
-        try
+        return WriteBatch(records.Count, database =>
         {
             var index = RequireIndex();
             VectorRecordBatch.Validate(records, index.Dimension, _collection);
-            var rows = Prepare(records);
-            _sequence = Durable(() => database.Upsert(Array.ConvertAll(rows, r => (r.Id, r.Vector, r.Metadata))));
+            var vectors = BatchBuffer(records.Count * index.Dimension);
+            var rows = Prepare(records, vectors, index.Dimension);
+            _sequence = Durable(() => database.Upsert(rows, vectors.AsSpan(0, records.Count * index.Dimension)));
 
             // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
             for (var i = 0; i < rows.Length; i++)
             {
-                index.Upsert(rows[i].Id, MemoryMarshal.Cast<byte, float>((ReadOnlySpan<byte>)rows[i].Vector), rows[i].MetadataBytes, rows[i].Signature);
+                index.Upsert(rows[i].Id, vectors.AsSpan(i * index.Dimension, index.Dimension), rows[i].MetadataBytes, rows[i].Signature);
             }
-
-            return Task.CompletedTask;
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
+        }, cancellationToken);
     }
 
     public Task DeleteAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (ids.Count == 0)
+        return WriteBatch(ids.Count, database =>
         {
-            return Task.CompletedTask;
-        }
-
-        var database = Open();
-        _lock.EnterWriteLock();
-        try
-        {
-            var index = _index;
-            if (index is null)
+            if (_index is not { } index || ids.Where(index.Contains).Distinct(StringComparer.Ordinal).ToList() is not { Count: > 0 } present)
             {
-                return Task.CompletedTask;
-            }
-
-            var present = ids.Where(index.Contains).Distinct(StringComparer.Ordinal).ToList();
-            if (present.Count == 0)
-            {
-                return Task.CompletedTask;
+                return;
             }
 
             _sequence = Durable(() => database.Delete(present));
@@ -205,13 +178,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             {
                 index.Remove(id);
             }
-
-            return Task.CompletedTask;
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
+        }, cancellationToken);
     }
 
     public Task<IReadOnlyList<VectorRecord>> FetchAsync(IReadOnlyCollection<string> ids, bool includeVectors, CancellationToken cancellationToken)
@@ -392,6 +359,28 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
     }
 
+    /// <summary>The frame of every batch write: nothing to do for an empty batch, else one write under the exclusive lock.</summary>
+    private Task WriteBatch(int count, Action<LocalVectorDatabase> write, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var database = Open();
+        _lock.EnterWriteLock();
+        try
+        {
+            write(database);
+            return Task.CompletedTask;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
     /// <summary>
     /// Opens the file and loads every row into memory on first use, so start-up does not wait for it
     /// and a store that is never used never touches the disk.
@@ -447,7 +436,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     /// batches are split across cores; the error thrown is the one the first bad record gives, as a
     /// serial loop would throw.
     /// </summary>
-    private static PreparedRow[] Prepare(IReadOnlyList<VectorRecord> records)
+    private static PreparedRow[] Prepare(IReadOnlyList<VectorRecord> records, float[] vectors, int dimension)
     {
         var rows = new PreparedRow[records.Count];
         var errors = new ArgumentException?[records.Count];
@@ -457,9 +446,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             try
             {
                 MetadataJson.Validate(record.Id, record.Metadata);
-                var blob = LocalVectorIndex.NormalizeToBlob(record.Vector.Span, $"The vector of record '{record.Id}'");
+                LocalVectorIndex.NormalizeInto(record.Vector.Span, vectors.AsSpan(i * dimension, dimension), $"The vector of record '{record.Id}'");
                 var metadata = MetadataJson.SerializeToUtf8(record.Metadata);
-                rows[i] = new PreparedRow(record.Id, blob, Encoding.UTF8.GetString(metadata), metadata, MetadataJson.Signature(record.Metadata));
+                rows[i] = new PreparedRow(record.Id, Encoding.UTF8.GetString(metadata), metadata, MetadataJson.Signature(record.Metadata));
             }
             catch (ArgumentException ex)
             {
@@ -636,8 +625,29 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
     }
 
-    /// <summary>One record of a batch as SQLite stores it and memory holds it.</summary>
-    private sealed record PreparedRow(string Id, byte[] Vector, string Metadata, byte[] MetadataBytes, FilterSignature Signature);
+    /// <summary>
+    /// The unit vectors of the batch being written, row <c>i</c> at <c>i x Dimension</c>: one buffer
+    /// reused under the write lock (a 3 KiB array a row was most of a fill's garbage); a batch far
+    /// larger than usual gets its own, so one huge batch does not pin its size for the store's life.
+    /// </summary>
+    private float[] BatchBuffer(int floats)
+    {
+        const int KeptFloats = 4 << 20;
+        if (floats > KeptFloats)
+        {
+            return GC.AllocateUninitializedArray<float>(floats);
+        }
+
+        if (_batchVectors is null || _batchVectors.Length < floats)
+        {
+            _batchVectors = GC.AllocateUninitializedArray<float>(Math.Max(floats, Math.Min(KeptFloats, 2 * (_batchVectors?.Length ?? 0))));
+        }
+
+        return _batchVectors;
+    }
+
+    /// <summary>One record of a batch as SQLite stores it and memory holds it (its vector is in the batch buffer).</summary>
+    internal sealed record PreparedRow(string Id, string Metadata, byte[] MetadataBytes, FilterSignature Signature);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Opened Local vector store {Path}: {Count} vectors of model {ModelId} loaded from {Source} in {ElapsedMs} ms")]
     private static partial void LogOpened(ILogger logger, string path, int count, string modelId, string source, long elapsedMs);

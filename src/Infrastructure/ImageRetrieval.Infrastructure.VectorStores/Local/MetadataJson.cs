@@ -21,6 +21,15 @@ internal static class MetadataJson
 
     private static readonly ReadOnlyDictionary<string, JsonElement> EmptyDictionary = new(new Dictionary<string, JsonElement>());
 
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    [ThreadStatic]
+    private static KeyValuePair<string, JsonElement>[]? t_pairs;
+
     public static void Validate(string id, IReadOnlyDictionary<string, JsonElement> metadata)
     {
         foreach (var (key, value) in metadata)
@@ -45,7 +54,11 @@ internal static class MetadataJson
         }
     }
 
-    /// <summary>Keys are written in ordinal order so the stored bytes do not depend on dictionary order.</summary>
+    /// <summary>
+    /// Keys are written in ordinal order so the stored bytes do not depend on dictionary order. The
+    /// buffer, writer and key array are the thread's own and reused (a bulk fill serialises a million
+    /// rows on all cores; per-row writers and LINQ sorting were most of its garbage).
+    /// </summary>
     public static byte[] SerializeToUtf8(IReadOnlyDictionary<string, JsonElement> metadata)
     {
         if (metadata.Count == 0)
@@ -53,20 +66,36 @@ internal static class MetadataJson
             return Empty;
         }
 
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
+        var pairs = t_pairs is { } kept && kept.Length >= metadata.Count ? kept : t_pairs = new KeyValuePair<string, JsonElement>[Math.Max(16, metadata.Count)];
+        var count = 0;
+        foreach (var pair in metadata)
         {
+            pairs[count++] = pair;
+        }
+
+        try
+        {
+            Array.Sort(pairs, 0, count, KeyOrder.Instance);
             writer.WriteStartObject();
-            foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            for (var i = 0; i < count; i++)
             {
-                writer.WritePropertyName(key);
-                value.WriteTo(writer);
+                writer.WritePropertyName(pairs[i].Key);
+                pairs[i].Value.WriteTo(writer);
             }
 
             writer.WriteEndObject();
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
         }
-
-        return buffer.WrittenSpan.ToArray();
+        finally
+        {
+            // The caller's JsonElements must not stay reachable from a thread-static.
+            pairs.AsSpan(0, count).Clear();
+        }
     }
 
     /// <summary>Stored bytes from the SQLite text column; "{}" maps to the shared <see cref="Empty"/>.</summary>
@@ -132,6 +161,13 @@ internal static class MetadataJson
     }
 
     public static FilterSignature Signature(ReadOnlySpan<byte> utf8) => utf8.SequenceEqual(Empty) ? default : Signature(Parse(utf8));
+
+    private sealed class KeyOrder : IComparer<KeyValuePair<string, JsonElement>>
+    {
+        public static readonly KeyOrder Instance = new();
+
+        public int Compare(KeyValuePair<string, JsonElement> x, KeyValuePair<string, JsonElement> y) => string.CompareOrdinal(x.Key, y.Key);
+    }
 }
 
 /// <summary>Bloom bits of metadata pairs (see <see cref="MetadataJson.Signature(IReadOnlyDictionary{string, JsonElement})"/>).</summary>
