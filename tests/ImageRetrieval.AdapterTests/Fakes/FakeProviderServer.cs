@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text;
+using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ImageRetrieval.AdapterTests.Fakes;
 
@@ -56,11 +52,12 @@ public abstract class FakeProviderServer : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 64 * 1024 * 1024);
-        var app = builder.Build();
+        _app = await LoopbackServer.StartAsync(MapRecorded, kestrel => kestrel.Limits.MaxRequestBodySize = 64 * 1024 * 1024);
+        BaseUri = new Uri(_app.Addresses().First().TrimEnd('/') + "/");
+    }
+
+    private void MapRecorded(WebApplication app)
+    {
         app.Use(async (context, next) =>
         {
             context.Request.EnableBuffering();
@@ -97,10 +94,6 @@ public abstract class FakeProviderServer : IAsyncDisposable
             await next(context);
         });
         Map(app);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseUri = new Uri(address.TrimEnd('/') + "/");
-        _app = app;
     }
 
     protected abstract void Map(WebApplication app);

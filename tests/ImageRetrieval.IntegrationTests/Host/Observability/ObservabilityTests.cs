@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
+using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ImageRetrieval.IntegrationTests.Host.Observability;
 
@@ -15,20 +11,15 @@ public sealed class ObservabilityTests
     public async Task Given_an_otlp_endpoint_When_requests_are_served_Then_traces_are_exported_to_it()
     {
         var received = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        await using var collector = builder.Build();
         // OTLP/HTTP: the exporter POSTs protobuf ExportTraceServiceRequest bodies to {endpoint}/v1/traces.
-        collector.MapPost("/v1/traces", async (HttpContext context) =>
+        await using var collector = await LoopbackServer.StartAsync(app => app.MapPost("/v1/traces", async (HttpContext context) =>
         {
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
             received.Enqueue((context.Request.Path, context.Request.ContentType, body.Length));
             return Results.Ok();
-        });
-        await collector.StartAsync();
-        var endpoint = collector.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        }));
+        var endpoint = collector.Addresses().First();
 
         await using var factory = new ServiceFactory(overrides: new Dictionary<string, string?>
         {

@@ -7,11 +7,7 @@ using ImageRetrieval.Infrastructure.Onnx;
 using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ImageRetrieval.UnitTests.Infrastructure.Onnx;
@@ -50,15 +46,22 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate));
-            kestrel.Listen(IPAddress.Loopback, 0);
-        });
-        builder.Logging.ClearProviders();
-        server = builder.Build();
-        server.MapGet("/{owner}/{name}/resolve/{revision}/{**path}", (HttpContext context, string owner, string name, string revision, string path) =>
+        server = await LoopbackServer.StartAsync(MapHub, kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        var addresses = server.Addresses();
+        endpoint = addresses.Single(a => a.StartsWith("https://", StringComparison.Ordinal));
+        httpEndpoint = addresses.Single(a => a.StartsWith("http://", StringComparison.Ordinal));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await server.DisposeAsync();
+        certificate.Dispose();
+        Directory.Delete(cache, recursive: true);
+    }
+
+    private void MapHub(WebApplication app)
+    {
+        app.MapGet("/{owner}/{name}/resolve/{revision}/{**path}", (HttpContext context, string owner, string name, string revision, string path) =>
         {
             requests.Enqueue((context.Request.Path, context.Request.Headers.Range.ToString(), context.Request.Headers.Authorization.ToString()));
             if ($"{owner}/{name}" == ClipRepo && revision == "main")
@@ -86,7 +89,7 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
                 _ => Results.NotFound(),
             };
         });
-        server.MapGet("/cdn/{name}", async (HttpContext context, string name) =>
+        app.MapGet("/cdn/{name}", async (HttpContext context, string name) =>
         {
             requests.Enqueue((context.Request.Path, context.Request.Headers.Range.ToString(), context.Request.Headers.Authorization.ToString()));
             var bytes = name == "model" ? model : quantized;
@@ -112,17 +115,6 @@ public sealed class HubModelDownloaderTests : IAsyncLifetime
 
             await context.Response.Body.WriteAsync(bytes.AsMemory((int)from));
         });
-        await server.StartAsync();
-        var addresses = server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        endpoint = addresses.Single(a => a.StartsWith("https://", StringComparison.Ordinal));
-        httpEndpoint = addresses.Single(a => a.StartsWith("http://", StringComparison.Ordinal));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await server.DisposeAsync();
-        certificate.Dispose();
-        Directory.Delete(cache, recursive: true);
     }
 
     private IResult LfsRedirect(HttpContext context, string name, byte[] bytes)
