@@ -9,20 +9,9 @@ public sealed class PriorityTests
     [Fact]
     public async Task Given_a_bulk_backlog_When_a_search_and_a_one_file_embedding_arrive_Then_both_are_answered_before_the_backlog_is()
     {
-        await using var factory = new ServiceFactory(overrides: new Dictionary<string, string?>
-        {
-            ["ImageRetrieval:Embedding:DecodeParallelism"] = "1",
-        });
-        var client = await factory.CreateReadyClientAsync();
-
-        // Six images that take a while to decode (36 MP each), sent as bulk work: one decoding thread
-        // works through them one after another.
-        using var heavyForm = Multipart.SlowToDecodeImages(6);
-
-        // The interactive requests start once the backlog is admitted (this host's queue-depth gauge), not after a guessed sleep.
-        using var depth = new QueueDepth(factory);
-        var backlog = client.PostAsync(new Uri("/api/v1/embeddings", UriKind.Relative), heavyForm);
-        await depth.WaitForAsync(6, "the bulk backlog admitted");
+        // Six images that take a while to decode, sent as bulk work: one decoding thread works through them one after another.
+        await using var backlog = await BulkImageBacklog.StartAsync();
+        var client = backlog.Client;
 
         var photo = Path.Combine(Paths.Photos, "opencv-fruits.jpg");
         using (var search = await client.PostAsync(new Uri("/api/v1/search", UriKind.Relative), Multipart.Files("file", photo)))
@@ -35,8 +24,8 @@ public sealed class PriorityTests
             Assert.Equal(HttpStatusCode.OK, one.StatusCode);
         }
 
-        Assert.False(backlog.IsCompleted, "the interactive requests should have gone ahead of the bulk backlog");
-        using var done = await backlog;
+        Assert.False(backlog.Request.IsCompleted, "the interactive requests should have gone ahead of the bulk backlog");
+        using var done = await backlog.Request;
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
     }
 }

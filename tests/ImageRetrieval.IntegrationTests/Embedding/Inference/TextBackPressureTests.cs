@@ -63,19 +63,9 @@ public sealed class TextBackPressureTests
     [Fact]
     public async Task Given_bulk_image_and_text_work_in_flight_When_a_text_search_arrives_Then_it_is_answered_before_the_image_backlog()
     {
-        await using var factory = new ServiceFactory(model: "clip-tiny", overrides: new Dictionary<string, string?>
-        {
-            ["ImageRetrieval:Embedding:DecodeParallelism"] = "1",
-        });
-        var client = await factory.CreateReadyClientAsync();
-
-        // Six images that take a while to decode (36 MP each), sent as bulk work on one decoding thread.
-        using var heavyForm = Multipart.SlowToDecodeImages(6);
-
-        // The text work starts once the image backlog is admitted (this host's queue-depth gauge), not after a guessed sleep.
-        using var depth = new QueueDepth(factory);
-        var backlog = client.PostAsync(new Uri("/api/v1/embeddings", UriKind.Relative), heavyForm);
-        await depth.WaitForAsync(6, "the bulk image backlog admitted");
+        // Six images that take a while to decode, sent as bulk work on one decoding thread.
+        await using var backlog = await BulkImageBacklog.StartAsync(model: "clip-tiny");
+        var client = backlog.Client;
 
         var bulkTexts = client.PostAsJsonAsync(TextEmbeddings, new { texts = Enumerable.Range(0, 32).Select(i => $"text number {i}").ToArray() });
         foreach (var query in new[] { "a cat", "a red car at night" })
@@ -84,13 +74,13 @@ public sealed class TextBackPressureTests
             Assert.Equal(HttpStatusCode.OK, search.StatusCode);
         }
 
-        Assert.False(backlog.IsCompleted, "the text searches should have been answered while the bulk image work still runs");
+        Assert.False(backlog.Request.IsCompleted, "the text searches should have been answered while the bulk image work still runs");
         using (var texts = await bulkTexts)
         {
             Assert.Equal(HttpStatusCode.OK, texts.StatusCode);
         }
 
-        using var done = await backlog;
+        using var done = await backlog.Request;
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
     }
 }
