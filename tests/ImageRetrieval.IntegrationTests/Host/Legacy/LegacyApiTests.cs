@@ -20,6 +20,9 @@ public sealed class LegacyServiceOn : IAsyncLifetime
 /// <summary>Requests as the old clients sent them, answers checked field by field against the old services' contract.</summary>
 public sealed class LegacyApiTests(LegacyServiceOn service) : IClassFixture<LegacyServiceOn>
 {
+    /// <summary>The old routes that take an upload in the <c>file</c> field.</summary>
+    public static TheoryData<string> UploadRoutes => new() { "/embed", "/push_image", "/search_image" };
+
     private const string MissingFileBody = """{"detail":[{"type":"missing","loc":["body","file"],"msg":"Field required","input":null}]}""";
 
     [Fact]
@@ -123,41 +126,20 @@ public sealed class LegacyApiTests(LegacyServiceOn service) : IClassFixture<Lega
     }
 
     [Theory]
-    [InlineData("/embed")]
-    [InlineData("/push_image")]
-    [InlineData("/search_image")]
-    public async Task Given_a_text_file_named_image_jpg_Then_400_with_a_detail_string(string route)
-    {
-        using var response = await service.Client.PostAsync(Route(route), OldClient.Form(Encoding.UTF8.GetBytes("this is not an image\n")));
-        var detail = await AssertDetailAsync(response);
-        if (route == "/embed")
-        {
-            // The old embedding service's own words, which its clients' tests compare.
-            Assert.Equal("Uploaded file is not a valid image.", detail);
-        }
-    }
+    [MemberData(nameof(UploadRoutes))]
+    public async Task Given_a_text_file_named_image_jpg_Then_400_with_a_detail_string(string route) =>
+        await AssertNotAnImageAsync(route, Encoding.UTF8.GetBytes("this is not an image\n"));
 
     [Theory]
-    [InlineData("/embed")]
-    [InlineData("/push_image")]
-    [InlineData("/search_image")]
+    [MemberData(nameof(UploadRoutes))]
     public async Task Given_a_truncated_or_empty_jpeg_Then_400_with_a_detail_string(string route)
     {
-        using var truncated = await service.Client.PostAsync(Route(route), OldClient.Form(File.ReadAllBytes(Path.Combine(Paths.Photos, "hard", "truncated.jpg"))));
-        var truncatedDetail = await AssertDetailAsync(truncated);
-        using var empty = await service.Client.PostAsync(Route(route), OldClient.Form([]));
-        var emptyDetail = await AssertDetailAsync(empty);
-        if (route == "/embed")
-        {
-            Assert.Equal("Uploaded file is not a valid image.", truncatedDetail);
-            Assert.Equal("Uploaded file is not a valid image.", emptyDetail);
-        }
+        await AssertNotAnImageAsync(route, File.ReadAllBytes(Path.Combine(Paths.Photos, "hard", "truncated.jpg")));
+        await AssertNotAnImageAsync(route, []);
     }
 
     [Theory]
-    [InlineData("/embed")]
-    [InlineData("/push_image")]
-    [InlineData("/search_image")]
+    [MemberData(nameof(UploadRoutes))]
     public async Task Given_a_file_over_the_size_limit_Then_400_with_a_detail_string_not_413(string route)
     {
         await using var small = new ServiceFactory(overrides: new Dictionary<string, string?>(LegacyServiceOn.Enabled) { ["ImageRetrieval:Limits:MaxFileBytes"] = "100000" });
@@ -169,9 +151,7 @@ public sealed class LegacyApiTests(LegacyServiceOn service) : IClassFixture<Lega
     }
 
     [Theory]
-    [InlineData("/embed")]
-    [InlineData("/push_image")]
-    [InlineData("/search_image")]
+    [MemberData(nameof(UploadRoutes))]
     public async Task Given_no_file_field_Then_422_in_fastapi_validation_shape(string route)
     {
         // The image under another field name, a form without files (what requests sends for data= alone), and no body: FastAPI answered each with the same 422.
@@ -230,6 +210,17 @@ public sealed class LegacyApiTests(LegacyServiceOn service) : IClassFixture<Lega
     private static Uri Route(string path) => new(path, UriKind.Relative);
 
     private static double Norm(double[] vector) => Math.Sqrt(vector.Sum(v => v * v));
+
+    /// <summary>Posts bytes that are no image: 400 with a detail string, on /embed the old service's own words (its clients' tests compare them).</summary>
+    private async Task AssertNotAnImageAsync(string route, byte[] bytes)
+    {
+        using var response = await service.Client.PostAsync(Route(route), OldClient.Form(bytes));
+        var detail = await AssertDetailAsync(response);
+        if (route == "/embed")
+        {
+            Assert.Equal("Uploaded file is not a valid image.", detail);
+        }
+    }
 
     private static async Task<string> AssertDetailAsync(HttpResponseMessage response)
     {
