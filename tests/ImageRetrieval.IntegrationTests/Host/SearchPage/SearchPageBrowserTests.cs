@@ -26,8 +26,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     [SkippableFact]
     public async Task Given_photos_added_on_the_page_When_one_is_the_query_Then_it_scores_1_00_its_thumbnail_loads_and_Similar_replaces_the_results()
     {
-        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
-        await using var session = await PageSession.OpenAsync(chromium, Service, PageSession.Desktop);
+        await using var session = await OpenPageAsync();
         var page = session.Page;
         string[] names = ["opencv-apple.jpg", "opencv-orange.jpg", "opencv-baboon.jpg", "opencv-fruits.jpg"];
 
@@ -75,16 +74,13 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     [SkippableFact]
     public async Task Given_a_phone_width_Then_the_page_fits_without_sideways_scrolling_and_search_works()
     {
-        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
-        await using var session = await PageSession.OpenAsync(chromium, Service, PageSession.Phone, phone: true);
+        await using var session = await OpenPageAsync(PageSession.Phone, phone: true);
         var page = session.Page;
         string[] names = ["opencv-butterfly.jpg", "opencv-squirrel_cls.jpg", "matplotlib-grace_hopper.jpg"];
 
         await page.GetByLabel("Add images", new() { Exact = true }).SetInputFilesAsync(names.Select(Photo));
         await Expect(Outcome(page, names[^1])).ToHaveTextAsync($"{names[^1]} stored");
-        await page.GetByLabel("Search by image").SetInputFilesAsync(Photo(names[0]));
-        await Expect(Results(page).First).ToContainTextAsync("Score 1.00");
-        await AssertLoadedAsync(Results(page).First.GetByRole(AriaRole.Img));
+        await SearchByImageAndExpectItFirstAsync(page, names[0]);
 
         var widths = await page.EvaluateAsync<int[]>("() => [document.documentElement.scrollWidth, window.innerWidth]");
         var (scrollWidth, viewportWidth) = (widths[0], widths[1]);
@@ -96,8 +92,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     [SkippableFact]
     public async Task Given_only_a_keyboard_Then_a_search_by_image_and_Similar_can_be_done()
     {
-        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
-        await using var session = await PageSession.OpenAsync(chromium, Service, PageSession.Desktop);
+        await using var session = await OpenPageAsync();
         var page = session.Page;
         string[] names = ["opencv-aero1.jpg", "opencv-aero3.jpg"];
         foreach (var name in names)
@@ -128,8 +123,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     [SkippableFact]
     public async Task Given_an_image_dropped_on_the_page_Then_it_is_added_and_given_one_pasted_Then_it_is_the_query()
     {
-        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
-        await using var session = await PageSession.OpenAsync(chromium, Service, PageSession.Desktop);
+        await using var session = await OpenPageAsync();
         var page = session.Page;
         var dropped = "opencv-left01.jpg";
 
@@ -168,8 +162,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     [SkippableFact]
     public async Task Given_a_file_that_is_not_an_image_or_is_too_large_or_a_busy_service_Then_the_alert_says_so_in_plain_words()
     {
-        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
-        await using var session = await PageSession.OpenAsync(chromium, Service, PageSession.Desktop);
+        await using var session = await OpenPageAsync();
         var page = session.Page;
         var alert = page.GetByRole(AriaRole.Alert);
         var notes = new FilePayload { Name = "notes.txt", MimeType = "text/plain", Buffer = "shopping list: apples"u8.ToArray() };
@@ -213,8 +206,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     [SkippableFact]
     public async Task Given_the_model_has_no_text_tower_Then_there_is_no_text_box_and_when_it_has_one_the_box_sends_the_text()
     {
-        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
-        await using var session = await PageSession.OpenAsync(chromium, Service, PageSession.Desktop);
+        await using var session = await OpenPageAsync();
         var page = session.Page;
         var textBox = page.GetByRole(AriaRole.Searchbox, new() { Name = "Search by text" });
 
@@ -254,7 +246,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
     {
         Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
         await using var service = await KestrelService.StartAsync(new Dictionary<string, string?> { ["ImageRetrieval:Auth:ApiKeys:0"] = "page-test-key" });
-        await using var session = await PageSession.OpenAsync(chromium, service, PageSession.Desktop);
+        await using var session = await OpenPageAsync(service: service);
         var page = session.Page;
         var keyBox = page.GetByLabel("API key", new() { Exact = true });
         await Expect(keyBox).ToBeVisibleAsync();
@@ -271,10 +263,7 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         string[] names = ["opencv-home.jpg", "opencv-building.jpg"];
         await page.GetByLabel("Add images", new() { Exact = true }).SetInputFilesAsync(names.Select(Photo));
         await Expect(Outcome(page, names[1])).ToHaveTextAsync($"{names[1]} stored");
-        await page.GetByLabel("Search by image").SetInputFilesAsync(Photo(names[0]));
-        var best = Results(page).First;
-        await Expect(best).ToContainTextAsync("Score 1.00");
-        await AssertLoadedAsync(best.GetByRole(AriaRole.Img));
+        await SearchByImageAndExpectItFirstAsync(page, names[0]);
 
         // The thumbnail could only load with the key: the content link refuses a request without one.
         var id = await page.EvaluateAsync<string>("async () => (await (await fetch('/api/v1/images?limit=1', { headers: { 'X-Api-Key': sessionStorage.getItem('image-retrieval.api-key') } })).json()).items[0].id");
@@ -286,11 +275,25 @@ public sealed partial class SearchPageBrowserTests(ChromiumFixture chromium, Pag
         // Kept for the session: after a reload the key is still there and searching works without typing it again.
         await page.ReloadAsync();
         await Expect(keyBox).ToHaveValueAsync("page-test-key");
-        await page.GetByLabel("Search by image").SetInputFilesAsync(Photo(names[1]));
-        await Expect(Results(page).First).ToContainTextAsync("Score 1.00");
-        await AssertLoadedAsync(Results(page).First.GetByRole(AriaRole.Img));
+        await SearchByImageAndExpectItFirstAsync(page, names[1]);
 
         Assert.Empty(session.UnexpectedErrors(401));
+    }
+
+    /// <summary>A page on this class's service (or <paramref name="service"/>); skips the test where no Chromium is installed.</summary>
+    private async Task<PageSession> OpenPageAsync(ViewportSize? viewport = null, bool phone = false, KestrelService? service = null)
+    {
+        Skip.If(chromium.Browser is null, ChromiumFixture.SkipReason);
+        return await PageSession.OpenAsync(chromium, service ?? Service, viewport ?? PageSession.Desktop, phone);
+    }
+
+    /// <summary>Searches by a stored photo: it comes back first with score 1.00 and its thumbnail loads.</summary>
+    private static async Task SearchByImageAndExpectItFirstAsync(IPage page, string name)
+    {
+        await page.GetByLabel("Search by image").SetInputFilesAsync(Photo(name));
+        var best = Results(page).First;
+        await Expect(best).ToContainTextAsync("Score 1.00");
+        await AssertLoadedAsync(best.GetByRole(AriaRole.Img));
     }
 
     private static string Photo(string name) => Path.Combine(Paths.Photos, name);
