@@ -4,9 +4,7 @@ using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.Embedding.Text;
 using ImageRetrieval.Infrastructure.Onnx;
-using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
-using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
 
 namespace ImageRetrieval.UnitTests.Embedding.Parity;
@@ -18,8 +16,6 @@ namespace ImageRetrieval.UnitTests.Embedding.Parity;
 /// </summary>
 public sealed class ClipParityTests(ITestOutputHelper output)
 {
-    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
-
     private sealed record TokenCase(string Text, int[] Ids, int[] Truncated);
 
     private static List<TokenCase> TokenCases()
@@ -109,7 +105,7 @@ public sealed class ClipParityTests(ITestOutputHelper output)
         var pixels = new float[model.Writer.Length * 2];
         foreach (var (name, expected) in reference)
         {
-            var rgb = Decoder.Decode(File.ReadAllBytes(Path.Combine(RepositoryPaths.Photos, name)));
+            var rgb = TestDecoder.Default.Decode(File.ReadAllBytes(Path.Combine(RepositoryPaths.Photos, name)));
             model.Writer.Write(rgb, pixels);
             pixels.AsSpan(0, model.Writer.Length).CopyTo(pixels.AsSpan(model.Writer.Length));
 

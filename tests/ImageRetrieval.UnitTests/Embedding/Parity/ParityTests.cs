@@ -3,9 +3,7 @@ using System.Text.Json;
 using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.Infrastructure.Onnx;
-using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.UnitTests.Embedding.Parity;
 
@@ -15,8 +13,6 @@ namespace ImageRetrieval.UnitTests.Embedding.Parity;
 /// </summary>
 public sealed class ParityTests
 {
-    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
-
     // The pooling by name: PoolingMode is internal to the Embedding module, and a theory's parameters are public.
     public static TheoryData<string, string, string> Cases => new()
     {
@@ -74,7 +70,7 @@ public sealed class ParityTests
         var cosines = new Dictionary<string, double>();
         foreach (var entry in reference.RootElement.GetProperty("pooling").GetProperty(key).EnumerateObject())
         {
-            using var rgb = Decoder.Decode(File.ReadAllBytes(Path.Combine(photos, entry.Name)), model.Writer, shrinkOnLoad);
+            using var rgb = TestDecoder.Default.Decode(File.ReadAllBytes(Path.Combine(photos, entry.Name)), model.Writer, shrinkOnLoad);
             if (rgb.Width < rgb.SourceWidth)
             {
                 shrunk.Add(entry.Name);

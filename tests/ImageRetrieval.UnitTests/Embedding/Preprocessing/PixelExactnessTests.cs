@@ -1,9 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using ImageRetrieval.Embedding.Preprocessing;
-using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 
@@ -13,8 +11,6 @@ namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 /// </summary>
 public sealed class PixelExactnessTests
 {
-    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
-
     [Fact]
     public void Given_the_shared_photos_Then_decoding_and_both_resizes_give_pillows_exact_bytes()
     {
@@ -22,7 +18,7 @@ public sealed class PixelExactnessTests
         var mismatches = new List<string>();
         foreach (var entry in reference.RootElement.GetProperty("decoded").EnumerateObject())
         {
-            var rgb = Decoder.Decode(File.ReadAllBytes(Path.Combine(RepositoryPaths.OriginalPhotos, entry.Name)));
+            var rgb = TestDecoder.Default.Decode(File.ReadAllBytes(Path.Combine(RepositoryPaths.OriginalPhotos, entry.Name)));
             Check("decoded", entry.Name, rgb.Pixels);
             Check("bilinear_224x224", entry.Name, PillowResampler.Resize(rgb.Pixels, rgb.Width, rgb.Height, 224, 224, ResampleFilter.Bilinear));
             var (w, h) = PixelTensorWriter.ShortestEdgeSize(rgb.Width, rgb.Height, 256);

@@ -1,7 +1,5 @@
 using ImageRetrieval.Embedding.Preprocessing;
-using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 
@@ -12,8 +10,6 @@ namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 /// </summary>
 public sealed class ResizeWindowTests
 {
-    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
-
     [Fact]
     public void Given_random_sizes_filters_and_windows_Then_the_window_equals_that_part_of_the_full_resize()
     {
@@ -52,8 +48,8 @@ public sealed class ResizeWindowTests
         foreach (var photo in photos)
         {
             var bytes = File.ReadAllBytes(photo);
-            var whole = Decoder.Decode(bytes);
-            var part = Decoder.Decode(bytes, writer);
+            var whole = TestDecoder.Default.Decode(bytes);
+            var part = TestDecoder.Default.Decode(bytes, writer);
             Assert.Equal((whole.Width, whole.Height), (part.Width, part.Height));
             var expected = new float[writer.Length];
             var actual = new float[writer.Length];

@@ -2,9 +2,7 @@ using System.Numerics.Tensors;
 using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.Infrastructure.Onnx;
-using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
-using Microsoft.Extensions.Options;
 using NetVips;
 
 namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
@@ -15,8 +13,6 @@ namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 /// </summary>
 public sealed class ShrinkOnLoadTests
 {
-    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
-
     [Theory]
     [InlineData("vit-tiny", 447, 2000, 1)]
     [InlineData("vit-tiny", 896, 896, 2)]
@@ -38,8 +34,8 @@ public sealed class ShrinkOnLoadTests
     {
         var writer = Writer("vit-tiny");
         var jpeg = Upscaled(Path.Combine(RepositoryPaths.Photos, "opencv-aero1.jpg"), 1000, 900);
-        using var exact = Decoder.Decode(jpeg, writer, shrinkOnLoad: false);
-        using var shrunk = Decoder.Decode(jpeg, writer, shrinkOnLoad: true);
+        using var exact = TestDecoder.Default.Decode(jpeg, writer, shrinkOnLoad: false);
+        using var shrunk = TestDecoder.Default.Decode(jpeg, writer, shrinkOnLoad: true);
         Assert.Equal((1000, 900, 1000, 900), (exact.Width, exact.Height, exact.SourceWidth, exact.SourceHeight));
         Assert.Equal((500, 450, 1000, 900), (shrunk.Width, shrunk.Height, shrunk.SourceWidth, shrunk.SourceHeight));
         Assert.Equal(500 * 450 * 3, shrunk.Pixels.Length);
@@ -51,7 +47,7 @@ public sealed class ShrinkOnLoadTests
         var writer = Writer("vit-tiny");
         using var source = Image.NewFromFile(Path.Combine(RepositoryPaths.Photos, "opencv-aero1.jpg"));
         using var large = source.Resize(1000.0 / source.Width, vscale: 900.0 / source.Height);
-        using var rgb = Decoder.Decode(large.PngsaveBuffer(), writer, shrinkOnLoad: true);
+        using var rgb = TestDecoder.Default.Decode(large.PngsaveBuffer(), writer, shrinkOnLoad: true);
         Assert.Equal((1000, 900), (rgb.Width, rgb.Height));
     }
 
@@ -84,7 +80,7 @@ public sealed class ShrinkOnLoadTests
 
     private static float[] Embed(LoadedModel model, byte[] jpeg, bool shrink, out bool wasShrunk)
     {
-        using var rgb = Decoder.Decode(jpeg, model.Writer, shrink);
+        using var rgb = TestDecoder.Default.Decode(jpeg, model.Writer, shrink);
         wasShrunk = rgb.Width < rgb.SourceWidth;
         var pixels = new float[model.Writer.Length];
         model.Writer.Write(rgb, pixels);

@@ -3,9 +3,8 @@ using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
 using ImageRetrieval.Infrastructure.Onnx;
 using ImageRetrieval.ModelTools;
-using ImageRetrieval.SharedKernel;
 using ImageRetrieval.Tests;
-using Microsoft.Extensions.Options;
+using ImageRetrieval.UnitTests.Embedding;
 using Microsoft.ML.OnnxRuntime;
 
 namespace ImageRetrieval.UnitTests.Tools.ModelTools;
@@ -17,8 +16,6 @@ namespace ImageRetrieval.UnitTests.Tools.ModelTools;
 public sealed class ResNet18LayoutTests
 {
     private static readonly string[] SamplePhotos = ["opencv-leuvenA.jpg", "opencv-baboon.jpg", "opencv-sudoku.png", "matplotlib-grace_hopper.jpg"];
-    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
-
     private static string ModelDirectory => ModelCache.ResNet18(Path.Combine(RepositoryPaths.RepoRoot, ".cache", "models"), RepositoryPaths.Photos);
 
     [Fact]
@@ -89,7 +86,7 @@ public sealed class ResNet18LayoutTests
     private static float[] Pixels(LoadedModel model, string photo)
     {
         var pixels = new float[model.Writer.Length];
-        model.Writer.Write(Decoder.Decode(File.ReadAllBytes(Path.Combine(RepositoryPaths.Photos, photo))), pixels);
+        model.Writer.Write(TestDecoder.Default.Decode(File.ReadAllBytes(Path.Combine(RepositoryPaths.Photos, photo))), pixels);
         return pixels;
     }
 }
