@@ -10,16 +10,20 @@ namespace ImageRetrieval.Infrastructure.Adapters;
 
 public static class StoreRegistration
 {
+    /// <summary>Binds <typeparamref name="TOptions"/> to <paramref name="section"/>, validated by its data annotations when the host starts.</summary>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IServiceCollection services, IConfiguration configuration, string section)
+        where TOptions : class =>
+        services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
+
     /// <summary>
     /// Binds <see cref="ServiceOptions"/> once however many parts of the service ask for it: binding twice
     /// would only repeat the values, but a second data-annotations validator would report every error twice.
     /// </summary>
     public static IServiceCollection AddServiceOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        var builder = services.AddOptions<ServiceOptions>();
         if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<ServiceOptions>)))
         {
-            builder.Bind(configuration.GetSection(ServiceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+            services.AddValidatedOptions<ServiceOptions>(configuration, ServiceOptions.Section);
         }
 
         return services;

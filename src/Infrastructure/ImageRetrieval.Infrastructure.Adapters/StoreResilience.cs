@@ -1,4 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
+using System.ComponentModel.DataAnnotations;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,16 +11,23 @@ using Polly.Timeout;
 
 namespace ImageRetrieval.Infrastructure.Adapters;
 
-/// <summary>The knobs every remote store's options expose for its HTTP resilience pipeline.</summary>
-public interface IStoreResilienceSettings
+/// <summary>
+/// The knobs, with their bounds and defaults, of every remote store's resilience pipeline (HTTP, or
+/// Qdrant's gRPC calls); each provider's options class adds its own settings to these.
+/// </summary>
+public abstract class StoreResilienceOptions
 {
-    /// <summary>Per attempt.</summary>
-    TimeSpan Timeout { get; }
+    /// <summary>Deadline of one attempt; retries get their own.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    int MaxRetries { get; }
+    /// <summary>Retries after the first attempt when the provider is unavailable, rate-limits or is past the deadline.</summary>
+    [Range(0, 10)]
+    public int MaxRetries { get; set; } = 3;
 
-    /// <summary>First backoff delay; doubles per retry, with jitter. A Retry-After header wins.</summary>
-    TimeSpan RetryBaseDelay { get; }
+    /// <summary>First backoff delay; doubles per retry, with jitter. A retry-after in the provider's answer wins.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 }
 
 public static partial class StoreResilience
@@ -30,7 +38,7 @@ public static partial class StoreResilience
     /// (upserts and deletes by id, content-addressed uploads), so retrying writes is safe.
     /// </summary>
     public static IHttpClientBuilder AddStoreResilience<TOptions>(this IHttpClientBuilder builder, string store)
-        where TOptions : class, IStoreResilienceSettings
+        where TOptions : StoreResilienceOptions
     {
         builder.AddResilienceHandler(store, (pipeline, context) =>
         {

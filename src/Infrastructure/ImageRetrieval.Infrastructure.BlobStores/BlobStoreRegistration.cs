@@ -2,7 +2,7 @@
 //
 //   public static IServiceCollection AddGcsBlobStore(this IServiceCollection services, IConfiguration configuration)
 //   {
-//       services.AddOptions<GcsOptions>().Bind(configuration.GetSection(GcsOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+//       services.AddValidatedOptions<GcsOptions>(configuration, GcsOptions.Section);
 //       services.AddHttpClient<GcsClient>(...).AddStandardResilienceHandler();   // whatever the adapter needs
 //       services.AddKeyedSingleton<IBlobStore, GcsBlobStore>(BlobStoreRegistration.ProviderKey);
 //       return services;
@@ -37,7 +37,7 @@ public static class BlobStoreRegistration
         ArgumentNullException.ThrowIfNull(configuration);
 
         services.AddServiceOptions(configuration);
-        services.AddOptions<BlobStoreOptions>().Bind(configuration.GetSection(BlobStoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<BlobStoreOptions>(configuration, BlobStoreOptions.Section);
 
         // Read now (not through IOptions) because the choice decides which services exist at all.
         var provider = configuration.GetSection(BlobStoreOptions.Section).Get<BlobStoreOptions>()?.Provider ?? BlobStoreProvider.Local;

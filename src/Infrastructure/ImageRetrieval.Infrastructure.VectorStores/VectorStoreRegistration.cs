@@ -2,7 +2,7 @@
 //
 //   public static IServiceCollection AddQdrantVectorStore(this IServiceCollection services, IConfiguration configuration)
 //   {
-//       services.AddOptions<QdrantOptions>().Bind(configuration.GetSection(QdrantOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+//       services.AddValidatedOptions<QdrantOptions>(configuration, QdrantOptions.Section);
 //       services.AddHttpClient<QdrantClient>(...).AddStandardResilienceHandler();   // whatever the adapter needs
 //       services.AddKeyedSingleton<IVectorStore, QdrantVectorStore>(VectorStoreRegistration.ProviderKey);
 //       return services;
@@ -38,14 +38,14 @@ public static class VectorStoreRegistration
         ArgumentNullException.ThrowIfNull(configuration);
 
         services.AddServiceOptions(configuration);
-        services.AddOptions<VectorStoreOptions>().Bind(configuration.GetSection(VectorStoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<VectorStoreOptions>(configuration, VectorStoreOptions.Section);
 
         // Read now (not through IOptions) because the choice decides which services exist at all.
         var provider = configuration.GetSection(VectorStoreOptions.Section).Get<VectorStoreOptions>()?.Provider ?? VectorStoreProvider.Local;
         switch (provider)
         {
             case VectorStoreProvider.Local:
-                services.AddOptions<LocalVectorStoreOptions>().Bind(configuration.GetSection(LocalVectorStoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+                services.AddValidatedOptions<LocalVectorStoreOptions>(configuration, LocalVectorStoreOptions.Section);
                 services.AddKeyedSingleton<IVectorStore, LocalVectorCollections>(ProviderKey);
                 break;
             case VectorStoreProvider.Qdrant:

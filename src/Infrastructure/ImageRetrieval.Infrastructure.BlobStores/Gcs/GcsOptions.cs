@@ -4,9 +4,12 @@ using ImageRetrieval.Infrastructure.Abstractions;
 namespace ImageRetrieval.Infrastructure.BlobStores.Gcs;
 
 /// <summary>Settings under <c>ImageRetrieval:BlobStore:Gcs</c>.</summary>
-public sealed class GcsOptions : IStoreResilienceSettings
+public sealed class GcsOptions : StoreResilienceOptions
 {
     public const string Section = "ImageRetrieval:BlobStore:Gcs";
+
+    /// <summary>A GCS attempt may take 60 s by default, not the 30 s of the other stores.</summary>
+    public GcsOptions() => Timeout = TimeSpan.FromSeconds(60);
 
     [Required]
     [RegularExpression("^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", ErrorMessage = "Bucket must be a valid GCS bucket name.")]
@@ -26,13 +29,4 @@ public sealed class GcsOptions : IStoreResilienceSettings
     [Required]
     [Url]
     public string Endpoint { get; set; } = "https://storage.googleapis.com";
-
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
-
-    [Range(0, 10)]
-    public int MaxRetries { get; set; } = 3;
-
-    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
-    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 }

@@ -14,10 +14,7 @@ public static class GcsRegistration
     /// </summary>
     public static IServiceCollection AddGcsBlobStore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<GcsOptions>()
-            .Bind(configuration.GetSection(GcsOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<GcsOptions>(configuration, GcsOptions.Section);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<GcsCredentialSource>();
 

@@ -4,7 +4,7 @@ using ImageRetrieval.Infrastructure.Abstractions;
 namespace ImageRetrieval.Infrastructure.VectorStores.Pinecone;
 
 /// <summary>Settings under <c>ImageRetrieval:VectorStore:Pinecone</c>.</summary>
-public sealed class PineconeOptions : IStoreResilienceSettings
+public sealed class PineconeOptions : StoreResilienceOptions
 {
     public const string Section = "ImageRetrieval:VectorStore:Pinecone";
 
@@ -33,15 +33,6 @@ public sealed class PineconeOptions : IStoreResilienceSettings
 
     /// <summary>Data-plane host (<c>https://name-xxxx.svc....pinecone.io</c>); when unset it comes from describing the index.</summary>
     public string? IndexHost { get; set; }
-
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
-
-    [Range(0, 10)]
-    public int MaxRetries { get; set; } = 3;
-
-    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
-    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long to wait for a new index to become ready.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:30:00")]

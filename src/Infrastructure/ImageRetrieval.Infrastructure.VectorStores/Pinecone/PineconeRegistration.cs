@@ -15,10 +15,7 @@ public static class PineconeRegistration
     /// </summary>
     public static IServiceCollection AddPineconeVectorStore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<PineconeOptions>()
-            .Bind(configuration.GetSection(PineconeOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<PineconeOptions>(configuration, PineconeOptions.Section);
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddHttpClient(PineconeApi.HttpClientName, static (provider, http) =>

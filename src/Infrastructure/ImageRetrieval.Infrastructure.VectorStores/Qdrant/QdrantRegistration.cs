@@ -19,10 +19,7 @@ public static class QdrantRegistration
     /// </summary>
     public static IServiceCollection AddQdrantVectorStore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<QdrantOptions>()
-            .Bind(configuration.GetSection(QdrantOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<QdrantOptions>(configuration, QdrantOptions.Section);
 
         services.AddHttpClient(HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
