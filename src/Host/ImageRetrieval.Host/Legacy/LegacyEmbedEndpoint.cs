@@ -17,14 +17,9 @@ internal static class LegacyEmbedEndpoint
         HttpRequest request, IMediator mediator, IOptions<ImageLimitsOptions> limits, CancellationToken cancellationToken)
     {
         var upload = await LegacyUpload.ReadAsync(request, limits.Value, cancellationToken);
-        if (upload.Missing is { } missing)
+        if (upload.RefusalAs<float[]>(whenEmpty: new LegacyHttpError(NotAnImage)) is { } refusal)
         {
-            return TypedResults.UnprocessableEntity(missing);
-        }
-
-        if (upload.Invalid is { } invalid)
-        {
-            return TypedResults.BadRequest(upload.Empty ? new LegacyHttpError(NotAnImage) : invalid);
+            return refusal;
         }
 
         // Normalize: false is the pooled vector as the model produced it, which is what the old /embed answered.

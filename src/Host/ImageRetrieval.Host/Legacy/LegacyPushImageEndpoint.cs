@@ -16,14 +16,9 @@ internal static class LegacyPushImageEndpoint
         HttpContext context, IMediator mediator, IOptions<ImageLimitsOptions> limits, IOptions<ServiceOptions> service, CancellationToken cancellationToken)
     {
         var upload = await LegacyUpload.ReadAsync(context.Request, limits.Value, cancellationToken);
-        if (upload.Missing is { } missing)
+        if (upload.RefusalAs<LegacyPushImageResponse>() is { } refusal)
         {
-            return TypedResults.UnprocessableEntity(missing);
-        }
-
-        if (upload.Invalid is { } invalid)
-        {
-            return TypedResults.BadRequest(invalid);
+            return refusal;
         }
 
         var item = (await mediator.Send(new IngestImages([upload.Image!]), cancellationToken)).Items[0];

@@ -19,14 +19,9 @@ internal static class LegacySearchImageEndpoint
         HttpContext context, IMediator mediator, IOptions<ImageLimitsOptions> limits, IOptions<ServiceOptions> service, CancellationToken cancellationToken)
     {
         var upload = await LegacyUpload.ReadAsync(context.Request, limits.Value, cancellationToken);
-        if (upload.Missing is { } missing)
+        if (upload.RefusalAs<IReadOnlyList<string>>() is { } refusal)
         {
-            return TypedResults.UnprocessableEntity(missing);
-        }
-
-        if (upload.Invalid is { } invalid)
-        {
-            return TypedResults.BadRequest(invalid);
+            return refusal;
         }
 
         Retrieval.Contracts.SearchResult result;

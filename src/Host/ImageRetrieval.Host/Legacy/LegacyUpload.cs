@@ -1,5 +1,6 @@
 using ImageRetrieval.SharedKernel;
 using ImageRetrieval.SharedKernel.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ImageRetrieval.Host.Legacy;
 
@@ -10,6 +11,18 @@ namespace ImageRetrieval.Host.Legacy;
 internal sealed record LegacyUpload(ImageUpload? Image, LegacyHttpValidationError? Missing, LegacyHttpError? Invalid, bool Empty = false)
 {
     public const string FileField = "file";
+
+    /// <summary>
+    /// What an old route answers when the upload is unusable (422 for the missing field, 400 otherwise),
+    /// else null; <paramref name="whenEmpty"/> replaces the 400's words for an empty file where the old route had its own.
+    /// </summary>
+    public Results<Ok<T>, BadRequest<LegacyHttpError>, UnprocessableEntity<LegacyHttpValidationError>>? RefusalAs<T>(LegacyHttpError? whenEmpty = null) =>
+        (Missing, Invalid) switch
+        {
+            ({ } missing, _) => TypedResults.UnprocessableEntity(missing),
+            (_, { } invalid) => TypedResults.BadRequest(Empty && whenEmpty is not null ? whenEmpty : invalid),
+            _ => null,
+        };
 
     public static async Task<LegacyUpload> ReadAsync(HttpRequest request, ImageLimitsOptions limits, CancellationToken cancellationToken)
     {
