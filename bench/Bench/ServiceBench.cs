@@ -56,10 +56,10 @@ internal static class ServiceBench
                 var cpu1 = service.CpuSeconds();
                 var batches1 = await ServiceProcess.HistogramAsync(http, "imageretrieval_embedding_batch_size");
                 await SearchAsync(http, photos, 5, null);
-                var runs0 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
+                var stages0 = await Stages.ReadAsync(http);
                 var lone = await SearchAsync(http, photos, searches, null);
-                var runs1 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
-                var loneInferenceMs = (runs1.Sum - runs0.Sum) / Math.Max(1, runs1.Count - runs0.Count) * 1000;
+                var stages = (await Stages.ReadAsync(http)).Since(stages0);
+                var loneInferenceMs = stages.InferenceMs;
                 var after = Raw(files_, threads, maxBatch, rawSeconds, photos);
 
                 var raw = Average(before, after);
@@ -79,8 +79,13 @@ internal static class ServiceBench
                 Row(report, $"e2e ingest / raw ORT batch {maxBatch}", precision, ingest.ImagesPerSecond / raw.BatchThroughput, "ratio", quantized ? "target >= 0.80" : "target >= 0.90", []);
                 Row(report, "service CPU / raw CPU per image", precision, serviceCpu / raw.BatchCpuMs, "ratio", $"{serviceCpu:0} vs {raw.BatchCpuMs:0} ms of CPU per image", []);
                 Row(report, "lone search p50", precision, lone.Latency.Percentile(50), "ms",
-                    $"{lone.Requests} sequential POST /api/v1/search (client side); p95 {lone.Latency.Percentile(95):0.0} ms; server tookMs p50 {lone.Took.Percentile(50):0.0}; the service's own inference run {loneInferenceMs:0.0} ms on average",
-                    new() { ["p95_ms"] = lone.Latency.Percentile(95), ["took_p50_ms"] = lone.Took.Percentile(50), ["inference_mean_ms"] = loneInferenceMs });
+                    $"{lone.Requests} sequential POST /api/v1/search (client side); p95 {lone.Latency.Percentile(95):0.0} ms; server tookMs p50 {lone.Took.Percentile(50):0.0}; " +
+                    $"stages (means): {stages.Describe()}, the rest (store search, HTTP, form, JSON) {lone.Latency.Mean - stages.PreprocessMs - stages.WaitMs - stages.InferenceMs:0.0} ms of the {lone.Latency.Mean:0.0} ms mean",
+                    new()
+                    {
+                        ["p95_ms"] = lone.Latency.Percentile(95), ["took_p50_ms"] = lone.Took.Percentile(50), ["inference_mean_ms"] = loneInferenceMs,
+                        ["preprocess_mean_ms"] = stages.PreprocessMs, ["queue_wait_mean_ms"] = stages.WaitMs, ["mean_ms"] = lone.Latency.Mean,
+                    });
                 Row(report, "lone search / raw batch-1 latency", precision, lone.Latency.Percentile(50) / raw.SingleP50Ms, "ratio", "target <= 1.10", []);
                 Row(report, "lone search inference / raw batch-1 latency", precision, loneInferenceMs / raw.SingleP50Ms, "ratio",
                     $"the model run inside the service ({loneInferenceMs:0.0} ms, its inference-duration histogram) against the raw one; the rest of a lone search is decoding, HTTP and the store", []);
@@ -111,20 +116,66 @@ internal static class ServiceBench
         var ingestAlone = await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(seconds));
         using var stop = new CancellationTokenSource();
         var runs0 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
+        var stages0 = await Stages.ReadAsync(http);
         var searchers = Enumerable.Range(0, 3).Select(_ => SearchAsync(http, photos, int.MaxValue, stop.Token)).ToList();
         var ingestMixed = await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(seconds));
         await stop.CancelAsync();
         var mixed = Merge(await Task.WhenAll(searchers));
         var runs1 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
+        var stages = (await Stages.ReadAsync(http)).Since(stages0);
         var runMs = (runs1.Sum - runs0.Sum) / Math.Max(1, runs1.Count - runs0.Count) * 1000;
         var label = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDir));
         Row(report, "mixed: lone search p50", label, lone.Latency.Percentile(50), "ms", $"{lone.Requests} sequential searches, nothing else running; p95 {lone.Latency.Percentile(95):0.0} ms; server tookMs p50 {lone.Took.Percentile(50):0.0}", []);
         Row(report, "mixed: search p95 under load", label, mixed.Latency.Percentile(95), "ms",
-            $"3 clients searching while 3 ingest ({files} files/request); {mixed.Requests} searches, p50 {mixed.Latency.Percentile(50):0.0} ms; server tookMs p50 {mixed.Took.Percentile(50):0.0}, p95 {mixed.Took.Percentile(95):0.0}; inference runs (both lanes) {runMs:0.0} ms on average",
-            new() { ["p50_ms"] = mixed.Latency.Percentile(50), ["took_p50_ms"] = mixed.Took.Percentile(50), ["took_p95_ms"] = mixed.Took.Percentile(95), ["inference_run_mean_ms"] = runMs });
+            $"3 clients searching while 3 ingest ({files} files/request); {mixed.Requests} searches, p50 {mixed.Latency.Percentile(50):0.0} ms; server tookMs p50 {mixed.Took.Percentile(50):0.0}, p95 {mixed.Took.Percentile(95):0.0}; inference runs (both lanes) {runMs:0.0} ms on average; " +
+            $"a search's stages (means): {stages.Describe()}",
+            new()
+            {
+                ["p50_ms"] = mixed.Latency.Percentile(50), ["took_p50_ms"] = mixed.Took.Percentile(50), ["took_p95_ms"] = mixed.Took.Percentile(95), ["inference_run_mean_ms"] = runMs,
+                ["search_preprocess_mean_ms"] = stages.PreprocessMs, ["search_queue_wait_mean_ms"] = stages.WaitMs,
+            });
         Row(report, "mixed: search p95 / lone search p50", label, mixed.Latency.Percentile(95) / lone.Latency.Percentile(50), "ratio", "target <= 3", []);
         Row(report, "mixed: ingest with searches / ingest alone", label, ingestMixed.ImagesPerSecond / ingestAlone.ImagesPerSecond, "ratio",
             $"{ingestMixed.ImagesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} img/s (3 ingest clients)", new() { ["ingest_alone_per_s"] = ingestAlone.ImagesPerSecond, ["ingest_mixed_per_s"] = ingestMixed.ImagesPerSecond });
+    }
+
+    /// <summary>
+    /// The interactive lane's stage histograms on /metrics (sum and count, so deltas give means): decode
+    /// and resize, the wait in the inference queue, and all inference runs (any lane).
+    /// </summary>
+    private sealed record Stages((double Sum, double Count) Preprocess, (double Sum, double Count) Wait, (double Sum, double Count) Inference)
+    {
+        public double PreprocessMs => Mean(Preprocess);
+
+        public double WaitMs => Mean(Wait);
+
+        public double InferenceMs => Mean(Inference);
+
+        public static async Task<Stages> ReadAsync(HttpClient http)
+        {
+            var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            return new Stages(
+                Histogram(text, "imageretrieval_preprocess_duration_seconds", "priority=\"interactive\""),
+                Histogram(text, "imageretrieval_inference_wait_seconds", "priority=\"interactive\""),
+                Histogram(text, "imageretrieval_inference_duration_seconds", ""));
+        }
+
+        public Stages Since(Stages before) => new(Minus(Preprocess, before.Preprocess), Minus(Wait, before.Wait), Minus(Inference, before.Inference));
+
+        public string Describe() => $"decode+resize {PreprocessMs:0.0} ms, inference queue wait {WaitMs:0.0} ms, inference run {InferenceMs:0.0} ms";
+
+        private static double Mean((double Sum, double Count) h) => h.Count > 0 ? h.Sum / h.Count * 1000 : double.NaN;
+
+        private static (double, double) Minus((double Sum, double Count) a, (double Sum, double Count) b) => (a.Sum - b.Sum, a.Count - b.Count);
+
+        private static (double Sum, double Count) Histogram(string text, string name, string label)
+        {
+            double Value(string suffix) => text.Split('\n')
+                .Where(l => l.StartsWith(name + suffix, StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
+                .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
+                .Sum();
+            return (Value("_sum"), Value("_count"));
+        }
     }
 
     private static void Row(Report report, string figure, string precision, double value, string unit, string detail, Dictionary<string, object> more)

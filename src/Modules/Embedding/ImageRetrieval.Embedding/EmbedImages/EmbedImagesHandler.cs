@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Embedding.Inference;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace ImageRetrieval.Embedding.EmbedImages;
 
 internal sealed class EmbedImagesHandler(
-    ModelState models, ImageDecoder decoder, InferenceQueue queue, DecodeSlots decodeSlots, BulkPreprocessing bulk, IOptions<EmbeddingOptions> options)
+    ModelState models, ImageDecoder decoder, InferenceQueue queue, DecodeSlots decodeSlots, BulkPreprocessing bulk, EmbeddingMetrics metrics, IOptions<EmbeddingOptions> options)
     : IRequestHandler<Contracts.EmbedImages, EmbedImagesResult>
 {
     public async ValueTask<EmbedImagesResult> Handle(Contracts.EmbedImages request, CancellationToken cancellationToken)
@@ -30,7 +31,7 @@ internal sealed class EmbedImagesHandler(
             // Decoding and resizing are CPU work: in parallel across requests and files, up to
             // DecodeParallelism per lane, so a query never queues behind an ingest backlog's decoding.
             var info = priority == EmbeddingPriority.Bulk
-                ? await bulk.RunAsync(() => Preprocess(model, image, pixels), cancellationToken)
+                ? await bulk.RunAsync(() => Preprocess(model, image, pixels, priority), cancellationToken)
                 : await PreprocessInteractiveAsync(model, image, pixels, cancellationToken);
             var vector = await queue.EmbedAsync(model, pixels, priority, cancellationToken);
             if (normalize)
@@ -54,18 +55,21 @@ internal sealed class EmbedImagesHandler(
     {
         using (await decodeSlots.WaitAsync(cancellationToken))
         {
-            return await Task.Run(() => Preprocess(model, image, pixels), cancellationToken);
+            return await Task.Run(() => Preprocess(model, image, pixels, EmbeddingPriority.Interactive), cancellationToken);
         }
     }
 
-    private DecodedImageInfo Preprocess(LoadedModel model, ImageUpload image, float[] pixels)
+    private DecodedImageInfo Preprocess(LoadedModel model, ImageUpload image, float[] pixels, EmbeddingPriority priority)
     {
+        var started = Stopwatch.GetTimestamp();
         using var activity = EmbeddingMetrics.ActivitySource.StartActivity("decode and preprocess");
         using var rgb = decoder.Decode(image.Content, model.Writer, options.Value.ShrinkOnLoad);
         activity?.SetTag("image.width", rgb.SourceWidth);
         activity?.SetTag("image.height", rgb.SourceHeight);
         activity?.SetTag("image.decoded_width", rgb.Width);
         model.Writer.Write(rgb, pixels);
+        metrics.PreprocessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+            new KeyValuePair<string, object?>("priority", priority == EmbeddingPriority.Bulk ? "bulk" : "interactive"));
         return new DecodedImageInfo(rgb.ContentType, rgb.SourceWidth, rgb.SourceHeight);
     }
 

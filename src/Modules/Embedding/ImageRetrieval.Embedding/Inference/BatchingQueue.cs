@@ -103,6 +103,11 @@ internal abstract class BatchingQueue<TModel, TInput> : BackgroundService
     /// <summary>Records inputs refused because the queue was full.</summary>
     protected abstract void RecordRefused(int count, string kind);
 
+    /// <summary>Records how long one input waited between being queued and its run starting.</summary>
+    protected virtual void RecordWait(TimeSpan waited, string priority)
+    {
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<Pending>(Math.Min(maxBatch, 256));
@@ -179,6 +184,12 @@ internal abstract class BatchingQueue<TModel, TInput> : BackgroundService
         using var activity = EmbeddingMetrics.ActivitySource.StartActivity($"embed {kind} batch");
         activity?.SetTag("batch.size", batch.Count);
         activity?.SetTag("batch.priority", priority);
+        var started = Stopwatch.GetTimestamp();
+        foreach (var pending in batch)
+        {
+            RecordWait(Stopwatch.GetElapsedTime(pending.Queued, started), priority);
+        }
+
         var clock = Stopwatch.StartNew();
         try
         {
@@ -218,6 +229,8 @@ internal abstract class BatchingQueue<TModel, TInput> : BackgroundService
         public TModel Model { get; } = model;
 
         public TInput Input { get; } = input;
+
+        public long Queued { get; } = Stopwatch.GetTimestamp();
 
         public TaskCompletionSource<float[]> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

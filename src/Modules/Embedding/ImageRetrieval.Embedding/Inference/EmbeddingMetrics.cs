@@ -26,6 +26,12 @@ internal sealed class EmbeddingMetrics
         InferenceDuration = meter.CreateHistogram<double>(
             "imageretrieval.inference.duration", unit: "s", description: "Wall time of one inference run",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+        PreprocessDuration = meter.CreateHistogram<double>(
+            "imageretrieval.preprocess.duration", unit: "s", description: "Wall time of decoding and resizing one image into its tensor, by priority lane",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+        InferenceWait = meter.CreateHistogram<double>(
+            "imageretrieval.inference.wait", unit: "s", description: "Time an image's tensor waited in the inference queue before its run began, by priority lane",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
         TextInferenceDuration = meter.CreateHistogram<double>(
             "imageretrieval.text_inference.duration", unit: "s", description: "Wall time of one text-tower run",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
@@ -39,6 +45,10 @@ internal sealed class EmbeddingMetrics
     public Histogram<int> BatchSize { get; }
 
     public Histogram<double> InferenceDuration { get; }
+
+    public Histogram<double> PreprocessDuration { get; }
+
+    public Histogram<double> InferenceWait { get; }
 
     public Histogram<double> TextInferenceDuration { get; }
 

@@ -41,9 +41,9 @@ internal sealed class EmbeddingOptions
     public int DecodeParallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
-    /// How much lower (Linux nice, 0-19) the threads that decode bulk images run than inference and
-    /// interactive decoding, so ingest fills the cycles inference leaves instead of preempting it; 0
-    /// runs them at normal priority.
+    /// How much lower (Linux nice steps, 0-19, added to the service's own nice value) the threads that
+    /// decode bulk images run than inference and interactive decoding, so ingest fills the cycles
+    /// inference leaves instead of preempting it; 0 runs them at normal priority.
     /// </summary>
     [Range(0, 19)]
     public int BulkDecodeNiceness { get; set; } = 10;

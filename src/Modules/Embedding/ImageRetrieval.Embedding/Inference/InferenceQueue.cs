@@ -45,6 +45,9 @@ internal sealed class InferenceQueue : BatchingQueue<LoadedModel, float[]>
         metrics.BatchSize.Record(count, new KeyValuePair<string, object?>("priority", priority));
     }
 
+    protected override void RecordWait(TimeSpan waited, string priority) =>
+        metrics.InferenceWait.Record(waited.TotalSeconds, new KeyValuePair<string, object?>("priority", priority));
+
     protected override void RecordRefused(int count, string kind) =>
         metrics.Overloaded.Add(count, new KeyValuePair<string, object?>("kind", kind));
 }

@@ -14,10 +14,16 @@ namespace ImageRetrieval.Embedding.Preprocessing;
 /// parts, the gaps between batches) and yields to inference and to interactive decoding otherwise;
 /// when inference runs out of ready images it idles and decoding gets the cores, so the two settle
 /// on whatever keeps both busy. Interactive decoding stays on the thread pool at normal priority.
+/// A thread inherits the nice value of the thread that creates it, so nothing a niced thread does may
+/// create a thread that others then share: the decoding itself runs on the niced thread (not on
+/// libvips' worker pool, see <see cref="CallerThreadPixels"/>), and results are handed to callers by
+/// a normal-priority thread, because completing a task queues its continuation to the .NET thread
+/// pool, which may start a new pool worker on the queueing thread.
 /// </summary>
 internal sealed partial class BulkPreprocessing : IDisposable
 {
     private readonly BlockingCollection<WorkItem> work = [];
+    private readonly BlockingCollection<Action> completions = [];
     private readonly int niceness;
 
     public BulkPreprocessing(IOptions<EmbeddingOptions> options)
@@ -27,6 +33,8 @@ internal sealed partial class BulkPreprocessing : IDisposable
         {
             new Thread(Work) { IsBackground = true, Name = "bulk decode" }.Start();
         }
+
+        new Thread(Complete) { IsBackground = true, Name = "bulk decoded" }.Start();
     }
 
     /// <summary>Runs <paramref name="action"/> on a bulk thread; work whose caller has gone by then is never started.</summary>
@@ -38,21 +46,39 @@ internal sealed partial class BulkPreprocessing : IDisposable
         return item.Task;
     }
 
-    public void Dispose() => work.CompleteAdding();
+    public void Dispose()
+    {
+        work.CompleteAdding();
+        completions.CompleteAdding();
+    }
 
     private void Work()
     {
         LowerPriority(niceness);
         foreach (var item in work.GetConsumingEnumerable())
         {
-            item.Execute();
+            if (item.Execute() is { } complete && !completions.TryAdd(complete))
+            {
+                // Shutting down: no normal-priority thread is left to hand the result over.
+                complete();
+            }
+        }
+    }
+
+    private void Complete()
+    {
+        foreach (var complete in completions.GetConsumingEnumerable())
+        {
+            complete();
         }
     }
 
     /// <summary>
     /// Linux nice values are per thread (setpriority with a thread id); an unprivileged process may
     /// lower a thread's priority but not raise it back, which is why these threads are dedicated and
-    /// never pool threads. Elsewhere, or if refused, the threads simply run at normal priority.
+    /// never pool threads. The value is relative to the thread that started the service, so a service
+    /// started niced keeps its bulk work below its own interactive work. Elsewhere, or if refused,
+    /// the threads simply run at normal priority.
     /// </summary>
     private static void LowerPriority(int niceness)
     {
@@ -63,7 +89,9 @@ internal sealed partial class BulkPreprocessing : IDisposable
 
         try
         {
-            _ = SetPriority(PriorityProcess, GetThreadId(), niceness);
+            var thread = GetThreadId();
+            var current = GetPriority(PriorityProcess, thread);
+            _ = SetPriority(PriorityProcess, thread, Math.Clamp(current + niceness, -20, 19));
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -77,13 +105,18 @@ internal sealed partial class BulkPreprocessing : IDisposable
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static partial int SetPriority(int which, int who, int priority);
 
+    [LibraryImport("libc", EntryPoint = "getpriority")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static partial int GetPriority(int which, int who);
+
     [LibraryImport("libc", EntryPoint = "gettid")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static partial int GetThreadId();
 
     private abstract class WorkItem
     {
-        public abstract void Execute();
+        /// <summary>Runs the work; returns what completes the caller's task, or null if the caller has gone.</summary>
+        public abstract Action? Execute();
     }
 
     /// <summary>
@@ -114,23 +147,24 @@ internal sealed partial class BulkPreprocessing : IDisposable
 
         public Task<T> Task => result.Task;
 
-        public override void Execute()
+        public override Action? Execute()
         {
             registration.Dispose();
             if (Interlocked.CompareExchange(ref state, Running, Waiting) != Waiting)
             {
-                return;
+                return null;
             }
 
             try
             {
-                result.TrySetResult(action());
+                var value = action();
+                return () => result.TrySetResult(value);
             }
 #pragma warning disable CA1031 // The failure belongs to the caller awaiting this item, not to the worker thread.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                result.TrySetException(ex);
+                return () => result.TrySetException(ex);
             }
         }
     }

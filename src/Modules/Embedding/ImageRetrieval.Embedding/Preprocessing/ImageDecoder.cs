@@ -7,9 +7,9 @@ using NetVips;
 namespace ImageRetrieval.Embedding.Preprocessing;
 
 /// <summary>
-/// Upright 8-bit RGB pixels of a decoded image, row-major, 3 bytes a pixel. What libvips decoded
-/// stays in its own (native) buffer until disposed, so a multi-megapixel upload is never copied into
-/// a fresh large managed array; a forgotten Dispose is caught by the handle's finalizer.
+/// Upright 8-bit RGB pixels of a decoded image, row-major, 3 bytes a pixel. Decoded pixels stay in a
+/// native buffer until disposed, so a multi-megapixel upload is never copied into a fresh large
+/// managed array; a forgotten Dispose is caught by the handle's finalizer.
 /// </summary>
 internal sealed class RgbImage : IDisposable
 {
@@ -59,14 +59,14 @@ internal sealed class RgbImage : IDisposable
 
     public int SourceHeight { get; init; }
 
-    /// <summary>Copies out of libvips' buffer only when the caller asks for an array (tests, tools).</summary>
+    /// <summary>Copies out of the native buffer only when the caller asks for an array (tests, tools).</summary>
     public byte[] ToArray() => Pixels.ToArray();
 
-    /// <param name="pixels">The decoded grid's <paramref name="region"/>, written out by libvips.</param>
+    /// <param name="pixels">The decoded grid's <paramref name="region"/>, evaluated on the calling thread (<see cref="CallerThreadPixels"/>).</param>
     internal static RgbImage FromVips(Image pixels, int width, int height, string contentType, PixelWindow region, int sourceWidth, int sourceHeight)
     {
-        var pointer = pixels.WriteToMemory(out var size);
-        return new RgbImage(new NativePixels(pointer), checked((int)size), width, height, contentType)
+        var native = CallerThreadPixels.Evaluate(pixels, out var length);
+        return new RgbImage(native, length, width, height, contentType)
         {
             Region = region,
             SourceWidth = sourceWidth,
@@ -75,26 +75,98 @@ internal sealed class RgbImage : IDisposable
     }
 
     public void Dispose() => native?.Dispose();
+}
 
-    /// <summary>Memory libvips allocated (g_malloc) for <see cref="Image.WriteToMemory(out ulong)"/>.</summary>
-    private sealed class NativePixels : SafeHandle
+/// <summary>
+/// Evaluates a libvips pipeline (load, orient, convert, crop) on the thread that calls, strip by strip
+/// through a region, instead of with <see cref="Image.WriteToMemory(out ulong)"/>. That one runs the
+/// pipeline on libvips' process-wide pool of worker threads, even at a concurrency of 1, and a pooled
+/// worker keeps the nice value of the thread that happened to create it: once a bulk decode thread
+/// (<see cref="BulkPreprocessing"/>, nice +10) had created the workers, every later decode, a search's
+/// included, ran at bulk priority, and a worker a search had created ran bulk decoding at full priority.
+/// On the calling thread, the decoding runs at the priority of the lane that asked for it.
+/// </summary>
+internal static partial class CallerThreadPixels
+{
+    private const string Libvips = "libvips.so.42";
+
+    // Rows a strip holds: about 1 MiB, so libvips' region buffers (which it keeps per thread for reuse)
+    // stay small however large the image.
+    private const int StripBytes = 1 << 20;
+
+    /// <summary>The whole of <paramref name="image"/> (8-bit, packed rows) in a native buffer the returned handle owns.</summary>
+    public static unsafe NativePixels Evaluate(Image image, out int length)
     {
-        public NativePixels(IntPtr pointer)
-            : base(IntPtr.Zero, ownsHandle: true) => SetHandle(pointer);
-
-        public override bool IsInvalid => handle == IntPtr.Zero;
-
-        public unsafe ReadOnlySpan<byte> AsSpan(int length)
+        var rowBytes = checked(image.Width * image.Bands * SampleBytes(image));
+        length = checked(rowBytes * image.Height);
+        var pixels = new NativePixels(length);
+        try
         {
-            ObjectDisposedException.ThrowIf(IsClosed, this);
-            return new ReadOnlySpan<byte>((void*)handle, length);
-        }
+            using var region = Region.New(image);
+            var rows = Math.Min(Math.Max(StripBytes / rowBytes, 16), image.Height);
+            var destination = (byte*)pixels.DangerousGetHandle();
+            for (var top = 0; top < image.Height; top += rows)
+            {
+                var height = Math.Min(rows, image.Height - top);
+                var strip = RegionFetch(region.DangerousGetHandle(), 0, top, image.Width, height, out var size);
+                if (strip == IntPtr.Zero)
+                {
+                    throw new VipsException("unable to decode");
+                }
 
-        protected override bool ReleaseHandle()
-        {
-            NetVips.NetVips.Free(handle);
-            return true;
+                try
+                {
+                    if (size != (nuint)(rowBytes * height))
+                    {
+                        throw new VipsException($"libvips returned {size} bytes for {height} rows of {rowBytes}");
+                    }
+
+                    Buffer.MemoryCopy((void*)strip, destination + ((long)top * rowBytes), length - ((long)top * rowBytes), (long)size);
+                }
+                finally
+                {
+                    NetVips.NetVips.Free(strip);
+                }
+            }
+
+            GC.KeepAlive(region);
+            return pixels;
         }
+        catch
+        {
+            pixels.Dispose();
+            throw;
+        }
+    }
+
+    private static int SampleBytes(Image image) => image.Format == Enums.BandFormat.Uchar
+        ? 1
+        : throw new ArgumentException($"Expected 8-bit samples, got {image.Format}.", nameof(image));
+
+    /// <summary>vips_region_fetch: prepares the area on the calling thread and returns a g_malloc'd copy.</summary>
+    [LibraryImport(Libvips, EntryPoint = "vips_region_fetch")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static partial IntPtr RegionFetch(IntPtr region, int left, int top, int width, int height, out nuint length);
+}
+
+/// <summary>Decoded pixels in native memory, freed on dispose (or by the finalizer when a Dispose is forgotten).</summary>
+internal sealed class NativePixels : SafeHandle
+{
+    public unsafe NativePixels(int length)
+        : base(IntPtr.Zero, ownsHandle: true) => SetHandle((IntPtr)NativeMemory.Alloc((nuint)Math.Max(1, length)));
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    public unsafe ReadOnlySpan<byte> AsSpan(int length)
+    {
+        ObjectDisposedException.ThrowIf(IsClosed, this);
+        return new ReadOnlySpan<byte>((void*)handle, length);
+    }
+
+    protected override unsafe bool ReleaseHandle()
+    {
+        NativeMemory.Free((void*)handle);
+        return true;
     }
 }
 
@@ -130,6 +202,9 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
     {
         // Untrusted bytes must never reach loaders such as ImageMagick, PDF or SVG.
         NetVips.NetVips.BlockUntrusted = true;
+
+        // Decoding itself runs on the calling thread (CallerThreadPixels); whatever else still goes
+        // through libvips' worker pool should not fan out across the cores inference uses.
         NetVips.NetVips.Concurrency = 1;
 
         // libvips' operation cache would keep decoded pixels of past uploads alive; every upload is new.
