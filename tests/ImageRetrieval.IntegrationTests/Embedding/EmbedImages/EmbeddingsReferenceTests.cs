@@ -3,11 +3,8 @@ using System.Text.Json;
 namespace ImageRetrieval.IntegrationTests.Embedding.EmbedImages;
 
 /// <summary>POST /api/v1/embeddings against the Pillow + PyTorch reference vectors.</summary>
-[Collection(IngestedPhotos.Collection)]
-public sealed class EmbeddingsReferenceTests(IngestedPhotos photos)
+public sealed class EmbeddingsReferenceTests(IngestedPhotos photos) : IngestedPhotosTests(photos)
 {
-    private HttpClient Client => photos.Client;
-
     [Fact]
     public async Task Given_the_shared_photos_When_embedded_over_http_Then_vectors_match_the_pillow_pytorch_reference()
     {

@@ -1,16 +1,13 @@
 namespace ImageRetrieval.IntegrationTests.Ingesting.GetImage;
 
 /// <summary>GET /api/v1/images/{id} (and the 404 every route under an unknown id gives).</summary>
-[Collection(IngestedPhotos.Collection)]
-public sealed class GetImageTests(IngestedPhotos photos)
+public sealed class GetImageTests(IngestedPhotos photos) : IngestedPhotosTests(photos)
 {
-    private HttpClient Client => photos.Client;
-
     [Fact]
     public async Task Given_an_image_record_When_fetched_Then_it_describes_the_stored_file()
     {
         var path = Paths.PhotoFiles[4];
-        var id = photos.IdByFile[Path.GetFileName(path)];
+        var id = Photos.IdByFile[Path.GetFileName(path)];
         var record = await Client.GetFromJsonAsync<JsonObject>(new Uri($"/api/v1/images/{id}", UriKind.Relative));
         Assert.Equal(new FileInfo(path).Length, record!["sizeBytes"]!.GetValue<long>());
         Assert.StartsWith(id, record["sha256"]!.GetValue<string>(), StringComparison.Ordinal);

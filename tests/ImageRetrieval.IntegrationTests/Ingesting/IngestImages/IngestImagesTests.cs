@@ -1,11 +1,8 @@
 namespace ImageRetrieval.IntegrationTests.Ingesting.IngestImages;
 
 /// <summary>POST /api/v1/images: dedup by content, per-file errors, metadata rules.</summary>
-[Collection(IngestedPhotos.Collection)]
-public sealed class IngestImagesTests(IngestedPhotos photos)
+public sealed class IngestImagesTests(IngestedPhotos photos) : IngestedPhotosTests(photos)
 {
-    private HttpClient Client => photos.Client;
-
     [Fact]
     public async Task Given_the_same_bytes_When_ingested_again_Then_the_existing_record_is_returned_and_not_created()
     {
@@ -17,7 +14,7 @@ public sealed class IngestImagesTests(IngestedPhotos photos)
         Assert.All(items, item =>
         {
             Assert.False(item!["created"]!.GetValue<bool>());
-            Assert.Equal(photos.IdByFile[Path.GetFileName(path)], item["image"]!["id"]!.GetValue<string>());
+            Assert.Equal(Photos.IdByFile[Path.GetFileName(path)], item["image"]!["id"]!.GetValue<string>());
             Assert.Equal("fixtures", item["image"]!["metadata"]!["set"]!.GetValue<string>());
         });
     }

@@ -1,11 +1,8 @@
 namespace ImageRetrieval.IntegrationTests.Ingesting.ListImages;
 
 /// <summary>GET /api/v1/images: cursor paging.</summary>
-[Collection(IngestedPhotos.Collection)]
-public sealed class ListImagesTests(IngestedPhotos photos)
+public sealed class ListImagesTests(IngestedPhotos photos) : IngestedPhotosTests(photos)
 {
-    private HttpClient Client => photos.Client;
-
     [Fact]
     public async Task Given_many_images_When_paging_Then_every_image_appears_exactly_once_in_a_stable_order()
     {
@@ -20,7 +17,7 @@ public sealed class ListImagesTests(IngestedPhotos photos)
         while (cursor is not null);
 
         Assert.Equal(seen.Distinct().Count(), seen.Count);
-        Assert.Superset(photos.IdByFile.Values.ToHashSet(), seen.ToHashSet());
+        Assert.Superset(Photos.IdByFile.Values.ToHashSet(), seen.ToHashSet());
         Assert.Equal(seen.Order(StringComparer.Ordinal), seen);
     }
 

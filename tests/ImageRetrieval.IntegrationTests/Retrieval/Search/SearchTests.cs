@@ -1,18 +1,15 @@
 namespace ImageRetrieval.IntegrationTests.Retrieval.Search;
 
 /// <summary>POST /api/v1/search with an image: exact and near copies come first, filters and links.</summary>
-[Collection(IngestedPhotos.Collection)]
-public sealed class SearchTests(IngestedPhotos photos)
+public sealed class SearchTests(IngestedPhotos photos) : IngestedPhotosTests(photos)
 {
-    private HttpClient Client => photos.Client;
-
     [Fact]
     public async Task Given_ingested_photos_When_each_is_searched_Then_it_comes_back_first_with_score_one()
     {
         foreach (var path in Paths.PhotoFiles)
         {
             var results = await SearchAsync(File.ReadAllBytes(path), Path.GetFileName(path));
-            Assert.Equal(photos.IdByFile[Path.GetFileName(path)], results[0]!["id"]!.GetValue<string>());
+            Assert.Equal(Photos.IdByFile[Path.GetFileName(path)], results[0]!["id"]!.GetValue<string>());
             Assert.InRange(results[0]!["score"]!.GetValue<float>(), 0.9999f, 1.0001f);
         }
     }
@@ -24,7 +21,7 @@ public sealed class SearchTests(IngestedPhotos photos)
         {
             using var image = NetVips.Image.NewFromFile(path);
             var results = await SearchAsync(image.JpegsaveBuffer(q: 70), "copy.jpg");
-            Assert.Equal(photos.IdByFile[Path.GetFileName(path)], results[0]!["id"]!.GetValue<string>());
+            Assert.Equal(Photos.IdByFile[Path.GetFileName(path)], results[0]!["id"]!.GetValue<string>());
         }
     }
 
@@ -43,7 +40,7 @@ public sealed class SearchTests(IngestedPhotos photos)
             var (left, top) = (image.Width / 50, image.Height / 50);
             using var cropped = image.Crop(left, top, image.Width - 2 * left, image.Height - 2 * top);
             var results = await SearchAsync(cropped.JpegsaveBuffer(q: 85), "crop.jpg");
-            first += results[0]!["id"]!.GetValue<string>() == photos.IdByFile[Path.GetFileName(path)] ? 1 : 0;
+            first += results[0]!["id"]!.GetValue<string>() == Photos.IdByFile[Path.GetFileName(path)] ? 1 : 0;
         }
 
         Assert.True(first >= Paths.PhotoFiles.Count * 3 / 4, $"{first} of {Paths.PhotoFiles.Count} cropped copies found their original first");
@@ -80,7 +77,7 @@ public sealed class SearchTests(IngestedPhotos photos)
         var tagged = await SearchAsync(File.ReadAllBytes(Paths.PhotoFiles[0]), "q.jpg", filter: """{"tags":{"$in":["b","z"]}}""");
         Assert.Single(tagged);
         var fixtures = await SearchAsync(File.ReadAllBytes(Paths.PhotoFiles[0]), "q.jpg", topK: 100, filter: """{"set":{"$in":["fixtures"]},"batch":1}""");
-        Assert.Equal(photos.IdByFile.Count, fixtures.Count);
+        Assert.Equal(Photos.IdByFile.Count, fixtures.Count);
         var none = await SearchAsync(File.ReadAllBytes(Paths.PhotoFiles[0]), "q.jpg", filter: """{"set":"nothing"}""");
         Assert.Empty(none);
     }
