@@ -8,12 +8,7 @@ internal static class EmbedBench
 {
     public static void Run(BenchOptions options, Report report)
     {
-        var models = options.GetList("model", "bench/models/vit-s16,bench/models/vit-b16");
-        var batches = options.GetInts("batch", "1,4,8");
-        var threads = options.GetInt("threads", 2);
-        var seconds = options.GetDouble("seconds", 8);
-        var warmup = options.GetDouble("warmup", 2);
-        var photos = Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos));
+        var (models, batches, threads, seconds, warmup, photos) = InferenceSweep.Read(options, batches: "1,4,8", seconds: 8);
         var spinning = options.GetList("spin", "on").Select(Fixtures.ParseSpin).ToArray();
 
         report.Column("model").Column("batch").Column("spinning").Column("images_per_s", "0.00").Column("p50_ms", "0.0").Column("p95_ms", "0.0").Column("runs").Column("cpu_of_threads", "0%").Column("dim");

@@ -8,6 +8,21 @@ namespace ImageRetrieval.Bench;
 
 internal sealed record Photo(string Name, byte[] Bytes);
 
+/// <summary>
+/// What the inference benches (embed, quant) sweep: model folders, batch sizes, intra-op threads, seconds
+/// timed and warmed up per point, and the photos (read into memory up front).
+/// </summary>
+internal sealed record InferenceSweep(string[] Models, int[] Batches, int Threads, double Seconds, double Warmup, List<Photo> Photos)
+{
+    public static InferenceSweep Read(BenchOptions options, string batches, double seconds) => new(
+        options.GetList("model", "bench/models/vit-s16,bench/models/vit-b16"),
+        options.GetInts("batch", batches),
+        options.GetInt("threads", 2),
+        options.GetDouble("seconds", seconds),
+        options.GetDouble("warmup", 2),
+        Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos)));
+}
+
 internal static class Fixtures
 {
     public const string DefaultPhotos = "../shared/data/photos";

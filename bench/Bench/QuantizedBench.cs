@@ -14,13 +14,8 @@ internal static class QuantizedBench
     public static void Run(BenchOptions options, Report report)
     {
         // DIR (holding both files) or FP32_DIR:INT8_DIR (e.g. a committed fixture and its quantized copy).
-        var models = options.GetList("model", "bench/models/vit-s16,bench/models/vit-b16");
-        var batches = options.GetInts("batch", "1,8");
-        var threads = options.GetInt("threads", 2);
-        var seconds = options.GetDouble("seconds", 5);
-        var warmup = options.GetDouble("warmup", 2);
+        var (models, batches, threads, seconds, warmup, photos) = InferenceSweep.Read(options, batches: "1,8", seconds: 5);
         var rounds = Math.Max(1, options.GetInt("rounds", 2));
-        var photos = Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos));
         if (options.Get("profile", "") is { Length: > 0 } profileOnnx)
         {
             Profile(profileOnnx, options.Get("preprocessor", Fixtures.DefaultModel), photos, threads, batches[0]);
