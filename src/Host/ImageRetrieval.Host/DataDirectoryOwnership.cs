@@ -1,6 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Adapters;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Host;
 

@@ -1,7 +1,6 @@
 using ImageRetrieval.Host.Api;
 using ImageRetrieval.Host.Observability;
 using ImageRetrieval.Infrastructure.Adapters;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Host;
 

@@ -1,6 +1,4 @@
-using ImageRetrieval.SharedKernel;
 using Microsoft.AspNetCore.OpenApi;
-using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 

@@ -1,7 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using ImageRetrieval.SharedKernel;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Host.Api;
 

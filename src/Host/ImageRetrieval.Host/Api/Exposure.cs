@@ -1,7 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
 using IPNetwork = System.Net.IPNetwork;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Host.Api;
 

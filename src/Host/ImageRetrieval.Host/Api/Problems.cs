@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using FluentValidation;
 using ImageRetrieval.Infrastructure.Abstractions;
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 

@@ -1,8 +1,6 @@
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Adapters;
-using ImageRetrieval.SharedKernel;
-using Mediator;
 
 namespace ImageRetrieval.Host.Cli;
 

@@ -1,5 +1,4 @@
 using ImageRetrieval.Embedding.Contracts;
-using Mediator;
 
 namespace ImageRetrieval.Host.Cli;
 

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
-using Mediator;
 
 namespace ImageRetrieval.Host.Cli;
 

@@ -1,5 +1,4 @@
 using ImageRetrieval.Ingesting.Contracts;
-using Mediator;
 
 namespace ImageRetrieval.Host.Cli;
 

@@ -1,6 +1,4 @@
 using System.Globalization;
-using ImageRetrieval.SharedKernel;
-using Mediator;
 
 namespace ImageRetrieval.Host.Cli;
 

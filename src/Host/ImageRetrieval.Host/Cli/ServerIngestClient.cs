@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Host.Cli;
 

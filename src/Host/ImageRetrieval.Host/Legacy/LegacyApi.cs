@@ -1,5 +1,4 @@
 using ImageRetrieval.Host.Api;
-using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Host.Legacy;
 

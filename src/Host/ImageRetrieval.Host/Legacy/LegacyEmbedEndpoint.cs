@@ -1,9 +1,4 @@
 using ImageRetrieval.Embedding.Contracts;
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
-using Mediator;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Host.Legacy;
 

@@ -1,11 +1,6 @@
 using ImageRetrieval.Host.Api;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Retrieval.Contracts;
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
-using Mediator;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Host.Legacy;
 

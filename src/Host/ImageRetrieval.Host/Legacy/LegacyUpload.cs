@@ -1,7 +1,3 @@
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
-using Microsoft.AspNetCore.Http.HttpResults;
-
 namespace ImageRetrieval.Host.Legacy;
 
 /// <summary>

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using ImageRetrieval.Host.Api;
-using Microsoft.Extensions.Options;
 
 // In the Host namespace so Program.cs needs no extra using for one line.
 namespace ImageRetrieval.Host;

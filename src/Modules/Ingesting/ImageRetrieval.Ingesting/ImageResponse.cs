@@ -1,6 +1,5 @@
 using System.Text.Json;
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Ingesting;
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using ImageRetrieval.Retrieval.Contracts;
-using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Retrieval;
 

@@ -1,5 +1,4 @@
 using ImageRetrieval.Infrastructure.Abstractions;
-using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.Catalog;

@@ -1,6 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Ingesting.Catalog;
 

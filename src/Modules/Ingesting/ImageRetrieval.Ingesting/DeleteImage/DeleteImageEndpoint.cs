@@ -1,5 +1,3 @@
-using ImageRetrieval.SharedKernel.Web;
-
 namespace ImageRetrieval.Ingesting.DeleteImage;
 
 internal static class DeleteImageEndpoint

@@ -1,5 +1,4 @@
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.FindNearestImages;

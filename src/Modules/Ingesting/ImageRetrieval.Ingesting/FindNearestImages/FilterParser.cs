@@ -1,6 +1,5 @@
 using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Ingesting.FindNearestImages;
 

@@ -1,5 +1,4 @@
 using FluentValidation;
-using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.FindNearestImages;

@@ -1,5 +1,3 @@
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.GetImage;

@@ -1,5 +1,4 @@
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel.Web;
 
 namespace ImageRetrieval.Ingesting.GetImageContent;
 

@@ -1,7 +1,5 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 

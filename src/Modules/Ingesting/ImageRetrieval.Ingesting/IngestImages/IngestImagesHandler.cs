@@ -3,7 +3,6 @@ using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Ingesting.IngestImages;
 

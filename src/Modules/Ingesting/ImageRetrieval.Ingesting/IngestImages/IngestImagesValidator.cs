@@ -1,7 +1,6 @@
 using System.Text.Json;
 using FluentValidation;
 using ImageRetrieval.Ingesting.Catalog;
-using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.IngestImages;

@@ -1,6 +1,4 @@
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Ingesting.ListImages;

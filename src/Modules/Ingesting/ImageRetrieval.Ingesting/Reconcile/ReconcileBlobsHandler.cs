@@ -1,7 +1,6 @@
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Ingesting.Reconcile;
 

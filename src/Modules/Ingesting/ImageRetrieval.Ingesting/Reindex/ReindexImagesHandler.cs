@@ -2,7 +2,6 @@ using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Ingesting.Catalog;
 using ImageRetrieval.Ingesting.Contracts;
-using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.Retrieval.Contracts;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Retrieval.FindSimilar;
 

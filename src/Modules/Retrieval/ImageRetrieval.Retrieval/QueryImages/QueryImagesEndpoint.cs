@@ -2,8 +2,6 @@ using System.Text.Json;
 using FluentValidation;
 using FluentValidation.Results;
 using ImageRetrieval.Retrieval.Contracts;
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
 using Microsoft.Extensions.Options;
 
 namespace ImageRetrieval.Retrieval.QueryImages;

@@ -5,7 +5,6 @@ using FluentValidation.Results;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Ingesting.Contracts;
 using ImageRetrieval.Retrieval.Contracts;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Retrieval.QueryImages;
 

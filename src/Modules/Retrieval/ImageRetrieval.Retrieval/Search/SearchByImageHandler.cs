@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using ImageRetrieval.Embedding.Contracts;
 using ImageRetrieval.Retrieval.Contracts;
-using ImageRetrieval.SharedKernel;
 
 namespace ImageRetrieval.Retrieval.Search;
 

@@ -1,6 +1,4 @@
 using ImageRetrieval.Retrieval.Contracts;
-using ImageRetrieval.SharedKernel;
-using ImageRetrieval.SharedKernel.Web;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
