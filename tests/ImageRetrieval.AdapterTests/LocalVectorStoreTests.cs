@@ -187,7 +187,7 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         {
             var v = Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
             var metadata = new Dictionary<string, JsonElement> { ["even"] = JsonSerializer.SerializeToElement(i % 2 == 0) };
-            index.Upsert($"id{i:D5}", LocalVectorIndex.Normalize(v, "v"), MetadataJson.SerializeToUtf8(metadata), MetadataJson.Signature(metadata));
+            index.Upsert($"id{i:D5}", i, LocalVectorIndex.Normalize(v, "v"), MetadataJson.SerializeToUtf8(metadata), MetadataJson.Signature(metadata));
         }
 
         var query = LocalVectorIndex.Normalize(Enumerable.Range(0, 16).Select(i => (float)Math.Sin(i)).ToArray(), "q");
@@ -286,6 +286,78 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
 
         Assert.Equal(2, fetched["a3"].Metadata["v"].GetInt32());
         Assert.Equal("a12", (await third.QueryAsync(new VectorQuery(Random(12), TopK: 1), Ct))[0].Record.Id);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Given_overwrites_deletes_and_an_id_written_twice_in_one_batch_When_reopened_from_the_vector_file_or_from_sqlite_alone_Then_each_id_has_its_last_write_once(bool withoutVectorFile)
+    {
+        var collection = NewCollection();
+        var first = await CreateAsync(collection);
+        await first.UpsertAsync(Enumerable.Range(0, 20).Select(i => Record($"o{i:D2}", Random(i), ("v", 1))).ToList(), Ct);
+        first.Dispose();
+
+        // After the vector file: an overwrite, a batch that names o05 twice and adds o20 twice, deletes; then the process dies.
+        var second = fixture.Open(collection);
+        await second.UpsertAsync([Record("o03", Random(103), ("v", 2))], Ct);
+        await second.UpsertAsync([Record("o05", Random(105), ("v", 2)), Record("o20", Random(120), ("v", 1)), Record("o05", Random(205), ("v", 3)), Record("o20", Random(220), ("v", 2))], Ct);
+        await second.DeleteAsync(["o07", "o03", "o11"], Ct);
+        await second.UpsertAsync([Record("o11", Random(111), ("v", 4))], Ct);
+        Assert.Equal(19, await second.CountAsync(Ct));
+        if (withoutVectorFile)
+        {
+            File.Delete(second.VectorFilePath);
+        }
+
+        var third = fixture.Open(collection);
+
+        Assert.Equal(19, await third.CountAsync(Ct));
+        Assert.Equal(withoutVectorFile ? "rebuild: missing" : "snapshot+replay", third.LoadedFrom);
+        var expected = new Dictionary<string, (int Seed, int Version)>();
+        for (var i = 0; i < 20; i++)
+        {
+            expected[$"o{i:D2}"] = (i, 1);
+        }
+
+        expected.Remove("o07");
+        expected.Remove("o03");
+        expected["o05"] = (205, 3);
+        expected["o20"] = (220, 2);
+        expected["o11"] = (111, 4);
+        var fetched = (await third.FetchAsync(expected.Keys.ToList(), includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), fetched.Keys.Order(StringComparer.Ordinal));
+        foreach (var (id, (seed, version)) in expected)
+        {
+            AssertClose(Random(seed), fetched[id].Vector.ToArray());
+            Assert.Equal(version, fetched[id].Metadata["v"].GetInt32());
+        }
+
+        var page = await third.ListAsync(100, null, Ct);
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), page.Items.Select(r => r.Id));
+        Assert.Equal("o05", (await third.QueryAsync(new VectorQuery(Random(205), TopK: 1), Ct))[0].Record.Id);
+
+        // The snapshot the third wrote on close matches SQLite's row count only if no replaced or repeated row was left there.
+        third.Dispose();
+        var fourth = fixture.Open(collection);
+        Assert.Equal(19, await fourth.CountAsync(Ct));
+        Assert.Equal("snapshot", fourth.LoadedFrom);
+    }
+
+    [Fact]
+    public async Task Given_ids_beyond_the_basic_plane_When_listed_Then_they_come_in_utf8_byte_order_as_sqlite_sorts_them()
+    {
+        var collection = NewCollection();
+        var store = await CreateAsync(collection);
+        string[] ids = ["\U0001F600-emoji", "a", "\uE000-private", "\u00E9-accent", "Z"];
+        await store.UpsertAsync(ids.Select((id, i) => Record(id, Random(i))).ToList(), Ct);
+
+        var first = await store.ListAsync(2, null, Ct);
+        var rest = await store.ListAsync(10, first.NextCursor, Ct);
+
+        // UTF-16 ordinal order would put the emoji (a surrogate pair, 0xD83D) before U+E000; UTF-8 puts it last.
+        Assert.Equal(["Z", "a", "\u00E9-accent", "\uE000-private", "\U0001F600-emoji"], first.Items.Concat(rest.Items).Select(r => r.Id));
+        Assert.Null(rest.NextCursor);
     }
 
     [Fact]

@@ -15,9 +15,12 @@ internal sealed record DatabaseState(CollectionDescriptor Descriptor, Guid Epoch
 /// and power loss. Every committed batch gets the next sequence number, stored on its rows (and on the
 /// tombstones of deleted ids), so a snapshot of memory at sequence S is brought up to date by replaying
 /// what came after S. All access goes through one connection, serialised by <see cref="_gate"/>.
-/// Vectors live in the <see cref="LocalVectorSegment"/> beside the file; a row names its slot there.
-/// Rows written before the segment existed (slot -1) keep their vector in the <c>vector</c> column and
-/// are read from it until they are written again, which moves them to the segment.
+/// Vectors live in the <see cref="LocalVectorSegment"/> beside the file. A row of <c>rows</c> is keyed
+/// by its slot there (<c>INTEGER PRIMARY KEY</c>, so a batch appends to one end of one B-tree) and has
+/// no index on its id: with random (SHA-256) ids that index was most of a bulk fill, each batch of 1000
+/// dirtying ~1000 of its leaf pages. Memory knows every id's slot, so overwrites and deletes address
+/// the old row by slot, and listing in id order is served from memory. Rows of the older
+/// <c>records</c> table (keyed by id, vectors in SQLite or in the segment) move to <c>rows</c> on open.
 /// </summary>
 internal sealed class LocalVectorDatabase : IDisposable
 {
@@ -37,6 +40,13 @@ internal sealed class LocalVectorDatabase : IDisposable
             id TEXT PRIMARY KEY,
             seq INTEGER NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS rows (
+            slot INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            seq INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS rows_seq ON rows (seq);
         """;
 
     // Columns added after the first release; ALTER TABLE brings older files forward on open.
@@ -140,7 +150,73 @@ internal sealed class LocalVectorDatabase : IDisposable
             _segment = null;
             _segment = LocalVectorSegment.Open(LocalVectorSegment.PathFor(Path), state.Descriptor.Dimension, state.Epoch, state.Slots);
             _segmentEpoch = state.Epoch;
+            MoveLegacyRows(_segment);
         }
+    }
+
+    /// <summary>
+    /// Moves the rows of the id-keyed <c>records</c> table to <c>rows</c>: those whose vector is still in
+    /// SQLite get a segment slot first (written and fsynced before the one transaction that moves them
+    /// all), the rest keep theirs. A crash before the commit leaves <c>records</c> as it was.
+    /// </summary>
+    private void MoveLegacyRows(LocalVectorSegment segment)
+    {
+        using var probe = _connection.CreateCommand();
+        probe.CommandText = "SELECT EXISTS (SELECT 1 FROM records);";
+        if ((long)probe.ExecuteScalar()! == 0)
+        {
+            return;
+        }
+
+        var expected = segment.Dimension * sizeof(float);
+        var moved = new List<(long Slot, string Id, string Metadata, long Seq)>();
+        var next = segment.Committed;
+        var buffer = new byte[expected];
+        using (var read = _connection.CreateCommand())
+        {
+            read.CommandText = "SELECT id, vector, metadata, seq, slot FROM records;";
+            using var reader = read.ExecuteReader();
+            while (reader.Read())
+            {
+                var id = reader.GetString(0);
+                var slot = reader.GetInt64(4);
+                if (slot < 0)
+                {
+                    if (reader.GetBytes(1, 0, null, 0, 0) != expected)
+                    {
+                        throw new InvalidDataException($"Record '{id}' in {Path} does not have {segment.Dimension} dimensions.");
+                    }
+
+                    reader.GetBytes(1, 0, buffer, 0, expected);
+                    slot = segment.Stage(MemoryMarshal.Cast<byte, float>(buffer.AsSpan()), next++, flush: false);
+                }
+
+                moved.Add((slot, id, reader.GetString(2), reader.GetInt64(3)));
+            }
+        }
+
+        segment.Flush();
+        using var transaction = _connection.BeginTransaction();
+        using var insert = _connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = "INSERT INTO rows (slot, id, metadata, seq) VALUES ($slot, $id, $metadata, $seq);";
+        var slotParameter = insert.Parameters.Add("$slot", SqliteType.Integer);
+        var idParameter = insert.Parameters.Add("$id", SqliteType.Text);
+        var metadataParameter = insert.Parameters.Add("$metadata", SqliteType.Text);
+        var seqParameter = insert.Parameters.Add("$seq", SqliteType.Integer);
+        foreach (var (slot, id, metadata, seq) in moved)
+        {
+            (slotParameter.Value, idParameter.Value, metadataParameter.Value, seqParameter.Value) = (slot, id, metadata, seq);
+            insert.ExecuteNonQuery();
+        }
+
+        using var finish = _connection.CreateCommand();
+        finish.Transaction = transaction;
+        finish.CommandText = "DELETE FROM records; UPDATE collection SET slots = $slots WHERE singleton = 1;";
+        finish.Parameters.AddWithValue("$slots", next);
+        finish.ExecuteNonQuery();
+        transaction.Commit();
+        segment.Commit(next);
     }
 
     /// <summary>
@@ -161,7 +237,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             command.Transaction = transaction;
             if (dropRecords)
             {
-                command.CommandText = "DELETE FROM records; DELETE FROM tombstones;";
+                command.CommandText = "DELETE FROM records; DELETE FROM rows; DELETE FROM tombstones;";
                 command.ExecuteNonQuery();
             }
 
@@ -182,13 +258,13 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    /// <summary>Streams every stored row to <paramref name="load"/>; vectors are checked against <paramref name="dimension"/>.</summary>
-    public void ReadAll(int dimension, Action<string, ReadOnlySpan<float>, string> load) =>
-        Read("SELECT id, vector, metadata, slot FROM records;", null, dimension, load);
+    /// <summary>Streams every stored row (id, slot, vector, metadata) to <paramref name="load"/>.</summary>
+    public void ReadAll(Action<string, long, ReadOnlySpan<float>, string> load) =>
+        Read("SELECT id, metadata, slot FROM rows;", null, load);
 
     /// <summary>Rows written by batches after <paramref name="afterSequence"/>.</summary>
-    public void ReadChangedSince(long afterSequence, int dimension, Action<string, ReadOnlySpan<float>, string> load) =>
-        Read("SELECT id, vector, metadata, slot FROM records WHERE seq > $after;", afterSequence, dimension, load);
+    public void ReadChangedSince(long afterSequence, Action<string, long, ReadOnlySpan<float>, string> load) =>
+        Read("SELECT id, metadata, slot FROM rows WHERE seq > $after;", afterSequence, load);
 
     /// <summary>Ids deleted after <paramref name="afterSequence"/> (and not written again since).</summary>
     public List<string> ReadDeletedSince(long afterSequence)
@@ -207,7 +283,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM records;";
+            command.CommandText = "SELECT count(*) FROM rows;";
             return (long)command.ExecuteScalar()!;
         }
     }
@@ -225,12 +301,15 @@ internal sealed class LocalVectorDatabase : IDisposable
     }
 
     /// <summary>
-    /// Inserts or replaces every row: the vectors go to the segment and are fsynced, then one transaction
-    /// records the rows with their slots, so the batch is durable or absent. Returns the batch's sequence.
+    /// Inserts every row (ids distinct within the batch): the vectors go to the segment and are fsynced,
+    /// then one transaction deletes the rows in <paramref name="replacedSlots"/> (the earlier writes of
+    /// these ids) and records the new ones with their slots, so the batch is durable or absent. Returns
+    /// the batch's sequence and the first row's slot (row i has the i-th slot after it).
     /// </summary>
     /// <param name="rows">The rows, in slot order.</param>
     /// <param name="vectors">Their unit vectors, row after row.</param>
-    public long Upsert(IReadOnlyList<LocalVectorStore.PreparedRow> rows, ReadOnlySpan<float> vectors)
+    /// <param name="replacedSlots">Slots of the rows these replace.</param>
+    public (long Sequence, long FirstSlot) Upsert(IReadOnlyList<LocalVectorStore.PreparedRow> rows, ReadOnlySpan<float> vectors, IReadOnlyList<long> replacedSlots)
     {
         lock (_gate)
         {
@@ -245,7 +324,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             var slots = first + rows.Count;
             try
             {
-                return UpsertRows(rows, segment, first, slots);
+                return (UpsertRows(rows, replacedSlots, segment, first, slots), first);
             }
             catch
             {
@@ -264,8 +343,8 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    /// <summary>Deletes the rows and leaves a tombstone per id, in one transaction. Returns the batch's sequence.</summary>
-    public long Delete(IEnumerable<string> ids)
+    /// <summary>Deletes the rows (by the slots memory holds for them) and leaves a tombstone per id, in one transaction. Returns the batch's sequence.</summary>
+    public long Delete(IEnumerable<(string Id, long Slot)> rows)
     {
         lock (_gate)
         {
@@ -274,38 +353,20 @@ internal sealed class LocalVectorDatabase : IDisposable
             using var command = _connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = """
-                DELETE FROM records WHERE id = $id;
+                DELETE FROM rows WHERE slot = $slot;
                 INSERT INTO tombstones (id, seq) VALUES ($id, $seq) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq;
                 """;
             var id = command.Parameters.Add("$id", SqliteType.Text);
+            var slot = command.Parameters.Add("$slot", SqliteType.Integer);
             command.Parameters.AddWithValue("$seq", sequence);
-            foreach (var value in ids)
+            foreach (var row in rows)
             {
-                id.Value = value;
+                (id.Value, slot.Value) = (row.Id, row.Slot);
                 command.ExecuteNonQuery();
             }
 
             transaction.Commit();
             return sequence;
-        }
-    }
-
-    /// <summary>Ids after <paramref name="after"/> in SQLite's BINARY (byte-wise UTF-8) order, which the primary key index serves directly.</summary>
-    public List<string> ListIds(string? after, int limit)
-    {
-        lock (_gate)
-        {
-            using var command = _connection.CreateCommand();
-            command.CommandText = after is null
-                ? "SELECT id FROM records ORDER BY id LIMIT $limit;"
-                : "SELECT id FROM records WHERE id > $after ORDER BY id LIMIT $limit;";
-            command.Parameters.AddWithValue("$limit", limit);
-            if (after is not null)
-            {
-                command.Parameters.AddWithValue("$after", after);
-            }
-
-            return ReadIds(command, Math.Min(limit, 1024));
         }
     }
 
@@ -330,10 +391,23 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    private long UpsertRows(IReadOnlyList<LocalVectorStore.PreparedRow> rows, LocalVectorSegment segment, long first, long slots)
+    private long UpsertRows(IReadOnlyList<LocalVectorStore.PreparedRow> rows, IReadOnlyList<long> replacedSlots, LocalVectorSegment segment, long first, long slots)
     {
         using var transaction = _connection.BeginTransaction();
         var sequence = NextSequence(transaction, slots);
+        if (replacedSlots.Count > 0)
+        {
+            using var replace = _connection.CreateCommand();
+            replace.Transaction = transaction;
+            replace.CommandText = "DELETE FROM rows WHERE slot = $slot;";
+            var slot = replace.Parameters.Add("$slot", SqliteType.Integer);
+            foreach (var replaced in replacedSlots)
+            {
+                slot.Value = replaced;
+                replace.ExecuteNonQuery();
+            }
+        }
+
         // Rows go in groups of up to RowsPerInsert per statement: one call into SQLite per group instead
         // of per row, which was most of the managed cost of a bulk fill.
         using var full = InsertCommand(transaction, Math.Min(RowsPerInsert, rows.Count), sequence);
@@ -378,21 +452,19 @@ internal sealed class LocalVectorDatabase : IDisposable
     {
         var command = _connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new System.Text.StringBuilder("INSERT INTO records (id, vector, metadata, seq, slot) VALUES ");
+        var sql = new System.Text.StringBuilder("INSERT INTO rows (slot, id, metadata, seq) VALUES ");
         var ids = new SqliteParameter[rows];
         var slots = new SqliteParameter[rows];
         var metadata = new SqliteParameter[rows];
         for (var r = 0; r < rows; r++)
         {
-            // The vector column stays for rows from before the segment; new rows leave it empty.
-            sql.Append(r == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"($i{r}, X'', $m{r}, $seq, $s{r})");
+            sql.Append(r == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"($s{r}, $i{r}, $m{r}, $seq)");
             ids[r] = command.Parameters.Add($"$i{r}", SqliteType.Text);
             slots[r] = command.Parameters.Add($"$s{r}", SqliteType.Integer);
             metadata[r] = command.Parameters.Add($"$m{r}", SqliteType.Text);
         }
 
-        // A later row with the same id as an earlier one in the statement updates it, as separate statements would.
-        sql.Append(" ON CONFLICT (id) DO UPDATE SET vector = excluded.vector, metadata = excluded.metadata, seq = excluded.seq, slot = excluded.slot;");
+        sql.Append(';');
         command.Parameters.AddWithValue("$seq", sequence);
         command.CommandText = sql.ToString();
         return new InsertStatement(command, rows, ids, slots, metadata);
@@ -421,10 +493,11 @@ internal sealed class LocalVectorDatabase : IDisposable
             : throw new InvalidOperationException($"{Path} has no collection row; call EnsureCollectionAsync first.");
     }
 
-    private void Read(string sql, long? afterSequence, int dimension, Action<string, ReadOnlySpan<float>, string> load)
+    private void Read(string sql, long? afterSequence, Action<string, long, ReadOnlySpan<float>, string> load)
     {
         lock (_gate)
         {
+            var segment = _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open.");
             using var command = _connection.CreateCommand();
             command.CommandText = sql;
             if (afterSequence is { } after)
@@ -432,29 +505,13 @@ internal sealed class LocalVectorDatabase : IDisposable
                 command.Parameters.AddWithValue("$after", after);
             }
 
-            var expected = dimension * sizeof(float);
-            var buffer = new byte[expected];
+            var vector = new float[segment.Dimension];
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                var id = reader.GetString(0);
-                var slot = reader.GetInt64(3);
-                if (slot >= 0)
-                {
-                    var segment = _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open.");
-                    segment.Read(slot, MemoryMarshal.Cast<byte, float>(buffer.AsSpan()));
-                    load(id, MemoryMarshal.Cast<byte, float>(buffer), reader.GetString(2));
-                    continue;
-                }
-
-                var length = reader.GetBytes(1, 0, null, 0, 0);
-                if (length != expected)
-                {
-                    throw new InvalidDataException($"Record '{id}' in {Path} has {length / sizeof(float)} dimensions; the collection has {dimension}.");
-                }
-
-                reader.GetBytes(1, 0, buffer, 0, expected);
-                load(id, MemoryMarshal.Cast<byte, float>(buffer), reader.GetString(2));
+                var slot = reader.GetInt64(2);
+                segment.Read(slot, vector);
+                load(reader.GetString(0), slot, vector, reader.GetString(1));
             }
         }
     }

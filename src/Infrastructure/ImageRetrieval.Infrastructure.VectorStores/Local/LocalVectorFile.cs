@@ -21,14 +21,15 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 /// writer scanned codes, their parameters and every row's codes (a reopen then does not quantize a
 /// million rows again; kind 1: int8, a scale per dimension; kind 2: 4-bit, a mean and a step per
 /// dimension, <see cref="Int4Dot"/> layout; a reader of another kind skips them), then per row: id length, id UTF-8, metadata length, metadata UTF-8,
-/// and the 16-byte filter signature. A reader parses the records section on a second core while it
+/// the 16-byte filter signature and the row's slot in the vector segment (version 3; a version 2 file
+/// has no slots and is rebuilt from SQLite once). A reader parses the records section on a second core while it
 /// reads the vectors: building the id map is CPU work, copying vectors is memory work.
 /// </remarks>
 internal static class LocalVectorFile
 {
     private const int HeaderSize = 4096;
     private const int HeaderHashed = 96;
-    private const int Version = 2;
+    private const int Version = 3;
     private const int ReadBlock = 8 << 20;
     private static ReadOnlySpan<byte> Magic => "IRVECS01"u8;
 
@@ -47,7 +48,7 @@ internal static class LocalVectorFile
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 0))
         {
             stream.Position = HeaderSize;
-            index.ForEachChunk((vectors, _, _, _, _) =>
+            index.ForEachChunk((vectors, _, _, _, _, _) =>
             {
                 var bytes = MemoryMarshal.AsBytes(vectors.Span);
                 vectorsHash.Append(bytes);
@@ -59,7 +60,7 @@ internal static class LocalVectorFile
                 var scaleBytes = MemoryMarshal.AsBytes(scales.Span);
                 codesHash.Append(scaleBytes);
                 stream.Write(scaleBytes);
-                index.ForEachChunk((_, codes, _, _, _) =>
+                index.ForEachChunk((_, codes, _, _, _, _) =>
                 {
                     var bytes = MemoryMarshal.AsBytes(codes.Span);
                     codesHash.Append(bytes);
@@ -68,11 +69,11 @@ internal static class LocalVectorFile
             }
 
             var buffer = new ArrayBufferWriter<byte>(ReadBlock + 4096);
-            index.ForEachChunk((_, _, ids, metadata, signatures) =>
+            index.ForEachChunk((_, _, ids, metadata, signatures, slots) =>
             {
                 for (var i = 0; i < ids.Length; i++)
                 {
-                    WriteRecord(buffer, ids.Span[i], metadata.Span[i], signatures.Span[i]);
+                    WriteRecord(buffer, ids.Span[i], metadata.Span[i], signatures.Span[i], slots.Span[i]);
                     if (buffer.WrittenCount >= ReadBlock)
                     {
                         recordsHash.Append(buffer.WrittenSpan);
@@ -265,10 +266,10 @@ internal static class LocalVectorFile
         _ => 0,
     };
 
-    private static void WriteRecord(ArrayBufferWriter<byte> buffer, string id, byte[] metadata, FilterSignature signature)
+    private static void WriteRecord(ArrayBufferWriter<byte> buffer, string id, byte[] metadata, FilterSignature signature, long slot)
     {
         var idBytes = Encoding.UTF8.GetByteCount(id);
-        var span = buffer.GetSpan(4 + idBytes + 4 + metadata.Length + 16);
+        var span = buffer.GetSpan(4 + idBytes + 4 + metadata.Length + 16 + 8);
         BinaryPrimitives.WriteInt32LittleEndian(span, idBytes);
         Encoding.UTF8.GetBytes(id, span[4..]);
         var at = 4 + idBytes;
@@ -277,7 +278,8 @@ internal static class LocalVectorFile
         at += 4 + metadata.Length;
         BinaryPrimitives.WriteUInt64LittleEndian(span[at..], signature.Low);
         BinaryPrimitives.WriteUInt64LittleEndian(span[(at + 8)..], signature.High);
-        buffer.Advance(at + 16);
+        BinaryPrimitives.WriteInt64LittleEndian(span[(at + 16)..], slot);
+        buffer.Advance(at + 24);
     }
 
     /// <summary>Parses the records section in blocks; a record never straddles the end of the section.</summary>
@@ -307,7 +309,7 @@ internal static class LocalVectorFile
             while (row < rows)
             {
                 var available = buffer.AsSpan(consumed, filled - consumed);
-                if (!TryParseRecord(available, out var size, out var id, out var metadata, out var signature))
+                if (!TryParseRecord(available, out var size, out var id, out var metadata, out var signature, out var slot))
                 {
                     // Move the partial record to the front and read more.
                     available.CopyTo(buffer);
@@ -335,7 +337,7 @@ internal static class LocalVectorFile
                     continue;
                 }
 
-                index.SetLoaded(row++, id, metadata, signature);
+                index.SetLoaded(row++, id, slot, metadata, signature);
                 consumed += size;
             }
 
@@ -350,9 +352,10 @@ internal static class LocalVectorFile
         }
     }
 
-    private static bool TryParseRecord(ReadOnlySpan<byte> span, out int size, out string id, out byte[] metadata, out FilterSignature signature)
+    private static bool TryParseRecord(ReadOnlySpan<byte> span, out int size, out string id, out byte[] metadata, out FilterSignature signature, out long slot)
     {
         size = 0;
+        slot = -1;
         id = "";
         metadata = [];
         signature = default;
@@ -378,7 +381,7 @@ internal static class LocalVectorFile
             throw new InvalidDataException("bad metadata length");
         }
 
-        size = 4 + idLength + 4 + metadataLength + 16;
+        size = 4 + idLength + 4 + metadataLength + 16 + 8;
         if (span.Length < size)
         {
             return false;
@@ -389,6 +392,12 @@ internal static class LocalVectorFile
         metadata = json.SequenceEqual(MetadataJson.Empty) ? MetadataJson.Empty : json.ToArray();
         var at = 8 + idLength + metadataLength;
         signature = new FilterSignature(BinaryPrimitives.ReadUInt64LittleEndian(span[at..]), BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 8)..]));
+        slot = BinaryPrimitives.ReadInt64LittleEndian(span[(at + 16)..]);
+        if (slot < 0)
+        {
+            throw new InvalidDataException("bad vector slot");
+        }
+
         return true;
     }
 

@@ -47,6 +47,8 @@ internal sealed class LocalVectorIndex
     private const int InitialCapacity = 64;
 
     private readonly Dictionary<string, int> _rowById;
+    private readonly Lock _sortedGate = new();
+    private SortedSet<string>? _sortedIds;
     private readonly List<Chunk> _chunks = [];
     private readonly bool _quantized;
     private readonly bool _int4;
@@ -110,20 +112,22 @@ internal sealed class LocalVectorIndex
 
     public bool Contains(string id) => _rowById.ContainsKey(id);
 
-    /// <summary>Inserts or replaces; <paramref name="unitVector"/> must already be L2-normalised.</summary>
-    public void Upsert(string id, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature)
+    /// <summary>Inserts or replaces; <paramref name="unitVector"/> must already be L2-normalised; <paramref name="slot"/> is its place in the vector segment.</summary>
+    public void Upsert(string id, long slot, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature)
     {
         // Room first, so a failure to grow leaves no id in the map without its row; one hash lookup for both cases.
         EnsureCapacity(Count + 1);
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_rowById, id, out var exists);
+        ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_rowById, id, out var exists);
         if (!exists)
         {
-            slot = Count++;
+            entry = Count++;
+            _sortedIds?.Add(id);
         }
 
-        var row = slot;
+        var row = entry;
         var (chunk, offset) = Locate(row);
         chunk.Ids[offset] = id;
+        chunk.Slots[offset] = slot;
         chunk.Metadata[offset] = metadata;
         chunk.Signatures[offset] = signature;
         unitVector.CopyTo(chunk.Vector(offset, Dimension));
@@ -148,6 +152,7 @@ internal sealed class LocalVectorIndex
             return false;
         }
 
+        _sortedIds?.Remove(id);
         var last = Count - 1;
         var (lastChunk, lastOffset) = Locate(last);
         if (row != last)
@@ -160,6 +165,7 @@ internal sealed class LocalVectorIndex
             }
 
             chunk.Ids[offset] = lastChunk.Ids[lastOffset];
+            chunk.Slots[offset] = lastChunk.Slots[lastOffset];
             chunk.Metadata[offset] = lastChunk.Metadata[lastOffset];
             chunk.Signatures[offset] = lastChunk.Signatures[lastOffset];
             _rowById[chunk.Ids[offset]] = row;
@@ -169,6 +175,55 @@ internal sealed class LocalVectorIndex
         lastChunk.Metadata[lastOffset] = null!;
         Count = last;
         return true;
+    }
+
+    /// <summary>The vector segment slot of <paramref name="id"/>'s row, or -1 when there is none.</summary>
+    public long SlotOf(string id)
+    {
+        if (!_rowById.TryGetValue(id, out var row))
+        {
+            return -1;
+        }
+
+        var (chunk, offset) = Locate(row);
+        return chunk.Slots[offset];
+    }
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> ids after <paramref name="after"/> in SQLite's BINARY (UTF-8 byte)
+    /// order, which listing has always used. The sorted set is built on the first listing (a fill or a
+    /// reopen that never lists does not pay for it) and kept up to date by writes from then on.
+    /// Safe beside other readers: building it is serialised, writers hold the store's exclusive lock.
+    /// </summary>
+    public List<string> ListIds(string? after, int limit)
+    {
+        SortedSet<string> sorted;
+        lock (_sortedGate)
+        {
+            sorted = _sortedIds ??= new SortedSet<string>(_rowById.Keys, Utf8Order.Instance);
+        }
+
+        var ids = new List<string>(Math.Min(limit, 1024));
+        if (sorted.Count == 0 || (after is not null && Utf8Order.Instance.Compare(after, sorted.Max!) >= 0))
+        {
+            return ids;
+        }
+
+        foreach (var id in after is null ? sorted : sorted.GetViewBetween(after, sorted.Max!))
+        {
+            if (after is not null && id == after)
+            {
+                continue;
+            }
+
+            ids.Add(id);
+            if (ids.Count == limit)
+            {
+                break;
+            }
+        }
+
+        return ids;
     }
 
     public VectorRecord? Get(string id, bool includeVector)
@@ -649,7 +704,7 @@ internal sealed class LocalVectorIndex
     }
 
     /// <summary>Sets the id and metadata of a row made by <see cref="AppendVectors"/>; a repeated id means the source is corrupt.</summary>
-    internal void SetLoaded(int row, string id, byte[] metadata, FilterSignature signature)
+    internal void SetLoaded(int row, string id, long slot, byte[] metadata, FilterSignature signature)
     {
         if (!_rowById.TryAdd(id, row))
         {
@@ -658,6 +713,7 @@ internal sealed class LocalVectorIndex
 
         var (chunk, offset) = Locate(row);
         chunk.Ids[offset] = id;
+        chunk.Slots[offset] = slot;
         chunk.Metadata[offset] = metadata;
         chunk.Signatures[offset] = signature;
     }
@@ -732,7 +788,7 @@ internal sealed class LocalVectorIndex
         : _int4 ? ([.. _means, .. _scales], _calibratedRows) : (_scales, _calibratedRows);
 
     /// <summary>Visits every row in row order (for writing the vector file); codes are empty without them.</summary>
-    internal void ForEachChunk(Action<ReadOnlyMemory<float>, ReadOnlyMemory<sbyte>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>> visit)
+    internal void ForEachChunk(Action<ReadOnlyMemory<float>, ReadOnlyMemory<sbyte>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>, ReadOnlyMemory<long>> visit)
     {
         for (var c = 0; c < _chunks.Count; c++)
         {
@@ -744,7 +800,7 @@ internal sealed class LocalVectorIndex
 
             var chunk = _chunks[c];
             var codes = UsesCodes && chunk.Codes is { } all ? all.AsMemory(0, rows * _codeStride) : ReadOnlyMemory<sbyte>.Empty;
-            visit(chunk.Vectors.AsMemory(0, rows * Dimension), codes, chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows));
+            visit(chunk.Vectors.AsMemory(0, rows * Dimension), codes, chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows), chunk.Slots.AsMemory(0, rows));
         }
     }
 
@@ -796,6 +852,7 @@ internal sealed class LocalVectorIndex
             Vectors = GC.AllocateUninitializedArray<float>(capacity * dimension);
             Codes = codeStride > 0 ? GC.AllocateUninitializedArray<sbyte>(capacity * codeStride) : null;
             Ids = new string[capacity];
+            Slots = new long[capacity];
             Metadata = new byte[capacity][];
             Signatures = new FilterSignature[capacity];
         }
@@ -805,6 +862,8 @@ internal sealed class LocalVectorIndex
         public sbyte[]? Codes { get; set; }
 
         public string[] Ids { get; private set; }
+
+        public long[] Slots { get; private set; }
 
         public byte[][] Metadata { get; private set; }
 
@@ -829,6 +888,9 @@ internal sealed class LocalVectorIndex
             var ids = Ids;
             Array.Resize(ref ids, capacity);
             Ids = ids;
+            var slots = Slots;
+            Array.Resize(ref slots, capacity);
+            Slots = slots;
             var metadata = Metadata;
             Array.Resize(ref metadata, capacity);
             Metadata = metadata;
@@ -980,6 +1042,30 @@ internal sealed class LocalVectorIndex
     }
 
     private readonly record struct Candidate(float Score, string Id);
+
+    /// <summary>
+    /// UTF-8 byte order of strings, as SQLite's BINARY collation sorts them: UTF-16 ordinal order except
+    /// that surrogates (U+D800-DFFF, i.e. code points past U+FFFF) sort after U+E000-FFFF.
+    /// </summary>
+    internal sealed class Utf8Order : IComparer<string>
+    {
+        public static readonly Utf8Order Instance = new();
+
+        public int Compare(string? x, string? y)
+        {
+            var a = x.AsSpan();
+            var b = y.AsSpan();
+            var at = a.CommonPrefixLength(b);
+            if (at == a.Length || at == b.Length)
+            {
+                return a.Length.CompareTo(b.Length);
+            }
+
+            return Rank(a[at]).CompareTo(Rank(b[at]));
+        }
+
+        private static int Rank(char c) => c < 0xD800 ? c : c < 0xE000 ? c + 0x2000 : c - 0x800;
+    }
 
     /// <summary>Orders worse candidates first: lower score, then (for equal scores) the larger id.</summary>
     private sealed class WorstFirst : IComparer<Candidate>

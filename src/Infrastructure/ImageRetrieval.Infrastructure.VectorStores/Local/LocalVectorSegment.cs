@@ -86,10 +86,11 @@ internal sealed class LocalVectorSegment : IDisposable
     }
 
     /// <summary>
-    /// Writes <paramref name="vectors"/> (whole rows) after the committed slots and fsyncs them; returns
-    /// the first slot. Nothing is committed until <see cref="Commit"/>.
+    /// Writes <paramref name="vectors"/> (whole rows) from slot <paramref name="first"/> (the committed
+    /// count when null) on and, unless told not to, fsyncs them; returns the first slot. Nothing is
+    /// committed until <see cref="Commit"/>.
     /// </summary>
-    public long Stage(ReadOnlySpan<float> vectors)
+    public long Stage(ReadOnlySpan<float> vectors, long? first = null, bool flush = true)
     {
         var bytes = MemoryMarshal.AsBytes(vectors);
         if (bytes.Length % _rowBytes != 0)
@@ -97,11 +98,22 @@ internal sealed class LocalVectorSegment : IDisposable
             throw new ArgumentException("Whole rows only.", nameof(vectors));
         }
 
-        var first = Committed;
-        RandomAccess.Write(_handle, bytes, HeaderSize + (first * _rowBytes));
-        RandomAccess.FlushToDisk(_handle);
-        return first;
+        var at = first ?? Committed;
+        if (at < Committed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), "Committed slots are never written again.");
+        }
+
+        RandomAccess.Write(_handle, bytes, HeaderSize + (at * _rowBytes));
+        if (flush)
+        {
+            Flush();
+        }
+
+        return at;
     }
+
+    public void Flush() => RandomAccess.FlushToDisk(_handle);
 
     /// <summary>After the SQLite commit that names slots up to <paramref name="slots"/>.</summary>
     public void Commit(long slots) => Committed = slots;

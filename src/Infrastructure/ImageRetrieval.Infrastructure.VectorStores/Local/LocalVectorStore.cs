@@ -151,14 +151,24 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         {
             var index = RequireIndex();
             VectorRecordBatch.Validate(records, index.Dimension, _collection);
-            var vectors = BatchBuffer(records.Count * index.Dimension);
-            var rows = Prepare(records, vectors, index.Dimension);
-            _sequence = Durable(() => database.Upsert(rows, vectors.AsSpan(0, records.Count * index.Dimension)));
+            var dimension = index.Dimension;
+            var vectors = BatchBuffer(records.Count * dimension);
+            var rows = LastWriteOfEachId(Prepare(records, vectors, dimension), vectors, dimension);
+            var replaced = new List<long>();
+            foreach (var row in rows)
+            {
+                if (index.SlotOf(row.Id) is var slot and >= 0)
+                {
+                    replaced.Add(slot);
+                }
+            }
+
+            (_sequence, var first) = Durable(() => database.Upsert(rows, vectors.AsSpan(0, rows.Length * dimension), replaced));
 
             // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
             for (var i = 0; i < rows.Length; i++)
             {
-                index.Upsert(rows[i].Id, vectors.AsSpan(i * index.Dimension, index.Dimension), rows[i].MetadataBytes, rows[i].Signature);
+                index.Upsert(rows[i].Id, first + i, vectors.AsSpan(i * dimension, dimension), rows[i].MetadataBytes, rows[i].Signature);
             }
         }, cancellationToken);
     }
@@ -173,7 +183,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 return;
             }
 
-            _sequence = Durable(() => database.Delete(present));
+            _sequence = Durable(() => database.Delete(present.Select(id => (id, index.SlotOf(id))).ToList()));
             foreach (var id in present)
             {
                 index.Remove(id);
@@ -270,7 +280,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             }
 
             // One extra id says whether another page exists, so the last page carries no cursor.
-            var ids = Durable(() => database.ListIds(after, limit + 1));
+            var ids = index.ListIds(after, limit + 1);
             var more = ids.Count > limit;
             var items = new List<VectorRecord>(Math.Min(ids.Count, limit));
             foreach (var id in ids.Take(limit))
@@ -509,10 +519,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 replayed++;
             }
 
-            Durable(() => database.ReadChangedSince(snapshotSequence, dimension, (id, vector, metadata) =>
+            Durable(() => database.ReadChangedSince(snapshotSequence, (id, slot, vector, metadata) =>
             {
                 var bytes = MetadataJson.FromStoredText(metadata);
-                loaded.Upsert(id, vector, bytes, MetadataJson.Signature(bytes));
+                loaded.Upsert(id, slot, vector, bytes, MetadataJson.Signature(bytes));
                 replayed++;
             }));
         }
@@ -545,10 +555,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
 
         var rebuilt = NewIndex(dimension, (int)Math.Min(stored, int.MaxValue));
-        Durable(() => database.ReadAll(dimension, (id, vector, metadata) =>
+        Durable(() => database.ReadAll((id, slot, vector, metadata) =>
         {
             var bytes = MetadataJson.FromStoredText(metadata);
-            rebuilt.Upsert(id, vector, bytes, MetadataJson.Signature(bytes));
+            rebuilt.Upsert(id, slot, vector, bytes, MetadataJson.Signature(bytes));
         }));
         rebuilt.FinishLoad();
         LoadedFrom = stored == 0 && reason == "missing" ? "empty" : $"rebuild: {reason}";
@@ -623,6 +633,37 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         {
             throw new StoreUnavailableException(Name, $"{_path}: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// A batch that writes an id twice keeps its last write (as separate batches would): SQLite rows are
+    /// keyed by slot, so two rows of one id must never both be inserted. Rare, so the common case only
+    /// pays for the check; the kept rows' vectors are moved down to stay row after row.
+    /// </summary>
+    private static PreparedRow[] LastWriteOfEachId(PreparedRow[] rows, float[] vectors, int dimension)
+    {
+        var last = new Dictionary<string, int>(rows.Length, StringComparer.Ordinal);
+        for (var i = 0; i < rows.Length; i++)
+        {
+            last[rows[i].Id] = i;
+        }
+
+        if (last.Count == rows.Length)
+        {
+            return rows;
+        }
+
+        var kept = new List<PreparedRow>(last.Count);
+        for (var i = 0; i < rows.Length; i++)
+        {
+            if (last[rows[i].Id] == i)
+            {
+                vectors.AsSpan(i * dimension, dimension).CopyTo(vectors.AsSpan(kept.Count * dimension));
+                kept.Add(rows[i]);
+            }
+        }
+
+        return [.. kept];
     }
 
     /// <summary>
