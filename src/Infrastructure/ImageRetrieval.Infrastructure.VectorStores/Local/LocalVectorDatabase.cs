@@ -510,6 +510,14 @@ internal sealed class LocalVectorDatabase : IDisposable
             while (reader.Read())
             {
                 var slot = reader.GetInt64(2);
+                if (slot >= segment.Committed)
+                {
+                    // Another process (the owner) committed rows after this one read the slot count (a
+                    // re-index reads the active collection beside the service): a row SQLite shows has its
+                    // vector fsynced in the segment, so the count is read again rather than refused.
+                    segment.Commit(Math.Max(segment.Committed, ReadState()?.Slots ?? 0));
+                }
+
                 segment.Read(slot, vector);
                 load(reader.GetString(0), slot, vector, reader.GetString(1));
             }
