@@ -1,7 +1,6 @@
 using System.Globalization;
 using ImageRetrieval.Embedding.Inference;
 using ImageRetrieval.Embedding.Preprocessing;
-using ImageRetrieval.SharedKernel;
 using Microsoft.Extensions.Options;
 using NetVips;
 
@@ -17,8 +16,6 @@ namespace ImageRetrieval.UnitTests.Embedding.Preprocessing;
 /// </summary>
 public sealed class DecodePriorityTests
 {
-    private static readonly ImageDecoder Decoder = new(Options.Create(new ImageLimitsOptions()));
-
     // Noise does not compress: decoding this 12 MP noise JPEG took ~200 ms of CPU on this project's
     // 2-core machine, and the calling thread's own share when libvips' pool did the decoding was ~12 ms.
     private static readonly Lazy<byte[]> HeavyJpeg = new(() =>
@@ -56,7 +53,7 @@ public sealed class DecodePriorityTests
     private static (int Nice, TimeSpan OwnCpu) DecodeHere()
     {
         var before = ThreadCpu();
-        using var rgb = Decoder.Decode(HeavyJpeg.Value);
+        using var rgb = TestDecoder.Default.Decode(HeavyJpeg.Value);
         Assert.Equal(4000 * 3000 * 3, rgb.Pixels.Length);
         return (Nice(), ThreadCpu() - before);
     }
