@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Tests;
 
 namespace ImageRetrieval.AdapterTests;
 
@@ -114,7 +115,7 @@ public abstract class VectorStoreContractTests<TFixture> : IClassFixture<TFixtur
         Assert.Equal(["near", "diagonal", "side"], hits.Select(h => h.Record.Id));
         foreach (var hit in hits)
         {
-            Assert.Equal(Cosine(query, vectors[hit.Record.Id]), hit.Score, Tolerance);
+            Assert.Equal(ExactCosine.Of(query, vectors[hit.Record.Id]), hit.Score, Tolerance);
         }
     }
 
@@ -130,7 +131,7 @@ public abstract class VectorStoreContractTests<TFixture> : IClassFixture<TFixtur
         var hits = await store.QueryAsync(new VectorQuery(query, TopK: 100), Ct);
 
         Assert.Equal(["near", "diagonal", "side", "opposite"], hits.Select(h => h.Record.Id));
-        Assert.Equal(-Cosine(query, vectors["near"]), hits[^1].Score, Tolerance);
+        Assert.Equal(-ExactCosine.Of(query, vectors["near"]), hits[^1].Score, Tolerance);
     }
 
     [SkippableFact]
@@ -397,19 +398,6 @@ public abstract class VectorStoreContractTests<TFixture> : IClassFixture<TFixtur
 
     protected static MetadataFilter Filter(params (string Field, object[] Values)[] conditions) =>
         new(conditions.Select(c => new FieldCondition(c.Field, c.Values.Select(v => JsonSerializer.SerializeToElement(v)).ToList())).ToList());
-
-    protected static float Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-
-        return (float)(dot / Math.Sqrt(na * nb));
-    }
 
     protected static void AssertVector(float[] expected, ReadOnlyMemory<float> actual)
     {

@@ -1,6 +1,7 @@
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text;
+using ImageRetrieval.Tests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -253,7 +254,7 @@ public sealed class FakePineconeServer : FakeProviderServer
                 var includeMetadata = body["includeMetadata"]?.GetValue<bool>() ?? false;
                 var matches = ns.Indexed
                     .Where(v => filter is null || FilterMatches(filter, v.Value.Metadata))
-                    .Select(v => (v.Key, v.Value, Score: Cosine(query, v.Value.Values)))
+                    .Select(v => (v.Key, v.Value, Score: ExactCosine.Of(query, v.Value.Values)))
                     .OrderByDescending(m => m.Score)
                     .Take(body["topK"]!.GetValue<int>())
                     .Select(m =>
@@ -424,19 +425,6 @@ public sealed class FakePineconeServer : FakeProviderServer
             ns.Pending[0].Apply(ns.Indexed);
             ns.Pending.RemoveAt(0);
         }
-    }
-
-    private static float Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-
-        return (float)(dot / Math.Sqrt(na * nb));
     }
 
     /// <summary>"Metadata filtering": $eq, $ne, $in, $nin, $and, $or; a list field matches when any element does.</summary>
