@@ -34,6 +34,49 @@ public sealed class ResizeWindowTests
         }
     }
 
+    [Fact]
+    public void Given_random_sizes_and_filters_When_the_rows_are_resized_in_parts_Then_the_bytes_equal_one_whole_run()
+    {
+        var random = new Random(20261202);
+        for (var trial = 0; trial < 200; trial++)
+        {
+            var (width, height) = (random.Next(1, 90), random.Next(1, 90));
+            var (outWidth, outHeight) = (random.Next(1, 70), random.Next(1, 70));
+            var filter = (ResampleFilter)random.Next(0, 6);
+            var pixels = new byte[width * height * 3];
+            random.NextBytes(pixels);
+            var plan = ResizePlan.Create(width, height, outWidth, outHeight, filter, new PixelWindow(0, 0, outWidth, outHeight));
+            var whole = plan.Execute(pixels, new PixelWindow(0, 0, width, height));
+
+            // Uneven cuts, one of them possibly empty, in an order other than top to bottom.
+            var cuts = new[] { 0, random.Next(0, outHeight + 1), random.Next(0, outHeight + 1), outHeight }.Order().ToArray();
+            var parts = new byte[plan.OutputLength];
+            foreach (var i in new[] { 2, 0, 1 })
+            {
+                plan.Execute(pixels, new PixelWindow(0, 0, width, height), parts, cuts[i], cuts[i + 1]);
+            }
+
+            Assert.True(whole.AsSpan().SequenceEqual(parts), $"{width}x{height} -> {outWidth}x{outHeight} {filter}, cuts {string.Join(',', cuts)}");
+        }
+    }
+
+    [Theory]
+    [InlineData("vit-tiny-crop")]
+    [InlineData("vit-tiny")]
+    public void Given_real_photos_When_the_resize_runs_on_several_threads_Then_the_tensor_is_identical(string modelName)
+    {
+        var writer = new PixelTensorWriter(PreprocessorConfig.Load(Path.Combine(RepositoryPaths.Model(modelName), "preprocessor_config.json")));
+        foreach (var photo in Directory.GetFiles(RepositoryPaths.Photos).Where(f => f.EndsWith(".jpg", StringComparison.Ordinal)))
+        {
+            using var rgb = TestDecoder.Default.Decode(File.ReadAllBytes(photo), writer);
+            var one = new float[writer.Length];
+            var several = new float[writer.Length];
+            writer.Write(rgb, one);
+            writer.Write(rgb, several, parallelism: 3);
+            Assert.True(one.AsSpan().SequenceEqual(several), Path.GetFileName(photo));
+        }
+    }
+
     [Theory]
     [InlineData("vit-tiny-crop")]
     [InlineData("vit-tiny")]

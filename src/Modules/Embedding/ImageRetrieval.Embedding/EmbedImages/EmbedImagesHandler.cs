@@ -67,7 +67,8 @@ internal sealed class EmbedImagesHandler(
         activity?.SetTag("image.width", rgb.SourceWidth);
         activity?.SetTag("image.height", rgb.SourceHeight);
         activity?.SetTag("image.decoded_width", rgb.Width);
-        model.Writer.Write(rgb, pixels);
+        // A query's resize may use every core; bulk images stay on their own niced thread.
+        model.Writer.Write(rgb, pixels, priority == EmbeddingPriority.Bulk ? 1 : Environment.ProcessorCount);
         metrics.PreprocessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
             new KeyValuePair<string, object?>("priority", priority == EmbeddingPriority.Bulk ? "bulk" : "interactive"));
         return new DecodedImageInfo(rgb.ContentType, rgb.SourceWidth, rgb.SourceHeight);

@@ -117,8 +117,19 @@ internal sealed class ResizePlan
     }
 
     /// <summary>As <see cref="Execute(ReadOnlySpan{byte}, PixelWindow)"/>, into the first <see cref="OutputLength"/> bytes of <paramref name="output"/> (e.g. a pooled buffer).</summary>
-    public void Execute(ReadOnlySpan<byte> rgb, PixelWindow region, Span<byte> output)
+    public void Execute(ReadOnlySpan<byte> rgb, PixelWindow region, Span<byte> output) => Execute(rgb, region, output, 0, Output.Height);
+
+    /// <summary>
+    /// Output rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) only, into their place in
+    /// <paramref name="output"/>: disjoint row ranges can run on different threads, each computing the
+    /// horizontal rows its vertical taps read (the few a boundary shares are computed on both sides), and
+    /// together give exactly the bytes of one whole run.
+    /// </summary>
+    public void Execute(ReadOnlySpan<byte> rgb, PixelWindow region, Span<byte> output, int firstRow, int endRow)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(endRow, Output.Height);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstRow, endRow);
         if (!region.Contains(Source) || rgb.Length < (long)region.Width * region.Height * Channels)
         {
             throw new ArgumentException($"The pixels cover {region}; the plan needs {Source}.", nameof(rgb));
@@ -127,7 +138,7 @@ internal sealed class ResizePlan
         ArgumentOutOfRangeException.ThrowIfLessThan(output.Length, OutputLength, nameof(output));
         if (filter == ResampleFilter.Nearest)
         {
-            Nearest(rgb, region, output);
+            Nearest(rgb, region, output, firstRow, endRow);
             return;
         }
 
@@ -140,7 +151,7 @@ internal sealed class ResizePlan
         try
         {
             var nextRow = int.MinValue;
-            for (var j = 0; j < Output.Height; j++)
+            for (var j = firstRow; j < endRow; j++)
             {
                 var (first, taps) = vertical is null ? (Output.Y + j, 1) : (vertical.First[j], vertical.Count[j]);
                 for (var row = Math.Max(nextRow, first); row < first + taps; row++)
@@ -213,9 +224,9 @@ internal sealed class ResizePlan
     }
 
     /// <summary>Pillow's nearest neighbour: the source pixel under each output pixel's centre.</summary>
-    private void Nearest(ReadOnlySpan<byte> rgb, PixelWindow region, Span<byte> output)
+    private void Nearest(ReadOnlySpan<byte> rgb, PixelWindow region, Span<byte> output, int firstRow, int endRow)
     {
-        for (var j = 0; j < Output.Height; j++)
+        for (var j = firstRow; j < endRow; j++)
         {
             var sy = NearestSource(Output.Y + j, inHeight, outHeight) - region.Y;
             for (var i = 0; i < Output.Width; i++)
