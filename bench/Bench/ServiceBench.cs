@@ -135,8 +135,13 @@ internal static class ServiceBench
                 ["search_preprocess_mean_ms"] = stages.PreprocessMs, ["search_queue_wait_mean_ms"] = stages.WaitMs,
             });
         Row(report, "mixed: search p95 / lone search p50", label, mixed.Latency.Percentile(95) / lone.Latency.Percentile(50), "ratio", "target <= 3", []);
+        // The searchers are closed loops (each sends its next search when the last is answered), so faster
+        // searches mean more of them and less CPU left for ingest: the searches' own rate is reported beside it.
+        var searchesPerSecond = mixed.Requests / ingestMixed.Seconds;
         Row(report, "mixed: ingest with searches / ingest alone", label, ingestMixed.ImagesPerSecond / ingestAlone.ImagesPerSecond, "ratio",
-            $"{ingestMixed.ImagesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} img/s (3 ingest clients)", new() { ["ingest_alone_per_s"] = ingestAlone.ImagesPerSecond, ["ingest_mixed_per_s"] = ingestMixed.ImagesPerSecond });
+            $"{ingestMixed.ImagesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} img/s (3 ingest clients), while the 3 closed-loop searchers got {searchesPerSecond:0.0} searches/s answered " +
+            $"(images embedded per second, both kinds: {ingestMixed.ImagesPerSecond + searchesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} alone)",
+            new() { ["ingest_alone_per_s"] = ingestAlone.ImagesPerSecond, ["ingest_mixed_per_s"] = ingestMixed.ImagesPerSecond, ["searches_mixed_per_s"] = searchesPerSecond });
     }
 
     /// <summary>
