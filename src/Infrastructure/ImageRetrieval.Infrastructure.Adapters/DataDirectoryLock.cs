@@ -19,8 +19,6 @@ public sealed class DataDirectoryLock : IDisposable
     /// <summary>Held by <c>reindex</c>, which never writes the active collection and so may run beside the service.</summary>
     public const string ReindexLockName = ".reindex.lock";
 
-    public static readonly TimeSpan PredecessorGrace = TimeSpan.FromSeconds(2);
-
     private static readonly ConcurrentDictionary<string, int> HeldInThisProcess = new(StringComparer.Ordinal);
 
     private readonly FileStream _stream;
@@ -37,11 +35,8 @@ public sealed class DataDirectoryLock : IDisposable
     public string Directory { get; }
 
     /// <summary>
-    /// Takes <paramref name="lockName"/> in <paramref name="dataPath"/> or throws
-    /// <see cref="DataDirectoryInUseException"/> naming the process that holds it. It waits up to
-    /// <see cref="PredecessorGrace"/> first, because a restart on the same directory (a rolling update,
-    /// a test host started right after the previous one was disposed) can find the predecessor still
-    /// releasing the lock; a holder that is really running is refused after that short wait.
+    /// Takes <paramref name="lockName"/> in <paramref name="dataPath"/> at once or throws
+    /// <see cref="DataDirectoryInUseException"/> naming the process that holds it; never waits.
     /// </summary>
     public static DataDirectoryLock Acquire(string dataPath, string lockName, string purpose)
     {
@@ -49,24 +44,14 @@ public sealed class DataDirectoryLock : IDisposable
         var directory = Path.GetFullPath(dataPath);
         System.IO.Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, lockName);
-        var deadline = DateTime.UtcNow + PredecessorGrace;
         FileStream stream;
-        while (true)
+        try
         {
-            try
-            {
-                stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1, FileOptions.None);
-                break;
-            }
-            catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
-            {
-                if (DateTime.UtcNow >= deadline)
-                {
-                    throw new DataDirectoryInUseException(directory, lockName, ReadOwner(path), ex);
-                }
-
-                Thread.Sleep(50);
-            }
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1, FileOptions.None);
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new DataDirectoryInUseException(directory, lockName, ReadOwner(path), ex);
         }
 
         try
