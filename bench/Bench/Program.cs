@@ -12,7 +12,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           text       [--model bench/models/clip-b32] [--rows 100000] [--queries 100] [--threads 2] [--seconds 5]
           accuracy   [--model DIR] [--photos DIR] [--batch 1,8] [--threads 2] [--seconds 6] [--out FILE]  (default: the ResNet-18 layout, built on first use)
           service    [--model DIR] [--precision fp32,int8] [--threads 2] [--clients 4] [--files 2] [--seconds 30] [--warmup 10] [--searches 40]
-                     [--mixed-model tests/fixtures/models/vit-tiny|none] [--mixed-seconds 30] [--anchor TORCH_OUTPUT] [--host HOST.dll] [--set K=V;K=V]
+                     [--mixed-model tests/fixtures/models/vit-tiny|none] [--mixed-seconds 30] [--mixed-ingest-clients 3] [--mixed-search-clients 3] [--anchor TORCH_OUTPUT] [--host HOST.dll] [--set K=V;K=V]
           parity     [--model tests/fixtures/models/vit-tiny] [--reference tests/fixtures/parity/vit-tiny.json] [--photos DIR]
           search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000] [--modes exact,quantized,int4] [--metadata catalog|none] [--data random|clustered]
         common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)

@@ -34,6 +34,8 @@ internal static class ServiceBench
         var hostDll = options.Get("host", ServiceProcess.DefaultHostDll());
         var mixedModel = options.Get("mixed-model", "tests/fixtures/models/vit-tiny");
         var mixedSeconds = options.GetDouble("mixed-seconds", 30);
+        var mixedIngestClients = options.GetInt("mixed-ingest-clients", 3);
+        var mixedSearchClients = options.GetInt("mixed-search-clients", 3);
         var extra = ParseSettings(options.Get("set", ""));
         var torch = ReadAnchor(options.Get("anchor", ""));
         var photos = CameraSizedJpegs(Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos)));
@@ -98,7 +100,7 @@ internal static class ServiceBench
 
         if (mixedModel != "none")
         {
-            await MixedAsync(report, hostDll, mixedModel, threads, maxBatch, files, photos, mixedSeconds, searches, extra);
+            await MixedAsync(report, hostDll, mixedModel, threads, maxBatch, files, photos, mixedSeconds, searches, extra, mixedIngestClients, mixedSearchClients);
         }
 
         report.Note($"Same run, same machine: raw ORT = LoadedModel.RunBatch in the bench process on pre-made tensors of these photos, session from InferenceSessionFactory with {threads} intra-op threads and ONNX Runtime's default spinning (the model at its fastest alone), timed before and after the service and averaged. " +
@@ -106,28 +108,33 @@ internal static class ServiceBench
             $"{warmup:0} s of ingest warm-up, then {seconds:0} s measured. The HTTP clients run in the bench process on the same cores. Service CPU = the Host process's user+system time over the measured ingest / images.");
     }
 
-    private static async Task MixedAsync(Report report, string hostDll, string modelDir, int threads, int maxBatch, int files, List<Photo> photos, double seconds, int searches, Dictionary<string, string> extra)
+    private static async Task MixedAsync(Report report, string hostDll, string modelDir, int threads, int maxBatch, int files, List<Photo> photos, double seconds, int searches,
+        Dictionary<string, string> extra, int ingestClients, int searchClients)
     {
         await using var service = await ServiceProcess.StartAsync(hostDll, Settings(modelDir, false, threads, maxBatch, extra), TimeSpan.FromMinutes(2));
         using var http = Client(service);
         await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(Math.Min(seconds, 10)));
         await SearchAsync(http, photos, 5, null);
         var lone = await SearchAsync(http, photos, searches, null);
-        var ingestAlone = await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(seconds));
+        var cpuAlone = Cpu.Read(service);
+        var ingestAlone = await IngestAsync(http, photos, ingestClients, files, TimeSpan.FromSeconds(seconds));
+        cpuAlone = Cpu.Read(service).Since(cpuAlone);
         using var stop = new CancellationTokenSource();
         var runs0 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
         var stages0 = await Stages.ReadAsync(http);
-        var searchers = Enumerable.Range(0, 3).Select(_ => SearchAsync(http, photos, int.MaxValue, stop.Token)).ToList();
-        var ingestMixed = await IngestAsync(http, photos, 3, files, TimeSpan.FromSeconds(seconds));
+        var cpuMixed = Cpu.Read(service);
+        var searchers = Enumerable.Range(0, searchClients).Select(_ => SearchAsync(http, photos, int.MaxValue, stop.Token)).ToList();
+        var ingestMixed = await IngestAsync(http, photos, ingestClients, files, TimeSpan.FromSeconds(seconds));
         await stop.CancelAsync();
         var mixed = Merge(await Task.WhenAll(searchers));
+        cpuMixed = Cpu.Read(service).Since(cpuMixed);
         var runs1 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
         var stages = (await Stages.ReadAsync(http)).Since(stages0);
         var runMs = (runs1.Sum - runs0.Sum) / Math.Max(1, runs1.Count - runs0.Count) * 1000;
         var label = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDir));
         Row(report, "mixed: lone search p50", label, lone.Latency.Percentile(50), "ms", $"{lone.Requests} sequential searches, nothing else running; p95 {lone.Latency.Percentile(95):0.0} ms; server tookMs p50 {lone.Took.Percentile(50):0.0}", []);
         Row(report, "mixed: search p95 under load", label, mixed.Latency.Percentile(95), "ms",
-            $"3 clients searching while 3 ingest ({files} files/request); {mixed.Requests} searches, p50 {mixed.Latency.Percentile(50):0.0} ms; server tookMs p50 {mixed.Took.Percentile(50):0.0}, p95 {mixed.Took.Percentile(95):0.0}; inference runs (both lanes) {runMs:0.0} ms on average; " +
+            $"{searchClients} clients searching while {ingestClients} ingest ({files} files/request); {mixed.Requests} searches, p50 {mixed.Latency.Percentile(50):0.0} ms; server tookMs p50 {mixed.Took.Percentile(50):0.0}, p95 {mixed.Took.Percentile(95):0.0}; inference runs (both lanes) {runMs:0.0} ms on average; " +
             $"a search's stages (means): {stages.Describe()}",
             new()
             {
@@ -139,9 +146,29 @@ internal static class ServiceBench
         // searches mean more of them and less CPU left for ingest: the searches' own rate is reported beside it.
         var searchesPerSecond = mixed.Requests / ingestMixed.Seconds;
         Row(report, "mixed: ingest with searches / ingest alone", label, ingestMixed.ImagesPerSecond / ingestAlone.ImagesPerSecond, "ratio",
-            $"{ingestMixed.ImagesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} img/s (3 ingest clients), while the 3 closed-loop searchers got {searchesPerSecond:0.0} searches/s answered " +
-            $"(images embedded per second, both kinds: {ingestMixed.ImagesPerSecond + searchesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} alone)",
-            new() { ["ingest_alone_per_s"] = ingestAlone.ImagesPerSecond, ["ingest_mixed_per_s"] = ingestMixed.ImagesPerSecond, ["searches_mixed_per_s"] = searchesPerSecond });
+            $"{ingestMixed.ImagesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} img/s ({ingestClients} ingest clients), while the {searchClients} closed-loop searchers got {searchesPerSecond:0.0} searches/s answered " +
+            $"(images embedded per second, both kinds: {ingestMixed.ImagesPerSecond + searchesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} alone); " +
+            $"CPU cores busy, service / bench clients: alone {cpuAlone.Describe(ingestAlone.Seconds)}, mixed {cpuMixed.Describe(ingestMixed.Seconds)}",
+            new()
+            {
+                ["ingest_alone_per_s"] = ingestAlone.ImagesPerSecond, ["ingest_mixed_per_s"] = ingestMixed.ImagesPerSecond, ["searches_mixed_per_s"] = searchesPerSecond,
+                ["service_cores_alone"] = cpuAlone.Service / ingestAlone.Seconds, ["service_cores_mixed"] = cpuMixed.Service / ingestMixed.Seconds,
+                ["bench_cores_alone"] = cpuAlone.Bench / ingestAlone.Seconds, ["bench_cores_mixed"] = cpuMixed.Bench / ingestMixed.Seconds,
+            });
+    }
+
+    /// <summary>CPU seconds of the service process and of this bench process (its HTTP clients share the cores).</summary>
+    private readonly record struct Cpu(double Service, double Bench)
+    {
+        public static Cpu Read(ServiceProcess service)
+        {
+            using var self = Process.GetCurrentProcess();
+            return new Cpu(service.CpuSeconds(), self.TotalProcessorTime.TotalSeconds);
+        }
+
+        public Cpu Since(Cpu before) => new(Service - before.Service, Bench - before.Bench);
+
+        public string Describe(double seconds) => FormattableString.Invariant($"{Service / seconds:0.00} / {Bench / seconds:0.00}");
     }
 
     /// <summary>
@@ -258,6 +285,13 @@ internal static class ServiceBench
     private static async Task<LoadResult> IngestAsync(HttpClient http, List<Photo> photos, int clients, int files, TimeSpan duration)
     {
         var clock = Stopwatch.StartNew();
+        if (clients == 0)
+        {
+            // Searches alone for the same time (the floor under the mixed load).
+            await Task.Delay(duration);
+            return new LoadResult(0, 0, 0, clock.Elapsed.TotalSeconds, new Samples(), new Samples());
+        }
+
         var parts = await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
         {
             var latency = new Samples();
