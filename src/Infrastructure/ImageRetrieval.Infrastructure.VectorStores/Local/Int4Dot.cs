@@ -6,12 +6,23 @@ using System.Runtime.Intrinsics.X86;
 namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
 /// <summary>
-/// 4-bit codes: every dimension of a row as an unsigned level in [0, 15] (8 is the dimension's mean),
-/// two to a byte, in blocks of 64 dimensions: byte <c>j</c> of a 32-byte block holds dimension
-/// <c>j</c> in its low nibble and dimension <c>j + 32</c> in its high one, so one AND and one shift
-/// split a block into two vectors of 32 levels in dimension order. A row is
-/// <see cref="Stride"/> bytes, padded with level 8 past the last dimension; the query is an int8 vector
-/// of <c>2 x Stride</c> values, zero past the last dimension.
+/// 4-bit codes: every dimension of a row as an unsigned level in [0, 15] (8 is the dimension's mean).
+/// <para>
+/// Packed (the vector file's layout, kind 2): two to a byte, in blocks of 64 dimensions: byte <c>j</c>
+/// of a 32-byte block holds dimension <c>j</c> in its low nibble and dimension <c>j + 32</c> in its high
+/// one, so one AND and one shift split a block into two vectors of 32 levels in dimension order. A row
+/// is <see cref="Stride"/> bytes, padded with level 8 past the last dimension; the query is an int8
+/// vector of <c>2 x Stride</c> values, zero past the last dimension.
+/// </para>
+/// <para>
+/// Planes (memory): a level is <c>4 x high + low</c> with two 2-bit halves, and a row is two planes of
+/// <see cref="PlaneStride"/> bytes, the high halves in one and the low halves in the other, so a first
+/// pass that ranks by the high halves alone reads half the bytes (the scan is bound by memory
+/// bandwidth). Byte <c>j</c> of a plane's 32-byte group <c>g</c> holds four dimensions of
+/// <c>128 g + j + {0, 64, 32, 96}</c> in bits 0-1, 2-3, 4-5 and 6-7: the order that turns two packed
+/// blocks into a plane group with a shift, two ANDs and an OR. The query for <see cref="PlaneDot"/> is
+/// in dimension order, zero past the last dimension, <c>4 x PlaneStride</c> values.
+/// </para>
 /// </summary>
 internal static class Int4Dot
 {
@@ -139,5 +150,156 @@ internal static class Int4Dot
         var padded = new sbyte[2 * Stride(query.Length)];
         query.CopyTo(padded);
         return padded;
+    }
+
+    /// <summary>Bytes one plane of a row takes: 32 per started group of 128 dimensions.</summary>
+    public static int PlaneStride(int dimension) => ((dimension + 127) / 128) * 32;
+
+    /// <summary>The query laid out as <see cref="PlaneDot"/> reads it: dimension order, zero-padded to whole groups.</summary>
+    public static sbyte[] LayOutForPlanes(ReadOnlySpan<sbyte> query)
+    {
+        var padded = new sbyte[4 * PlaneStride(query.Length)];
+        query.CopyTo(padded);
+        return padded;
+    }
+
+    /// <summary>
+    /// Σ half·query over one plane of a row (2-bit halves in [0, 3]). A row's 4-bit sum is
+    /// <c>4 x PlaneDot(high) + PlaneDot(low)</c>, which is <see cref="Dot"/> of its packed codes. On AVX2
+    /// <c>vpmaddubsw</c> pair sums are at most 2·3·127, and four of them still fit a short before
+    /// <c>vpmaddwd</c> widens them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int PlaneDot(ReadOnlySpan<byte> plane, ReadOnlySpan<sbyte> query)
+    {
+        ref var c = ref MemoryMarshal.GetReference(plane);
+        ref var q = ref MemoryMarshal.GetReference(query);
+        var length = plane.Length;
+        if (Avx2.IsSupported)
+        {
+            var mask = Vector256.Create((byte)0x03);
+            var ones = Vector256.Create((short)1);
+            var acc0 = Vector256<int>.Zero;
+            var acc1 = Vector256<int>.Zero;
+            var i = 0;
+            for (; i + 64 <= length; i += 64)
+            {
+                acc0 = Avx2.Add(acc0, Avx2.MultiplyAddAdjacent(Group(Vector256.LoadUnsafe(ref c, (nuint)i), ref q, 4 * i, mask), ones));
+                acc1 = Avx2.Add(acc1, Avx2.MultiplyAddAdjacent(Group(Vector256.LoadUnsafe(ref c, (nuint)(i + 32)), ref q, (4 * i) + 128, mask), ones));
+            }
+
+            if (i < length)
+            {
+                acc0 = Avx2.Add(acc0, Avx2.MultiplyAddAdjacent(Group(Vector256.LoadUnsafe(ref c, (nuint)i), ref q, 4 * i, mask), ones));
+            }
+
+            return Vector256.Sum(Avx2.Add(acc0, acc1));
+        }
+
+        var sum = 0;
+        for (var group = 0; group < length; group += 32)
+        {
+            var at = 4 * group;
+            for (var j = 0; j < 32; j++)
+            {
+                var packed = Unsafe.Add(ref c, group + j);
+                sum += ((packed & 3) * Unsafe.Add(ref q, at + j))
+                    + (((packed >> 2) & 3) * Unsafe.Add(ref q, at + 64 + j))
+                    + (((packed >> 4) & 3) * Unsafe.Add(ref q, at + 32 + j))
+                    + ((packed >> 6) * Unsafe.Add(ref q, at + 96 + j));
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>The 16-bit pair sums of one 32-byte plane group (128 dimensions) against the query from <paramref name="at"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Group(Vector256<byte> group, ref sbyte q, int at, Vector256<byte> mask)
+    {
+        var words = group.AsUInt16();
+        var a = Avx2.MultiplyAddAdjacent(group & mask, Vector256.LoadUnsafe(ref q, (nuint)at));
+        var b = Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 2).AsByte() & mask, Vector256.LoadUnsafe(ref q, (nuint)(at + 64)));
+        var d = Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 4).AsByte() & mask, Vector256.LoadUnsafe(ref q, (nuint)(at + 32)));
+        var e = Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 6).AsByte() & mask, Vector256.LoadUnsafe(ref q, (nuint)(at + 96)));
+        return Avx2.Add(Avx2.Add(a, b), Avx2.Add(d, e));
+    }
+
+    /// <summary>
+    /// Splits packed codes (<see cref="Stride"/> bytes a row) into the high and low planes
+    /// (<see cref="PlaneStride"/> bytes each). Packed block pair (A, B) holds per byte
+    /// <c>A = l0 | h0&lt;&lt;2 | l1&lt;&lt;4 | h1&lt;&lt;6</c> for dimensions j, j+32 and B the same for j+64, j+96;
+    /// the planes want <c>h0 | h2&lt;&lt;2 | h1&lt;&lt;4 | h3&lt;&lt;6</c>. An odd last block pairs with padding level 8.
+    /// </summary>
+    public static void ToPlanes(ReadOnlySpan<byte> packed, Span<byte> high, Span<byte> low)
+    {
+        var groups = high.Length / 32;
+        Span<byte> pad = stackalloc byte[32];
+        pad.Fill(0x88);
+        for (var g = 0; g < groups; g++)
+        {
+            var a = packed.Slice(64 * g, 32);
+            var b = (64 * g) + 64 <= packed.Length ? packed.Slice((64 * g) + 32, 32) : pad;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var va = Vector256.Create(a);
+                var vb = Vector256.Create(b);
+                var m33 = Vector256.Create((byte)0x33);
+                var mcc = Vector256.Create((byte)0xCC);
+                ((Vector256.ShiftRightLogical(va, 2) & m33) | (vb & mcc)).CopyTo(high[(32 * g)..]);
+                ((va & m33) | (Vector256.ShiftLeft(vb, 2) & mcc)).CopyTo(low[(32 * g)..]);
+                continue;
+            }
+
+            for (var j = 0; j < 32; j++)
+            {
+                high[(32 * g) + j] = (byte)(((a[j] >> 2) & 0x33) | (b[j] & 0xCC));
+                low[(32 * g) + j] = (byte)((a[j] & 0x33) | ((b[j] << 2) & 0xCC));
+            }
+        }
+    }
+
+    /// <summary>The inverse of <see cref="ToPlanes"/>: the packed codes of a row from its planes.</summary>
+    public static void FromPlanes(ReadOnlySpan<byte> high, ReadOnlySpan<byte> low, Span<byte> packed)
+    {
+        var groups = high.Length / 32;
+        for (var g = 0; g < groups; g++)
+        {
+            var h = high.Slice(32 * g, 32);
+            var l = low.Slice(32 * g, 32);
+            var a = packed.Slice(64 * g, 32);
+            var hasB = (64 * g) + 64 <= packed.Length;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var vh = Vector256.Create(h);
+                var vl = Vector256.Create(l);
+                var m33 = Vector256.Create((byte)0x33);
+                var mcc = Vector256.Create((byte)0xCC);
+                ((vl & m33) | Vector256.ShiftLeft(vh & m33, 2)).CopyTo(a);
+                if (hasB)
+                {
+                    (Vector256.ShiftRightLogical(vl & mcc, 2) | (vh & mcc)).CopyTo(packed.Slice((64 * g) + 32, 32));
+                }
+
+                continue;
+            }
+
+            for (var j = 0; j < 32; j++)
+            {
+                a[j] = (byte)((l[j] & 0x33) | ((h[j] & 0x33) << 2));
+                if (hasB)
+                {
+                    packed[(64 * g) + 32 + j] = (byte)(((l[j] & 0xCC) >> 2) | (h[j] & 0xCC));
+                }
+            }
+        }
+    }
+
+    /// <summary><see cref="Encode"/> straight into the planes (same levels, same rounding).</summary>
+    public static void EncodePlanes(ReadOnlySpan<float> vector, Span<byte> high, Span<byte> low, ReadOnlySpan<float> means, ReadOnlySpan<float> inverseSteps)
+    {
+        Span<byte> packed = stackalloc byte[Stride(vector.Length)];
+        Encode(vector, packed, means, inverseSteps);
+        ToPlanes(packed, high, low);
     }
 }

@@ -243,6 +243,7 @@ internal static class LocalVectorFile
             var bytes = MemoryMarshal.AsBytes(index.LoadCodes(loaded, block));
             ReadExactly(handle, bytes, position);
             hash.Append(bytes);
+            index.CommitLoadedCodes(loaded, block);
             position += bytes.Length;
             loaded += block;
         }

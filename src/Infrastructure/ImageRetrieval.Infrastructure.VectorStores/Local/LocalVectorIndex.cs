@@ -57,6 +57,7 @@ internal sealed class LocalVectorIndex
     private float[] _inverseScales;
     private float[] _means;
     private int _calibratedRows;
+    private sbyte[]? _loadBuffer;
 
     public LocalVectorIndex(int dimension, LocalIndexKind kind = LocalIndexKind.Quantized, int capacity = 0, int rescoreFactor = DefaultRescoreFactor)
     {
@@ -67,7 +68,7 @@ internal sealed class LocalVectorIndex
         RescoreFactor = rescoreFactor;
         _quantized = kind != LocalIndexKind.Exact;
         _int4 = kind == LocalIndexKind.Int4;
-        _codeStride = _int4 ? Int4Dot.Stride(dimension) : dimension;
+        _codeStride = _int4 ? Int4Dot.PlaneStride(dimension) : dimension;
         _rowById = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
         _scales = new float[dimension];
         _inverseScales = new float[dimension];
@@ -81,10 +82,23 @@ internal sealed class LocalVectorIndex
     internal const int MinCandidates = 100;
 
     /// <summary>
-    /// The 4-bit kind re-scores at least this many candidates: its estimate is coarser than int8's, and
-    /// re-scoring a thousand rows in fp32 (3 MB at 768-d) costs well under a millisecond next to the scan.
+    /// The 4-bit kind re-scores at least this many candidates in fp32. They are the best by the full
+    /// 4-bit estimate, which rarely misplaces a true top-10 row past the first hundred.
     /// </summary>
-    internal const int Int4MinCandidates = 1000;
+    internal const int Int4MinRescored = 200;
+
+    /// <summary>
+    /// The 4-bit kind's first pass ranks rows by the high 2-bit halves of their codes alone (half the
+    /// bytes of a full 4-bit scan; the scan is bound by memory bandwidth) and keeps at least this many
+    /// for the full 4-bit estimate.
+    /// </summary>
+    internal const int Int4MinFirstPass = 2000;
+
+    /// <summary>
+    /// ... and at least this share of the rows (1 / this): how far down a 2-bit ranking a true
+    /// neighbour can fall grows with the collection.
+    /// </summary>
+    internal const int Int4FirstPassShare = 256;
 
     /// <summary>
     /// The 4-bit step of a dimension in its standard deviations: 16 levels then span about ±2.9σ, near
@@ -96,7 +110,7 @@ internal sealed class LocalVectorIndex
     /// <summary>The kind of codes the index scans and the vector file stores: 0 none, 1 int8, 2 4-bit.</summary>
     internal int CodeKind => !UsesCodes ? 0 : _int4 ? 2 : 1;
 
-    /// <summary>Bytes of codes a row takes.</summary>
+    /// <summary>Bytes of codes a row takes in a chunk's code array (the 4-bit kind has two such arrays, one a plane).</summary>
     internal int CodeStride => _codeStride;
 
     public int Dimension { get; }
@@ -133,7 +147,7 @@ internal sealed class LocalVectorIndex
         unitVector.CopyTo(chunk.Vector(offset, Dimension));
         if (UsesCodes)
         {
-            Encode(chunk.Vector(offset, Dimension), chunk.Code(offset, _codeStride));
+            Encode(chunk.Vector(offset, Dimension), chunk, offset);
         }
 
         // Re-calibrating when the collection has doubled keeps the scales true to the data for O(1)
@@ -162,6 +176,10 @@ internal sealed class LocalVectorIndex
             if (chunk.Codes is not null && lastChunk.Codes is not null)
             {
                 lastChunk.Code(lastOffset, _codeStride).CopyTo(chunk.Code(offset, _codeStride));
+                if (chunk.LowCodes is not null && lastChunk.LowCodes is not null)
+                {
+                    lastChunk.LowCode(lastOffset, _codeStride).CopyTo(chunk.LowCode(offset, _codeStride));
+                }
             }
 
             chunk.Ids[offset] = lastChunk.Ids[lastOffset];
@@ -255,7 +273,8 @@ internal sealed class LocalVectorIndex
     /// best <c>k x RescoreFactor</c> that pass the filter and re-scores those in fp32, so returned scores
     /// are always exact. Results carry metadata but no vector.
     /// </summary>
-    public List<ScoredRecord> Search(float[] unitQuery, int topK, MetadataFilter? filter, float? minScore, IReadOnlyCollection<string>? excludeIds, bool? parallel = null, LocalIndexKind? kind = null)
+    /// <param name="firstPass">The 4-bit kind's first-pass candidate count instead of the default (for measuring the trade-off).</param>
+    public List<ScoredRecord> Search(float[] unitQuery, int topK, MetadataFilter? filter, float? minScore, IReadOnlyCollection<string>? excludeIds, bool? parallel = null, LocalIndexKind? kind = null, int? firstPass = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
         if (unitQuery.Length != Dimension)
@@ -285,7 +304,7 @@ internal sealed class LocalVectorIndex
         var useCodes = UsesCodes && (kind ?? Kind) != LocalIndexKind.Exact;
         var bytesScanned = (long)Count * (useCodes ? _codeStride : Dimension * sizeof(float));
         var partitions = parallel ?? (bytesScanned >= ParallelScanBytes && Environment.ProcessorCount > 1) ? Environment.ProcessorCount : 1;
-        var best = useCodes ? SearchCodes(scan, partitions) : SearchExact(scan, partitions);
+        var best = !useCodes ? SearchExact(scan, partitions) : _int4 ? SearchPlanes(scan, partitions, firstPass) : SearchCodes(scan, partitions);
 
         var ranked = best.DrainBestFirst();
         var results = new List<ScoredRecord>(ranked.Count);
@@ -317,34 +336,69 @@ internal sealed class LocalVectorIndex
 
     private TopK SearchCodes(ScanParameters scan, int partitions)
     {
-        var least = _int4 ? Int4MinCandidates : MinCandidates;
-        var candidates = Math.Min(Count, Math.Max(scan.TopK * RescoreFactor, Math.Max(least, scan.TopK)));
+        var candidates = Math.Min(Count, Math.Max(scan.TopK * RescoreFactor, Math.Max(MinCandidates, scan.TopK)));
         var (query, magnitude) = QuantizeQuery(scan.Query);
         var partials = RunPartitioned(partitions, (start, end) =>
         {
-            var local = new CandidateHeap(candidates);
-            if (_int4)
-            {
-                ScanInt4(scan, Int4Dot.LayOut(query), start, end, local);
-            }
-            else
-            {
-                ScanCodes(scan, query, magnitude, start, end, local);
-            }
-
+            var local = new CandidateBuffer(candidates);
+            ScanCodes(scan, query, magnitude, start, end, local);
             return local;
         });
 
-        var merged = new CandidateHeap(candidates);
+        var merged = new CandidateBuffer(candidates);
         foreach (var partial in partials)
         {
             partial.MoveTo(merged);
         }
 
-        // The int8 estimate only chooses candidates; the returned scores and order come from fp32.
+        return Rescore(scan, merged.Rows);
+    }
+
+    /// <summary>
+    /// The 4-bit kind: the high plane ranks every row that passes the filter (the scan), the best
+    /// <paramref name="firstPass"/> of those get their low plane added (a row's full 4-bit estimate is
+    /// <c>4 x high + low</c>), and the best of those are re-scored in fp32.
+    /// </summary>
+    private TopK SearchPlanes(ScanParameters scan, int partitions, int? firstPass)
+    {
+        var rescored = Math.Min(Count, Math.Max(scan.TopK * RescoreFactor, Math.Max(Int4MinRescored, scan.TopK)));
+        var candidates = Math.Min(Count, Math.Max(rescored, firstPass ?? Math.Max(Int4MinFirstPass, Count / Int4FirstPassShare)));
+        var (quantized, _) = QuantizeQuery(scan.Query);
+        var query = Int4Dot.LayOutForPlanes(quantized);
+        var partials = RunPartitioned(partitions, (start, end) =>
+        {
+            var local = new CandidateBuffer(candidates);
+            ScanHighPlane(scan, query, start, end, local);
+            return local;
+        });
+
+        var merged = new CandidateBuffer(candidates);
+        foreach (var partial in partials)
+        {
+            partial.MoveTo(merged);
+        }
+
+        var refined = new CandidateBuffer(rescored);
+        var stride = _codeStride;
+        foreach (var (row, high) in merged.Entries())
+        {
+            var (chunk, offset) = Locate(row);
+            var estimate = (4 * high) + Int4Dot.PlaneDot(MemoryMarshal.AsBytes(chunk.LowCode(offset, stride)), query);
+            if (refined.MayAccept(estimate))
+            {
+                refined.Offer(estimate, row);
+            }
+        }
+
+        return Rescore(scan, refined.Rows);
+    }
+
+    /// <summary>The code estimates only choose candidates; the returned scores and order come from fp32.</summary>
+    private TopK Rescore(ScanParameters scan, ReadOnlySpan<int> rows)
+    {
         var best = new TopK(scan.TopK);
         ReadOnlySpan<float> unit = scan.Query;
-        foreach (var row in merged.Rows)
+        foreach (var row in rows)
         {
             var (chunk, offset) = Locate(row);
             var score = TensorPrimitives.Dot(unit, chunk.Vector(offset, Dimension));
@@ -394,7 +448,7 @@ internal sealed class LocalVectorIndex
         }
     }
 
-    private void ScanCodes(ScanParameters scan, sbyte[] query, byte[] magnitude, int start, int end, CandidateHeap best)
+    private void ScanCodes(ScanParameters scan, sbyte[] query, byte[] magnitude, int start, int end, CandidateBuffer best)
     {
         var dimension = Dimension;
         for (var row = start; row < end;)
@@ -429,7 +483,7 @@ internal sealed class LocalVectorIndex
         }
     }
 
-    private void ScanInt4(ScanParameters scan, sbyte[] query, int start, int end, CandidateHeap best)
+    private void ScanHighPlane(ScanParameters scan, sbyte[] query, int start, int end, CandidateBuffer best)
     {
         var stride = _codeStride;
         for (var row = start; row < end;)
@@ -450,7 +504,7 @@ internal sealed class LocalVectorIndex
                     continue;
                 }
 
-                var estimate = Int4Dot.Dot(codes.Slice(offset * stride, stride), query);
+                var estimate = Int4Dot.PlaneDot(codes.Slice(offset * stride, stride), query);
                 if (!best.MayAccept(estimate))
                 {
                     continue;
@@ -625,7 +679,7 @@ internal sealed class LocalVectorIndex
     {
         foreach (var chunk in _chunks)
         {
-            chunk.Codes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * _codeStride);
+            AllocateCodes(chunk);
         }
 
         RunPartitioned(partitions, (start, end) =>
@@ -633,22 +687,31 @@ internal sealed class LocalVectorIndex
             for (var row = start; row < end; row++)
             {
                 var (chunk, offset) = Locate(row);
-                Encode(chunk.Vector(offset, Dimension), chunk.Code(offset, _codeStride));
+                Encode(chunk.Vector(offset, Dimension), chunk, offset);
             }
 
             return true;
         });
     }
 
-    private void Encode(ReadOnlySpan<float> vector, Span<sbyte> codes)
+    private void Encode(ReadOnlySpan<float> vector, Chunk chunk, int offset)
     {
         if (_int4)
         {
-            Int4Dot.Encode(vector, MemoryMarshal.AsBytes(codes), _means, _inverseScales);
+            Int4Dot.EncodePlanes(vector, MemoryMarshal.AsBytes(chunk.Code(offset, _codeStride)), MemoryMarshal.AsBytes(chunk.LowCode(offset, _codeStride)), _means, _inverseScales);
         }
         else
         {
-            Quantize(vector, codes, _inverseScales);
+            Quantize(vector, chunk.Code(offset, _codeStride), _inverseScales);
+        }
+    }
+
+    private void AllocateCodes(Chunk chunk)
+    {
+        chunk.Codes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * _codeStride);
+        if (_int4)
+        {
+            chunk.LowCodes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * _codeStride);
         }
     }
 
@@ -726,8 +789,39 @@ internal sealed class LocalVectorIndex
     internal Span<sbyte> LoadCodes(int first, int rows)
     {
         var (chunk, offset) = Locate(first);
-        chunk.Codes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * _codeStride);
-        return chunk.Codes.AsSpan(offset * _codeStride, rows * _codeStride);
+        AllocateCodes(chunk);
+        if (!_int4)
+        {
+            return chunk.Codes.AsSpan(offset * _codeStride, rows * _codeStride);
+        }
+
+        // The file holds the 4-bit codes packed; CommitLoadedCodes splits them into the planes.
+        var packed = Int4Dot.Stride(Dimension) * rows;
+        if (_loadBuffer is null || _loadBuffer.Length < packed)
+        {
+            _loadBuffer = GC.AllocateUninitializedArray<sbyte>(packed);
+        }
+
+        return _loadBuffer.AsSpan(0, packed);
+    }
+
+    /// <summary>After the span from <see cref="LoadCodes"/> is filled: takes its codes (the 4-bit kind splits them into its planes).</summary>
+    internal void CommitLoadedCodes(int first, int rows)
+    {
+        if (!_int4)
+        {
+            return;
+        }
+
+        var packed = Int4Dot.Stride(Dimension);
+        var source = MemoryMarshal.AsBytes(_loadBuffer.AsSpan(0, packed * rows));
+        var (chunk, offset) = Locate(first);
+        var high = MemoryMarshal.AsBytes(chunk.Codes.AsSpan(offset * _codeStride, rows * _codeStride));
+        var low = MemoryMarshal.AsBytes(chunk.LowCodes.AsSpan(offset * _codeStride, rows * _codeStride));
+        for (var r = 0; r < rows; r++)
+        {
+            Int4Dot.ToPlanes(source.Slice(r * packed, packed), high.Slice(r * _codeStride, _codeStride), low.Slice(r * _codeStride, _codeStride));
+        }
     }
 
     /// <summary>
@@ -737,6 +831,7 @@ internal sealed class LocalVectorIndex
     /// </summary>
     internal void FinishLoad(ReadOnlySpan<float> scales = default, int calibratedRows = 0)
     {
+        _loadBuffer = null;
         if (!_quantized)
         {
             return;
@@ -750,9 +845,10 @@ internal sealed class LocalVectorIndex
             }
 
             // Rows past the loaded ones (spare capacity) get codes when they are written.
+            _loadBuffer = null;
             foreach (var chunk in _chunks)
             {
-                chunk.Codes ??= GC.AllocateUninitializedArray<sbyte>(chunk.Ids.Length * _codeStride);
+                AllocateCodes(chunk);
             }
 
             if (_int4)
@@ -787,9 +883,13 @@ internal sealed class LocalVectorIndex
         ? (ReadOnlyMemory<float>.Empty, 0)
         : _int4 ? ([.. _means, .. _scales], _calibratedRows) : (_scales, _calibratedRows);
 
-    /// <summary>Visits every row in row order (for writing the vector file); codes are empty without them.</summary>
+    /// <summary>
+    /// Visits every row in row order (for writing the vector file); codes are empty without them, and the
+    /// 4-bit kind's are packed from its planes into a buffer that is valid during the visit.
+    /// </summary>
     internal void ForEachChunk(Action<ReadOnlyMemory<float>, ReadOnlyMemory<sbyte>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>, ReadOnlyMemory<long>> visit)
     {
+        sbyte[]? packed = null;
         for (var c = 0; c < _chunks.Count; c++)
         {
             var rows = Math.Min(ChunkRows, Count - (c << ChunkShift));
@@ -800,6 +900,21 @@ internal sealed class LocalVectorIndex
 
             var chunk = _chunks[c];
             var codes = UsesCodes && chunk.Codes is { } all ? all.AsMemory(0, rows * _codeStride) : ReadOnlyMemory<sbyte>.Empty;
+            if (_int4 && !codes.IsEmpty)
+            {
+                var stride = Int4Dot.Stride(Dimension);
+                packed ??= GC.AllocateUninitializedArray<sbyte>(ChunkRows * stride);
+                var target = MemoryMarshal.AsBytes(packed.AsSpan());
+                var high = MemoryMarshal.AsBytes(chunk.Codes.AsSpan());
+                var low = MemoryMarshal.AsBytes(chunk.LowCodes.AsSpan());
+                for (var r = 0; r < rows; r++)
+                {
+                    Int4Dot.FromPlanes(high.Slice(r * _codeStride, _codeStride), low.Slice(r * _codeStride, _codeStride), target.Slice(r * stride, stride));
+                }
+
+                codes = packed.AsMemory(0, rows * stride);
+            }
+
             visit(chunk.Vectors.AsMemory(0, rows * Dimension), codes, chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows), chunk.Slots.AsMemory(0, rows));
         }
     }
@@ -836,7 +951,7 @@ internal sealed class LocalVectorIndex
         while (capacity < rows)
         {
             var size = Math.Min(ChunkRows, Math.Max(InitialCapacity, rows - capacity));
-            _chunks.Add(new Chunk(size, Dimension, UsesCodes ? _codeStride : 0));
+            _chunks.Add(new Chunk(size, Dimension, UsesCodes ? _codeStride : 0, _int4));
             capacity += size;
             if (size < ChunkRows)
             {
@@ -847,10 +962,11 @@ internal sealed class LocalVectorIndex
 
     private sealed class Chunk
     {
-        public Chunk(int capacity, int dimension, int codeStride)
+        public Chunk(int capacity, int dimension, int codeStride, bool planes)
         {
             Vectors = GC.AllocateUninitializedArray<float>(capacity * dimension);
             Codes = codeStride > 0 ? GC.AllocateUninitializedArray<sbyte>(capacity * codeStride) : null;
+            LowCodes = codeStride > 0 && planes ? GC.AllocateUninitializedArray<sbyte>(capacity * codeStride) : null;
             Ids = new string[capacity];
             Slots = new long[capacity];
             Metadata = new byte[capacity][];
@@ -859,7 +975,11 @@ internal sealed class LocalVectorIndex
 
         public float[] Vectors { get; private set; }
 
+        /// <summary>int8 codes, or the 4-bit kind's high plane.</summary>
         public sbyte[]? Codes { get; set; }
+
+        /// <summary>The 4-bit kind's low plane.</summary>
+        public sbyte[]? LowCodes { get; set; }
 
         public string[] Ids { get; private set; }
 
@@ -873,6 +993,8 @@ internal sealed class LocalVectorIndex
 
         public Span<sbyte> Code(int offset, int stride) => Codes!.AsSpan(offset * stride, stride);
 
+        public Span<sbyte> LowCode(int offset, int stride) => LowCodes!.AsSpan(offset * stride, stride);
+
         public void Grow(int capacity, int dimension, int codeStride)
         {
             var vectors = GC.AllocateUninitializedArray<float>(capacity * dimension);
@@ -883,6 +1005,13 @@ internal sealed class LocalVectorIndex
                 var codes = GC.AllocateUninitializedArray<sbyte>(capacity * codeStride);
                 Codes.CopyTo(codes, 0);
                 Codes = codes;
+            }
+
+            if (LowCodes is not null)
+            {
+                var low = GC.AllocateUninitializedArray<sbyte>(capacity * codeStride);
+                LowCodes.CopyTo(low, 0);
+                LowCodes = low;
             }
 
             var ids = Ids;
@@ -902,83 +1031,144 @@ internal sealed class LocalVectorIndex
 
     private sealed record ScanParameters(float[] Query, int TopK, CompiledFilter? Filter, float MinScore, HashSet<int>? ExcludedRows);
 
-    /// <summary>The best int8 estimates seen so far: a bounded min-heap on two arrays, no allocation per row.</summary>
-    private sealed class CandidateHeap(int capacity)
+    /// <summary>
+    /// The best code estimates seen so far, as (estimate, row) keys in a buffer twice the size kept:
+    /// when it fills, a selection keeps the best <c>capacity</c> and their worst becomes the bar a row
+    /// must pass. Amortised O(1) per accepted row, where a heap pays a sift; a first pass keeps
+    /// thousands of candidates, so that matters. No allocation per row.
+    /// </summary>
+    private sealed class CandidateBuffer
     {
-        private readonly int[] _scores = new int[capacity];
-        private readonly int[] _rows = new int[capacity];
+        private readonly int _capacity;
+        private readonly long[] _keys;
         private int _count;
+        private int _bar = int.MinValue;
+        private bool _selected;
 
-        public ReadOnlySpan<int> Rows => _rows.AsSpan(0, _count);
-
-        public bool MayAccept(int score) => _count < capacity || score > _scores[0];
-
-        public void Offer(int score, int row)
+        public CandidateBuffer(int capacity)
         {
-            if (_count < capacity)
-            {
-                var i = _count++;
-                while (i > 0)
-                {
-                    var parent = (i - 1) >> 1;
-                    if (_scores[parent] <= score)
-                    {
-                        break;
-                    }
-
-                    _scores[i] = _scores[parent];
-                    _rows[i] = _rows[parent];
-                    i = parent;
-                }
-
-                _scores[i] = score;
-                _rows[i] = row;
-                return;
-            }
-
-            if (score <= _scores[0])
-            {
-                return;
-            }
-
-            var at = 0;
-            while (true)
-            {
-                var child = (2 * at) + 1;
-                if (child >= _count)
-                {
-                    break;
-                }
-
-                if (child + 1 < _count && _scores[child + 1] < _scores[child])
-                {
-                    child++;
-                }
-
-                if (_scores[child] >= score)
-                {
-                    break;
-                }
-
-                _scores[at] = _scores[child];
-                _rows[at] = _rows[child];
-                at = child;
-            }
-
-            _scores[at] = score;
-            _rows[at] = row;
+            _capacity = Math.Max(1, capacity);
+            _keys = new long[2 * _capacity];
         }
 
-        public void MoveTo(CandidateHeap other)
+        /// <summary>Rows of the best estimates (at most the capacity), in no particular order.</summary>
+        public int[] Rows
+        {
+            get
+            {
+                var rows = new int[Select()];
+                for (var i = 0; i < rows.Length; i++)
+                {
+                    rows[i] = (int)(uint)_keys[i];
+                }
+
+                return rows;
+            }
+        }
+
+        public bool MayAccept(int estimate) => estimate > _bar;
+
+        public void Offer(int estimate, int row)
+        {
+            _selected = false;
+            _keys[_count++] = ((long)estimate << 32) | (uint)row;
+            if (_count == _keys.Length)
+            {
+                Select();
+            }
+        }
+
+        /// <summary>The best estimates (at most the capacity) with their rows, in no particular order.</summary>
+        public IEnumerable<(int Row, int Estimate)> Entries()
+        {
+            var count = Select();
+            for (var i = 0; i < count; i++)
+            {
+                yield return ((int)(uint)_keys[i], (int)(_keys[i] >> 32));
+            }
+        }
+
+        public void MoveTo(CandidateBuffer other)
         {
             for (var i = 0; i < _count; i++)
             {
-                if (other.MayAccept(_scores[i]))
+                var estimate = (int)(_keys[i] >> 32);
+                if (other.MayAccept(estimate))
                 {
-                    other.Offer(_scores[i], _rows[i]);
+                    other.Offer(estimate, (int)(uint)_keys[i]);
                 }
             }
         }
+
+        /// <summary>Keeps the best <c>capacity</c> keys at the front; returns how many are kept.</summary>
+        private int Select()
+        {
+            if (_count > _capacity && !_selected)
+            {
+                SelectLargest(_keys.AsSpan(0, _count), _capacity);
+                _count = _capacity;
+                // Equal estimates past the bar would tie with the worst kept one; the heap this replaces dropped them too.
+                var worst = long.MaxValue;
+                for (var i = 0; i < _count; i++)
+                {
+                    worst = Math.Min(worst, _keys[i]);
+                }
+
+                _bar = (int)(worst >> 32);
+            }
+
+            _selected = true;
+            return _count;
+        }
+
+        /// <summary>Quickselect (median of three, Hoare partition): the <paramref name="k"/> largest keys end up first.</summary>
+        private static void SelectLargest(Span<long> keys, int k)
+        {
+            var lo = 0;
+            var hi = keys.Length - 1;
+            while (lo < hi)
+            {
+                var mid = lo + ((hi - lo) >> 1);
+                var pivot = Median(keys[lo], keys[mid], keys[hi]);
+                var i = lo;
+                var j = hi;
+                while (i <= j)
+                {
+                    while (keys[i] > pivot)
+                    {
+                        i++;
+                    }
+
+                    while (keys[j] < pivot)
+                    {
+                        j--;
+                    }
+
+                    if (i <= j)
+                    {
+                        (keys[i], keys[j]) = (keys[j], keys[i]);
+                        i++;
+                        j--;
+                    }
+                }
+
+                // [lo, j] >= pivot >= [i, hi]; narrow to the side holding position k - 1.
+                if (k - 1 <= j)
+                {
+                    hi = j;
+                }
+                else if (k - 1 >= i)
+                {
+                    lo = i;
+                }
+                else
+                {
+                    return;
+                }
+            }
+        }
+
+        private static long Median(long a, long b, long c) => a < b ? (b < c ? b : Math.Max(a, c)) : (a < c ? a : Math.Max(b, c));
     }
 
     /// <summary>
