@@ -15,6 +15,12 @@ internal static class QuantizedBench
     {
         // DIR (holding both files) or FP32_DIR:INT8_DIR (e.g. a committed fixture and its quantized copy).
         var (models, batches, threads, seconds, warmup, photos) = InferenceSweep.Read(options, batches: "1,8", seconds: 5);
+        if (options.Get("variants", "") is { Length: > 0 } variantSpec)
+        {
+            VariantBench.Run(options, report, variantSpec, photos, batches, threads, seconds, warmup);
+            return;
+        }
+
         var rounds = Math.Max(1, options.GetInt("rounds", 2));
         if (options.Get("profile", "") is { Length: > 0 } profileOnnx)
         {

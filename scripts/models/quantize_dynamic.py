@@ -2,7 +2,7 @@
 """Dynamic int8 quantization of a Hugging Face style ONNX model, with the onnx package alone.
 
     /usr/bin/python3 scripts/models/quantize_dynamic.py SRC_DIR [DST_DIR]
-        [--per-tensor] [--min-elements 256] [--keep-bias-add] [--conv]
+        [--per-tensor] [--min-elements 256] [--keep-bias-add] [--conv] [--weight-max 64] [--attention]
 
 Reads SRC_DIR/model.onnx (or SRC_DIR/onnx/model.onnx) and writes DST_DIR/onnx/model_quantized.onnx
 plus copies of config.json and preprocessor_config.json (DST_DIR defaults to SRC_DIR), the layout
@@ -17,19 +17,28 @@ transformer weight MatMuls, but emitting the fused op that ORT's graph optimiser
   At run time ORT's CPU kernel quantizes A per tensor to uint8 (asymmetric, min/max of the whole
   activation), runs MLAS's u8 x s8 GEMM against B pre-packed at session load (AVX-512 VNNI
   vpdpbusd where the CPU has it), and applies scale and bias in the GEMM's output stage.
-- Weights are quantized symmetrically (zero point 0, range [-127, 127]): per output column (one
-  scale per N, the default) or per tensor (--per-tensor). Gemm weights with transB=1 are
-  transposed to [K,N] first.
+- Weights are quantized symmetrically (zero point 0, range [-64, 64], i.e. 7 bits, ORT's
+  reduce_range): per output column (one scale per N, the default) or per tensor (--per-tensor).
+  Gemm weights with transB=1 are transposed to [K,N] first. Why 7 bits: on x86 without VNNI
+  (AVX2, AVX-512 without VNNI) MLAS multiplies u8 x s8 with vpmaddubsw, which adds each pair of
+  products into a saturating int16: 2 x 255 x 127 overflows, 2 x 255 x 64 = 32640 does not. With
+  full-range weights ViT-B/16 on an AVX2 Zen 3 lost cosine to fp32 (mean 0.952, min 0.881), with
+  7-bit weights it keeps 0.9995 at the same speed (bench/results/int8-profile.md); ORT's own
+  non-saturating fallback (session.x64quantprecision=1, u8 x u8) keeps 8 bits but is ~18% slower.
+  On VNNI CPUs the 7 bits cost nothing measurable. --weight-max 127 restores full range.
 - A MatMul whose only consumer is an Add of a constant float [N] vector has that vector folded in
   as the bias input (the Add disappears), unless --keep-bias-add.
 - With --conv (for convolutional models such as ResNet), every Conv with a constant float32 weight
   of >= --min-elements values becomes DynamicQuantizeLinear (activation -> uint8, per tensor, shared
-  by Convs reading the same tensor) -> ConvInteger (int8 weight, symmetric per output channel) ->
+  by Convs reading the same tensor) -> ConvInteger (int8 weight, symmetric per output channel,
+  --weight-max like the MatMuls) ->
   Cast -> Mul(activation scale x weight scales) -> Add(bias). Without it Convs stay float32.
   ONNX Runtime 1.31.1 runs this, but its ConvInteger kernel is slower than its fp32 Conv (measured
   0.3-0.5x on ResNet-18, see bench/results/real-weights-accuracy.md): the win is size, not speed.
-- Everything else (patch-embedding Conv unless --conv, LayerNorm, Softmax, GELU, the attention
-  score/context MatMuls between two activations) stays float32.
+- With --attention the MatMuls between two activations (attention scores and context) become
+  DynamicQuantizeLinear (both sides) -> MatMulInteger -> Cast -> Mul; without it they stay
+  float32 (ORT fuses them with the scale and the key transpose into FusedMatMul).
+- Everything else (patch-embedding Conv unless --conv, LayerNorm, Softmax, GELU) stays float32.
 
 Needs Debian's python3-onnx and python3-numpy; no onnxruntime Python package.
 """
@@ -54,11 +63,11 @@ def find_model(src):
     sys.exit(f"no model.onnx or onnx/model.onnx in {src}")
 
 
-def quantize_weight(w, per_channel):
-    """w: float32 [K, N]. Returns int8 [K, N] and float32 scale ([N] or scalar), symmetric."""
+def quantize_weight(w, per_channel, qmax=127):
+    """w: float32 [K, N]. Returns int8 [K, N] and float32 scale ([N] or scalar), symmetric in [-qmax, qmax]."""
     absmax = np.abs(w).max(axis=0) if per_channel else np.array(np.abs(w).max())
-    scale = (np.maximum(absmax, 1e-12) / 127.0).astype(np.float32)
-    q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+    scale = (np.maximum(absmax, 1e-12) / qmax).astype(np.float32)
+    q = np.clip(np.rint(w / scale), -qmax, qmax).astype(np.int8)
     return q, scale
 
 
@@ -69,7 +78,7 @@ def attr(node, name, default):
     return default
 
 
-def quantize_convs(graph, inits, per_channel, min_elements, stats):
+def quantize_convs(graph, inits, per_channel, min_elements, stats, qmax):
     """Conv -> DynamicQuantizeLinear + ConvInteger + rescale, in place (see the module doc)."""
     nodes, activations, new_inits = [], {}, []
     for node in graph.node:
@@ -90,8 +99,8 @@ def quantize_convs(graph, inits, per_channel, min_elements, stats):
         weight = numpy_helper.to_array(w).astype(np.float32)
         flat = weight.reshape(weight.shape[0], -1)
         absmax = np.abs(flat).max(axis=1) if per_channel else np.full(weight.shape[0], np.abs(flat).max())
-        scale = (np.maximum(absmax, 1e-12) / 127.0).astype(np.float32)
-        q = np.clip(np.rint(flat / scale[:, None]), -127, 127).astype(np.int8).reshape(weight.shape)
+        scale = (np.maximum(absmax, 1e-12) / qmax).astype(np.float32)
+        q = np.clip(np.rint(flat / scale[:, None]), -qmax, qmax).astype(np.int8).reshape(weight.shape)
         new_inits += [numpy_helper.from_array(q, name + "_W_int8"),
                       numpy_helper.from_array(np.array(0, dtype=np.int8), name + "_W_zero_point"),
                       numpy_helper.from_array(scale.reshape(-1, 1, 1), name + "_W_scale")]
@@ -114,7 +123,32 @@ def quantize_convs(graph, inits, per_channel, min_elements, stats):
     graph.initializer.extend(new_inits)
 
 
-def quantize(src_path, dst_path, per_channel=True, min_elements=256, fold_bias=True, convs=False):
+def quantize_activation_matmuls(graph, inits, stats):
+    """MatMul of two activations (attention scores, context) -> DynamicQuantizeLinear on both +
+    MatMulInteger + Cast + Mul by the two scales (ORT fuses the tail into MatMulIntegerToFloat)."""
+    nodes, activations = [], {}
+    for node in graph.node:
+        if node.op_type != "MatMul" or any(i in inits for i in node.input):
+            nodes.append(node)
+            continue
+        qs = []
+        for x in node.input[:2]:
+            if x not in activations:
+                activations[x] = (x + "_u8", x + "_scale", x + "_zero_point")
+                nodes.append(helper.make_node("DynamicQuantizeLinear", [x], list(activations[x]), name=x + "_quantize"))
+            qs.append(activations[x])
+        (aq, as_, azp), (bq, bs, bzp) = qs
+        name = node.name or node.output[0]
+        nodes += [helper.make_node("MatMulInteger", [aq, bq, azp, bzp], [name + "_int32"], name=name + "_int8"),
+                  helper.make_node("Cast", [name + "_int32"], [name + "_float"], to=onnx.TensorProto.FLOAT, name=name + "_to_float"),
+                  helper.make_node("Mul", [as_, bs], [name + "_out_scale"], name=name + "_scale"),
+                  helper.make_node("Mul", [name + "_float", name + "_out_scale"], [node.output[0]], name=name + "_rescale")]
+        stats["activation MatMul -> MatMulInteger"] += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def quantize(src_path, dst_path, per_channel=True, min_elements=256, fold_bias=True, convs=False, qmax=64, attention=False):
     model = onnx.load(src_path)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
@@ -142,7 +176,7 @@ def quantize(src_path, dst_path, per_channel=True, min_elements=256, fold_bias=T
             w = numpy_helper.to_array(inits[name]).astype(np.float32)
             if transpose:
                 w = np.ascontiguousarray(w.T)
-            q, scale = quantize_weight(w, per_channel)
+            q, scale = quantize_weight(w, per_channel, qmax)
             base = name + ("_T" if transpose else "")
             qn, sn = base + "_quantized", base + "_scale"
             new_inits.append(numpy_helper.from_array(q, qn))
@@ -192,11 +226,13 @@ def quantize(src_path, dst_path, per_channel=True, min_elements=256, fold_bias=T
     nodes = [replacement.get(id(n), n) for n in graph.node if id(n) not in removed]
     del graph.node[:]
     graph.node.extend(nodes)
+    if attention:
+        quantize_activation_matmuls(graph, inits, stats)
     if convs:
         default_opset = next((op for op in model.opset_import if op.domain in ("", "ai.onnx")), None)
         if default_opset is None or default_opset.version < 11:
             sys.exit("--conv needs opset 11 or later (DynamicQuantizeLinear)")
-        quantize_convs(graph, inits, per_channel, min_elements, stats)
+        quantize_convs(graph, inits, per_channel, min_elements, stats, qmax)
 
     # Drop float weights nothing uses any more, add the int8 ones.
     used = {name for n in graph.node for name in n.input} | {o.name for o in graph.output}
@@ -223,13 +259,16 @@ def main():
     p.add_argument("--min-elements", type=int, default=256, help="smallest weight quantized (default 256)")
     p.add_argument("--keep-bias-add", action="store_true", help="do not fold a following bias Add into the op")
     p.add_argument("--conv", action="store_true", help="also quantize Convs (ConvInteger); for convolutional models")
+    p.add_argument("--attention", action="store_true", help="also quantize MatMuls of two activations (dynamic, both sides)")
+    p.add_argument("--weight-max", type=int, default=64,
+                   help="weights in [-N, N] (default 64: 7 bits, no vpmaddubsw saturation without VNNI; 127 = full range)")
     args = p.parse_args()
 
     dst = args.dst or args.src
     src_model = find_model(args.src)
     out = os.path.join(dst, "onnx", "model_quantized.onnx")
     stats = quantize(src_model, out, per_channel=not args.per_tensor, min_elements=args.min_elements,
-                     fold_bias=not args.keep_bias_add, convs=args.conv)
+                     fold_bias=not args.keep_bias_add, convs=args.conv, qmax=args.weight_max, attention=args.attention)
     for name in ("config.json", "preprocessor_config.json"):
         s, d = os.path.join(args.src, name), os.path.join(dst, name)
         if os.path.isfile(s) and os.path.abspath(s) != os.path.abspath(d):

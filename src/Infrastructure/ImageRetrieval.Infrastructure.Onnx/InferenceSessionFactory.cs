@@ -20,7 +20,8 @@ public static class InferenceSessionFactory
     /// gaps between sections and lets the threads sleep between runs (spinning also stops when a run
     /// returns).
     /// </param>
-    public static InferenceSession Create(string onnxPath, int intraOpThreads, int spinMicroseconds = 0)
+    /// <param name="configure">Changes to these options before the session is built (the benches' A/B variants, profiling).</param>
+    public static InferenceSession Create(string onnxPath, int intraOpThreads, int spinMicroseconds = 0, Action<SessionOptions>? configure = null)
     {
         using var options = new SessionOptions
         {
@@ -38,6 +39,7 @@ public static class InferenceSessionFactory
             options.AddSessionConfigEntry("session.force_spinning_stop", "1");
         }
 
+        configure?.Invoke(options);
         try
         {
             return new InferenceSession(onnxPath, options);
