@@ -40,7 +40,7 @@ internal static class ScanBench
 
         // The same codes in both layouts, copied out for the bare scans.
         var packed = new List<byte[]>();
-        index.ForEachChunk((_, codes, _, _, _, _) => packed.Add(MemoryMarshal.AsBytes(codes.Span).ToArray()));
+        index.ForEachChunk((codes, _, _, _, _) => packed.Add(MemoryMarshal.AsBytes(codes.Span).ToArray()));
         var stride = Int4Dot.Stride(dim);
         var planeStride = Int4Dot.PlaneStride(dim);
         var split = Stopwatch.GetTimestamp();

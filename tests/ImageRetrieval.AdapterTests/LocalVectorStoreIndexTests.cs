@@ -85,6 +85,9 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
         first.Dispose();
         Assert.True(File.Exists(first.VectorFilePath));
 
+        // The fp32 vectors stay in the segment; the file carries codes and records only (4-bit codes are an eighth of fp32).
+        Assert.InRange(new FileInfo(first.VectorFilePath).Length, 1, 3_000 * Dimension * sizeof(float) / 2);
+
         var reopened = fixture.Open(collection);
         var after = await reopened.QueryAsync(new VectorQuery(query, TopK: 10), Ct);
 
@@ -143,8 +146,8 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
                 await File.WriteAllBytesAsync(path, bytes, Ct);
                 break;
             case "flipped code":
-                // Past the header, the fp32 vectors and the code parameters (at most two floats a dimension): the codes section a quantized writer adds.
-                bytes[4096 + (2_200 * Dimension * sizeof(float)) + (2 * Dimension * sizeof(float)) + 1_000] ^= 0x01;
+                // Past the header and the code parameters (at most two floats a dimension): the codes section a quantized writer adds.
+                bytes[4096 + (2 * Dimension * sizeof(float)) + 1_000] ^= 0x01;
                 await File.WriteAllBytesAsync(path, bytes, Ct);
                 break;
             case "flipped record":

@@ -380,31 +380,74 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
     }
 
     [Theory]
-    [InlineData(LocalIndexKind.Int4)]
-    [InlineData(LocalIndexKind.Quantized)]
-    [InlineData(LocalIndexKind.Exact)]
-    public async Task Given_a_data_dir_written_by_the_v2_format_When_opened_Then_every_row_survives_with_its_latest_write_and_later_opens_are_fast(LocalIndexKind kind)
+    [InlineData("local-store-v2", LocalIndexKind.Int4, "rebuild: format version 2")]
+    [InlineData("local-store-v2", LocalIndexKind.Quantized, "rebuild: format version 2")]
+    [InlineData("local-store-v2", LocalIndexKind.Exact, "rebuild: format version 2")]
+    [InlineData("local-store-v3", LocalIndexKind.Int4, "snapshot+replay")]
+    [InlineData("local-store-v3", LocalIndexKind.Quantized, "snapshot+replay")]
+    [InlineData("local-store-v3", LocalIndexKind.Exact, "snapshot+replay")]
+    public async Task Given_a_data_dir_written_by_an_older_format_When_opened_Then_every_row_survives_with_its_latest_write_and_later_opens_are_fast(string fixtureName, LocalIndexKind kind, string firstLoad)
     {
         // tests/fixtures/local-store-v2: written by main at a072fc6 (vectors in SQLite, v2 vector file with int8
-        // codes, then writes after that file left only in SQLite as after kill -9); Generate.cs.txt made it.
+        // codes); local-store-v3: by main at 5164989 (slot-keyed rows, vectors in the segment, v3 vector file with
+        // fp32 vectors and 4-bit codes). In both, writes after that file are left only in SQLite as after kill -9;
+        // each fixture's Generate.cs.txt made it. A v3 file is read (its vectors skipped), a v2 file rebuilt.
         var collection = NewCollection();
-        var source = Path.Combine(RepoRoot(), "tests", "fixtures", "local-store-v2", "vectors");
+        var source = Path.Combine(RepoRoot(), "tests", "fixtures", fixtureName, "vectors");
         Directory.CreateDirectory(Path.Combine(fixture.DataPath, "vectors"));
-        foreach (var suffix in new[] { ".db", ".db-wal", ".vec" })
+        foreach (var suffix in new[] { ".db", ".db-wal", ".seg", ".vec" })
         {
-            File.Copy(Path.Combine(source, "legacy" + suffix), Path.Combine(fixture.DataPath, "vectors", collection + suffix));
+            if (File.Exists(Path.Combine(source, "legacy" + suffix)))
+            {
+                File.Copy(Path.Combine(source, "legacy" + suffix), Path.Combine(fixture.DataPath, "vectors", collection + suffix));
+            }
         }
 
         var options = new LocalVectorStoreOptions { Index = kind };
         var store = fixture.Open(collection, options);
 
         await AssertLegacyRowsAsync(store);
+        Assert.Equal(firstLoad, store.LoadedFrom);
         store.Dispose();
         var reopened = fixture.Open(collection, options);
         await AssertLegacyRowsAsync(reopened);
         Assert.Equal("snapshot", reopened.LoadedFrom);
         await reopened.UpsertAsync([Record("after-migration", LegacyVector(424242))], Ct);
         Assert.Equal("after-migration", (await reopened.QueryAsync(new VectorQuery(LegacyVector(424242), TopK: 1), Ct))[0].Record.Id);
+    }
+
+    [Fact]
+    public async Task Given_more_rows_than_one_mapped_extent_of_the_segment_When_reopened_after_deletes_Then_every_row_reads_its_own_vector()
+    {
+        // Vectors are read from the segment in extents of 16384 slots; 20000 rows span two, and deleting rows of
+        // the first moves rows of the second into their places (swap removal), so rows and slots no longer agree.
+        var collection = NewCollection();
+        var first = await CreateAsync(collection);
+        for (var start = 0; start < 20_000; start += 2_500)
+        {
+            await first.UpsertAsync(Enumerable.Range(start, 2_500).Select(i => Record($"x{i:D5}", Random(i), ("n", i))).ToList(), Ct);
+        }
+
+        await first.DeleteAsync(Enumerable.Range(0, 40).Select(i => $"x{i * 50:D5}").ToList(), Ct);
+        await first.UpsertAsync([Record("x16500", Random(77_777), ("n", -1))], Ct);
+        first.Dispose();
+
+        var reopened = fixture.Open(collection);
+
+        Assert.Equal(20_000 - 40, await reopened.CountAsync(Ct));
+        Assert.Equal("snapshot", reopened.LoadedFrom);
+        var probes = new[] { 1, 999, 16_383, 16_384, 16_385, 16_500, 19_999 };
+        var fetched = (await reopened.FetchAsync(probes.Select(i => $"x{i:D5}").ToList(), includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        foreach (var i in probes)
+        {
+            var seed = i == 16_500 ? 77_777 : i;
+            AssertClose(Random(seed), fetched[$"x{i:D5}"].Vector.ToArray());
+            var hit = (await reopened.QueryAsync(new VectorQuery(Random(seed), TopK: 1), Ct))[0];
+            Assert.Equal($"x{i:D5}", hit.Record.Id);
+            Assert.Equal(1f, hit.Score, 1e-5f);
+        }
+
+        Assert.Empty(await reopened.FetchAsync(["x00050", "x01950"], includeVectors: true, Ct));
     }
 
     /// <summary>3000 rows r0000-r2999 of 16-d, every 7th of the first 280 deleted, r3000-r3024 added, r0001 overwritten, r0002 deleted.</summary>

@@ -75,6 +75,9 @@ internal sealed class LocalVectorDatabase : IDisposable
 
     public string Path { get; }
 
+    /// <summary>The open vector segment (after <see cref="OpenSegment"/>): memory reads the rows' vectors from it.</summary>
+    public LocalVectorSegment Segment => _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open; call EnsureCollectionAsync first.");
+
     public static LocalVectorDatabase Open(string path)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
@@ -505,7 +508,6 @@ internal sealed class LocalVectorDatabase : IDisposable
                 command.Parameters.AddWithValue("$after", after);
             }
 
-            var vector = new float[segment.Dimension];
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -518,8 +520,7 @@ internal sealed class LocalVectorDatabase : IDisposable
                     segment.Commit(Math.Max(segment.Committed, ReadState()?.Slots ?? 0));
                 }
 
-                segment.Read(slot, vector);
-                load(reader.GetString(0), slot, vector, reader.GetString(1));
+                load(reader.GetString(0), slot, segment.Row(slot), reader.GetString(1));
             }
         }
     }

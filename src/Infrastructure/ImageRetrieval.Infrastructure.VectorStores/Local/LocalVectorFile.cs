@@ -16,20 +16,25 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 /// </summary>
 /// <remarks>
 /// Layout, little-endian: a 4096-byte header (magic, version, dimension, row count, sequence, epoch,
-/// records-section length, a hash per section, the codes' calibration, header hash), then every unit
-/// vector as fp32 in row order (so they land in the index's chunks with no copy), then, when the
+/// records-section length, a hash per section, the codes' calibration, header hash), then, when the
 /// writer scanned codes, their parameters and every row's codes (a reopen then does not quantize a
 /// million rows again; kind 1: int8, a scale per dimension; kind 2: 4-bit, a mean and a step per
 /// dimension, <see cref="Int4Dot"/> layout; a reader of another kind skips them), then per row: id length, id UTF-8, metadata length, metadata UTF-8,
-/// the 16-byte filter signature and the row's slot in the vector segment (version 3; a version 2 file
-/// has no slots and is rebuilt from SQLite once). A reader parses the records section on a second core while it
-/// reads the vectors: building the id map is CPU work, copying vectors is memory work.
+/// the 16-byte filter signature and the row's slot in the vector segment. The fp32 vectors are not
+/// here (version 4): memory reads them from the segment by slot, so a reopen reads codes and records
+/// only (at 1M x 768, ~0.7 GB instead of ~3.7 GB). Version 3 had every vector after the header; its
+/// reader skips them and the store writes version 4 on close. A version 2 file has no slots and is
+/// rebuilt from SQLite once. A reader parses the records section on a second core while it reads the
+/// codes: building the id map is CPU work, copying codes is memory work.
 /// </remarks>
 internal static class LocalVectorFile
 {
     private const int HeaderSize = 4096;
     private const int HeaderHashed = 96;
-    private const int Version = 3;
+    private const int Version = 4;
+
+    /// <summary>The last version whose fp32 vectors section (after the header) a reader skips.</summary>
+    private const int VersionWithVectors = 3;
     private const int ReadBlock = 8 << 20;
     private static ReadOnlySpan<byte> Magic => "IRVECS01"u8;
 
@@ -39,7 +44,6 @@ internal static class LocalVectorFile
     public static void Write(string path, LocalVectorIndex index, Guid epoch, long sequence)
     {
         var temporary = path + ".tmp";
-        var vectorsHash = new XxHash3();
         var codesHash = new XxHash3();
         var recordsHash = new XxHash3();
         var (scales, calibratedRows) = index.Calibration;
@@ -48,19 +52,12 @@ internal static class LocalVectorFile
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 0))
         {
             stream.Position = HeaderSize;
-            index.ForEachChunk((vectors, _, _, _, _, _) =>
-            {
-                var bytes = MemoryMarshal.AsBytes(vectors.Span);
-                vectorsHash.Append(bytes);
-                stream.Write(bytes);
-            });
-
             if (withCodes)
             {
                 var scaleBytes = MemoryMarshal.AsBytes(scales.Span);
                 codesHash.Append(scaleBytes);
                 stream.Write(scaleBytes);
-                index.ForEachChunk((_, codes, _, _, _, _) =>
+                index.ForEachChunk((codes, _, _, _, _) =>
                 {
                     var bytes = MemoryMarshal.AsBytes(codes.Span);
                     codesHash.Append(bytes);
@@ -69,7 +66,7 @@ internal static class LocalVectorFile
             }
 
             var buffer = new ArrayBufferWriter<byte>(ReadBlock + 4096);
-            index.ForEachChunk((_, _, ids, metadata, signatures, slots) =>
+            index.ForEachChunk((_, ids, metadata, signatures, slots) =>
             {
                 for (var i = 0; i < ids.Length; i++)
                 {
@@ -95,7 +92,6 @@ internal static class LocalVectorFile
             BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(24), sequence);
             epoch.TryWriteBytes(header.AsSpan(32, 16));
             BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(48), recordsLength);
-            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(56), vectorsHash.GetCurrentHashAsUInt64());
             BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(64), recordsHash.GetCurrentHashAsUInt64());
             BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(72), codesHash.GetCurrentHashAsUInt64());
             BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(80), withCodes ? index.CodeKind : 0);
@@ -110,13 +106,16 @@ internal static class LocalVectorFile
     }
 
     /// <summary>
-    /// Loads the snapshot into a new index, or returns null with the reason it cannot be used (the caller
-    /// then rebuilds from SQLite). Never throws for a bad file; I/O errors other than a missing file propagate.
+    /// Loads the snapshot into a new index over <paramref name="segment"/> (which holds the vectors), or
+    /// returns null with the reason it cannot be used (the caller then rebuilds from SQLite). Never throws
+    /// for a bad file; I/O errors other than a missing file propagate. <paramref name="rewrite"/> says the
+    /// file should be written again (its codes were of another kind, or it is of an older version).
     /// </summary>
-    public static LocalVectorIndex? TryRead(string path, int dimension, Guid epoch, long databaseSequence, LocalIndexKind kind, int rescoreFactor, out long sequence, out string? reason, out bool recoded)
+    public static LocalVectorIndex? TryRead(string path, LocalVectorSegment segment, Guid epoch, long databaseSequence, LocalIndexKind kind, int rescoreFactor, out long sequence, out string? reason, out bool rewrite)
     {
+        var dimension = segment.Dimension;
         sequence = 0;
-        recoded = false;
+        rewrite = false;
         if (!File.Exists(path))
         {
             reason = "missing";
@@ -133,7 +132,7 @@ internal static class LocalVectorFile
         }
 
         var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
-        if (version != Version)
+        if (version is not (Version or VersionWithVectors))
         {
             reason = $"format version {version}";
             return null;
@@ -150,12 +149,12 @@ internal static class LocalVectorFile
         sequence = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
         var fileEpoch = new Guid(header.AsSpan(32, 16));
         var recordsLength = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48));
-        var vectorsHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(56));
         var recordsHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(64));
         var codesHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(72));
         var codeKind = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(80));
         var calibratedRows = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(84));
-        var vectorsLength = count * dimension * sizeof(float);
+        // A version 3 file's vectors are skipped unread: the segment holds the same ones, and is the record.
+        var vectorsLength = version == VersionWithVectors ? count * dimension * sizeof(float) : 0;
         var codesLength = CodesLength(codeKind, dimension, count);
         reason = fileEpoch != epoch ? "from an earlier collection epoch"
             : fileDimension != dimension ? $"{fileDimension}-d, collection is {dimension}-d"
@@ -171,18 +170,18 @@ internal static class LocalVectorFile
         var rows = (int)count;
 
         // Every chunk exists before the two readers start, so neither changes the index's chunk list.
-        var index = new LocalVectorIndex(dimension, kind, rows, rescoreFactor);
+        var index = new LocalVectorIndex(dimension, kind, rows, rescoreFactor, segment);
+        index.AppendRows(rows);
         var recordsStart = HeaderSize + vectorsLength + codesLength;
         var records = Task.Run(() => ReadRecords(handle, recordsStart, recordsLength, rows, index, recordsHash));
-        string? vectorsProblem;
+        string? codesProblem = null;
         float[]? scales = null;
         try
         {
-            vectorsProblem = ReadVectors(handle, rows, index, vectorsHash);
             // Codes of another kind than the reader scans are skipped; the index codes its rows itself.
-            if (vectorsProblem is null && codeKind != 0 && codeKind == KindOfCodes(kind))
+            if (codeKind != 0 && codeKind == KindOfCodes(kind))
             {
-                (scales, vectorsProblem) = ReadCodes(handle, HeaderSize + vectorsLength, rows, index, codesHash);
+                (scales, codesProblem) = ReadCodes(handle, HeaderSize + vectorsLength, rows, index, codesHash);
             }
         }
         finally
@@ -191,32 +190,15 @@ internal static class LocalVectorFile
             ((IAsyncResult)records).AsyncWaitHandle.WaitOne();
         }
 
-        reason = vectorsProblem ?? records.GetAwaiter().GetResult();
+        reason = codesProblem ?? records.GetAwaiter().GetResult();
         if (reason is not null)
         {
             return null;
         }
 
         index.FinishLoad(scales, calibratedRows);
-        recoded = scales is null && index.UsesCodes;
+        rewrite = (scales is null && index.UsesCodes) || version != Version;
         return index;
-    }
-
-    private static string? ReadVectors(SafeFileHandle handle, int rows, LocalVectorIndex index, ulong expectedHash)
-    {
-        var hash = new XxHash3();
-        long position = HeaderSize;
-        for (var loaded = 0; loaded < rows;)
-        {
-            var block = Math.Min(LocalVectorIndex.ChunkRows, rows - loaded);
-            var bytes = MemoryMarshal.AsBytes(index.AppendVectors(block));
-            ReadExactly(handle, bytes, position);
-            hash.Append(bytes);
-            position += bytes.Length;
-            loaded += block;
-        }
-
-        return hash.GetCurrentHashAsUInt64() == expectedHash ? null : "vectors checksum mismatch";
     }
 
     private static (float[]? Scales, string? Problem) ReadCodes(SafeFileHandle handle, long position, int rows, LocalVectorIndex index, ulong expectedHash)

@@ -23,10 +23,12 @@ public enum LocalIndexKind
 }
 
 /// <summary>
-/// The in-memory copy of one collection, in chunks of <see cref="ChunkRows"/> rows: per chunk the unit
-/// fp32 vectors in one block (row <c>i</c> at <c>i * Dimension</c>), their int8 codes (quantized
-/// kind), ids, metadata as UTF-8 JSON and a Bloom signature of the metadata. Chunks grow without
-/// copying what is there and split a scan across cores naturally.
+/// The in-memory copy of one collection, in chunks of <see cref="ChunkRows"/> rows: per chunk the
+/// rows' codes (quantized kinds, row <c>i</c> at <c>i * CodeStride</c>), ids, vector segment slots,
+/// metadata as UTF-8 JSON and a Bloom signature of the metadata. The fp32 unit vectors are not copied
+/// here: they are read by slot from the collection's <see cref="LocalVectorSegment"/> (a memory map of
+/// the file), or, for an index without one, from blocks of its own (<see cref="VectorOf"/>). Chunks grow
+/// without copying what is there and split a scan across cores naturally.
 /// Not thread-safe: <see cref="LocalVectorStore"/> guards it with a reader/writer lock.
 /// </summary>
 internal sealed class LocalVectorIndex
@@ -47,6 +49,10 @@ internal sealed class LocalVectorIndex
     private const int InitialCapacity = 64;
 
     private readonly Dictionary<string, int> _rowById;
+
+    // Where the fp32 vectors are: the segment, or (no segment) blocks of ChunkRows slots owned here.
+    private readonly LocalVectorSegment? _segment;
+    private float[][] _ownVectors = [];
     private readonly Lock _sortedGate = new();
     private SortedSet<string>? _sortedIds;
     private readonly List<Chunk> _chunks = [];
@@ -59,8 +65,16 @@ internal sealed class LocalVectorIndex
     private int _calibratedRows;
     private sbyte[]? _loadBuffer;
 
-    public LocalVectorIndex(int dimension, LocalIndexKind kind = LocalIndexKind.Quantized, int capacity = 0, int rescoreFactor = DefaultRescoreFactor)
+    /// <param name="segment">The segment whose slots hold the rows' vectors (written and committed there
+    /// before a row names them); without one the index keeps a copy of each upserted vector.</param>
+    public LocalVectorIndex(int dimension, LocalIndexKind kind = LocalIndexKind.Quantized, int capacity = 0, int rescoreFactor = DefaultRescoreFactor, LocalVectorSegment? segment = null)
     {
+        if (segment is not null && segment.Dimension != dimension)
+        {
+            throw new ArgumentException($"The segment holds {segment.Dimension}-d vectors, the index {dimension}-d.", nameof(segment));
+        }
+
+        _segment = segment;
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(rescoreFactor, 1);
         Dimension = dimension;
@@ -126,9 +140,17 @@ internal sealed class LocalVectorIndex
 
     public bool Contains(string id) => _rowById.ContainsKey(id);
 
-    /// <summary>Inserts or replaces; <paramref name="unitVector"/> must already be L2-normalised; <paramref name="slot"/> is its place in the vector segment.</summary>
+    /// <summary>
+    /// Inserts or replaces; <paramref name="unitVector"/> must already be L2-normalised; <paramref name="slot"/>
+    /// is its place in the vector segment (which holds it already; an index without a segment copies it).
+    /// </summary>
     public void Upsert(string id, long slot, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature)
     {
+        if (_segment is null)
+        {
+            KeepVector(slot, unitVector);
+        }
+
         // Room first, so a failure to grow leaves no id in the map without its row; one hash lookup for both cases.
         EnsureCapacity(Count + 1);
         ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_rowById, id, out var exists);
@@ -144,10 +166,9 @@ internal sealed class LocalVectorIndex
         chunk.Slots[offset] = slot;
         chunk.Metadata[offset] = metadata;
         chunk.Signatures[offset] = signature;
-        unitVector.CopyTo(chunk.Vector(offset, Dimension));
         if (UsesCodes)
         {
-            Encode(chunk.Vector(offset, Dimension), chunk, offset);
+            Encode(unitVector, chunk, offset);
         }
 
         // Re-calibrating when the collection has doubled keeps the scales true to the data for O(1)
@@ -172,7 +193,6 @@ internal sealed class LocalVectorIndex
         if (row != last)
         {
             var (chunk, offset) = Locate(row);
-            lastChunk.Vector(lastOffset, Dimension).CopyTo(chunk.Vector(offset, Dimension));
             if (chunk.Codes is not null && lastChunk.Codes is not null)
             {
                 lastChunk.Code(lastOffset, _codeStride).CopyTo(chunk.Code(offset, _codeStride));
@@ -252,7 +272,7 @@ internal sealed class LocalVectorIndex
         }
 
         var (chunk, offset) = Locate(row);
-        var vector = includeVector ? chunk.Vector(offset, Dimension).ToArray() : ReadOnlyMemory<float>.Empty;
+        var vector = includeVector ? VectorOf(chunk, offset).ToArray() : ReadOnlyMemory<float>.Empty;
         return new VectorRecord(id, vector, MetadataJson.Parse(chunk.Metadata[offset]));
     }
 
@@ -401,7 +421,7 @@ internal sealed class LocalVectorIndex
         foreach (var row in rows)
         {
             var (chunk, offset) = Locate(row);
-            var score = TensorPrimitives.Dot(unit, chunk.Vector(offset, Dimension));
+            var score = TensorPrimitives.Dot(unit, VectorOf(chunk, offset));
             if (score >= scan.MinScore)
             {
                 best.Offer(row, score, chunk.Ids[offset]);
@@ -420,7 +440,6 @@ internal sealed class LocalVectorIndex
             var chunk = _chunks[row >> ChunkShift];
             var chunkStart = row & (ChunkRows - 1);
             var chunkEnd = Math.Min(chunkStart + (end - row), chunk.Ids.Length);
-            var vectors = chunk.Vectors;
             for (var offset = chunkStart; offset < chunkEnd; offset++, row++)
             {
                 if (scan.ExcludedRows is not null && scan.ExcludedRows.Contains(row))
@@ -433,7 +452,7 @@ internal sealed class LocalVectorIndex
                     continue;
                 }
 
-                var score = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(vectors, offset * dimension, dimension));
+                var score = TensorPrimitives.Dot(query, VectorOf(chunk, offset));
                 if (score < scan.MinScore || !best.MayAccept(score))
                 {
                     continue;
@@ -581,7 +600,7 @@ internal sealed class LocalVectorIndex
             for (var row = start; row < end; row++)
             {
                 var (chunk, offset) = Locate(row);
-                TensorPrimitives.MaxMagnitude(max, chunk.Vector(offset, dimension), max);
+                TensorPrimitives.MaxMagnitude(max, VectorOf(chunk, offset), max);
             }
 
             TensorPrimitives.Abs(max, max);
@@ -632,7 +651,7 @@ internal sealed class LocalVectorIndex
                 for (; row < stop; row++)
                 {
                     var (chunk, offset) = Locate(row);
-                    var vector = chunk.Vector(offset, dimension);
+                    var vector = VectorOf(chunk, offset);
                     TensorPrimitives.Add(chunkSum, vector, chunkSum);
                     TensorPrimitives.MultiplyAdd(vector, vector, chunkSquares, chunkSquares);
                 }
@@ -687,7 +706,7 @@ internal sealed class LocalVectorIndex
             for (var row = start; row < end; row++)
             {
                 var (chunk, offset) = Locate(row);
-                Encode(chunk.Vector(offset, Dimension), chunk, offset);
+                Encode(VectorOf(chunk, offset), chunk, offset);
             }
 
             return true;
@@ -751,24 +770,63 @@ internal sealed class LocalVectorIndex
 
     // ---- bulk loading (vector file, SQLite rebuild) ----
 
-    /// <summary>Appends <paramref name="rows"/> rows whose vectors the caller writes into the returned span (within one chunk).</summary>
-    internal Span<float> AppendVectors(int rows)
-    {
-        var first = Count;
-        if (rows < 1 || (first & (ChunkRows - 1)) + rows > ChunkRows)
-        {
-            throw new ArgumentOutOfRangeException(nameof(rows), "An appended block must lie within one chunk.");
-        }
+    /// <summary>
+    /// The fp32 unit vector of the row at <paramref name="offset"/> of <paramref name="chunk"/>: read in
+    /// place from the segment by the row's slot (valid while the caller holds the store's lock), so rows
+    /// are not contiguous in memory; scans and re-scoring read every row through here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ReadOnlySpan<float> VectorOf(Chunk chunk, int offset) => VectorAtSlot(chunk.Slots[offset]);
 
-        EnsureCapacity(first + rows);
-        Count = first + rows;
-        var (chunk, offset) = Locate(first);
-        return chunk.Vectors.AsSpan(offset * Dimension, rows * Dimension);
+    /// <summary>The fp32 unit vector of row <paramref name="row"/> (see <see cref="VectorOf"/>).</summary>
+    internal ReadOnlySpan<float> Vector(int row)
+    {
+        var (chunk, offset) = Locate(row);
+        return VectorOf(chunk, offset);
     }
 
-    /// <summary>Sets the id and metadata of a row made by <see cref="AppendVectors"/>; a repeated id means the source is corrupt.</summary>
+    private ReadOnlySpan<float> VectorAtSlot(long slot) => _segment is { } segment
+        ? segment.Row(slot)
+        : _ownVectors[(int)(slot >> ChunkShift)].AsSpan((int)(slot & (ChunkRows - 1)) * Dimension, Dimension);
+
+    /// <summary>An index without a segment keeps its vectors by slot in blocks of <see cref="ChunkRows"/> slots.</summary>
+    private void KeepVector(long slot, ReadOnlySpan<float> unitVector)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        var block = (int)(slot >> ChunkShift);
+        if (block >= _ownVectors.Length)
+        {
+            Array.Resize(ref _ownVectors, Math.Max(block + 1, _ownVectors.Length * 2));
+        }
+
+        var vectors = _ownVectors[block] ??= GC.AllocateUninitializedArray<float>(ChunkRows * Dimension);
+        unitVector.CopyTo(vectors.AsSpan((int)(slot & (ChunkRows - 1)) * Dimension, Dimension));
+    }
+
+    /// <summary>
+    /// Appends <paramref name="rows"/> rows for a bulk load (the vector file) to describe with
+    /// <see cref="SetLoaded"/> and <see cref="LoadCodes"/>; their vectors are in the segment already.
+    /// </summary>
+    internal void AppendRows(int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        if (_segment is null && rows > 0)
+        {
+            throw new InvalidOperationException("Rows are loaded in bulk only into an index that reads its vectors from a segment.");
+        }
+
+        EnsureCapacity(Count + rows);
+        Count += rows;
+    }
+
+    /// <summary>Sets the id, slot and metadata of a row made by <see cref="AppendRows"/>; a repeated id means the source is corrupt.</summary>
     internal void SetLoaded(int row, string id, long slot, byte[] metadata, FilterSignature signature)
     {
+        if (_segment is not null && slot >= _segment.Committed)
+        {
+            throw new InvalidDataException($"Record '{id}' names vector slot {slot}, past the segment's {_segment.Committed} committed slots.");
+        }
+
         if (!_rowById.TryAdd(id, row))
         {
             throw new InvalidDataException($"Record '{id}' appears twice.");
@@ -887,7 +945,7 @@ internal sealed class LocalVectorIndex
     /// Visits every row in row order (for writing the vector file); codes are empty without them, and the
     /// 4-bit kind's are packed from its planes into a buffer that is valid during the visit.
     /// </summary>
-    internal void ForEachChunk(Action<ReadOnlyMemory<float>, ReadOnlyMemory<sbyte>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>, ReadOnlyMemory<long>> visit)
+    internal void ForEachChunk(Action<ReadOnlyMemory<sbyte>, ReadOnlyMemory<string>, ReadOnlyMemory<byte[]>, ReadOnlyMemory<FilterSignature>, ReadOnlyMemory<long>> visit)
     {
         sbyte[]? packed = null;
         for (var c = 0; c < _chunks.Count; c++)
@@ -915,7 +973,7 @@ internal sealed class LocalVectorIndex
                 codes = packed.AsMemory(0, rows * stride);
             }
 
-            visit(chunk.Vectors.AsMemory(0, rows * Dimension), codes, chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows), chunk.Slots.AsMemory(0, rows));
+            visit(codes, chunk.Ids.AsMemory(0, rows), chunk.Metadata.AsMemory(0, rows), chunk.Signatures.AsMemory(0, rows), chunk.Slots.AsMemory(0, rows));
         }
     }
 
@@ -944,14 +1002,14 @@ internal sealed class LocalVectorIndex
         {
             var last = _chunks[^1];
             var needed = Math.Min(ChunkRows, rows - ((_chunks.Count - 1) << ChunkShift));
-            last.Grow(Math.Min(ChunkRows, Math.Max(needed, last.Ids.Length * 2)), Dimension, _codeStride);
+            last.Grow(Math.Min(ChunkRows, Math.Max(needed, last.Ids.Length * 2)), _codeStride);
             capacity = ((_chunks.Count - 1) << ChunkShift) + last.Ids.Length;
         }
 
         while (capacity < rows)
         {
             var size = Math.Min(ChunkRows, Math.Max(InitialCapacity, rows - capacity));
-            _chunks.Add(new Chunk(size, Dimension, UsesCodes ? _codeStride : 0, _int4));
+            _chunks.Add(new Chunk(size, UsesCodes ? _codeStride : 0, _int4));
             capacity += size;
             if (size < ChunkRows)
             {
@@ -962,9 +1020,8 @@ internal sealed class LocalVectorIndex
 
     private sealed class Chunk
     {
-        public Chunk(int capacity, int dimension, int codeStride, bool planes)
+        public Chunk(int capacity, int codeStride, bool planes)
         {
-            Vectors = GC.AllocateUninitializedArray<float>(capacity * dimension);
             Codes = codeStride > 0 ? GC.AllocateUninitializedArray<sbyte>(capacity * codeStride) : null;
             LowCodes = codeStride > 0 && planes ? GC.AllocateUninitializedArray<sbyte>(capacity * codeStride) : null;
             Ids = new string[capacity];
@@ -972,8 +1029,6 @@ internal sealed class LocalVectorIndex
             Metadata = new byte[capacity][];
             Signatures = new FilterSignature[capacity];
         }
-
-        public float[] Vectors { get; private set; }
 
         /// <summary>int8 codes, or the 4-bit kind's high plane.</summary>
         public sbyte[]? Codes { get; set; }
@@ -989,17 +1044,12 @@ internal sealed class LocalVectorIndex
 
         public FilterSignature[] Signatures { get; private set; }
 
-        public Span<float> Vector(int offset, int dimension) => Vectors.AsSpan(offset * dimension, dimension);
-
         public Span<sbyte> Code(int offset, int stride) => Codes!.AsSpan(offset * stride, stride);
 
         public Span<sbyte> LowCode(int offset, int stride) => LowCodes!.AsSpan(offset * stride, stride);
 
-        public void Grow(int capacity, int dimension, int codeStride)
+        public void Grow(int capacity, int codeStride)
         {
-            var vectors = GC.AllocateUninitializedArray<float>(capacity * dimension);
-            Vectors.CopyTo(vectors, 0);
-            Vectors = vectors;
             if (Codes is not null)
             {
                 var codes = GC.AllocateUninitializedArray<sbyte>(capacity * codeStride);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -18,16 +19,37 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 /// <remarks>
 /// Why: a 3 KiB vector per row was written to SQLite's WAL and again by its checkpoint, two thirds of
 /// the bytes of a bulk fill. Here it is written once, sequentially.
+/// <para>
+/// Memory reads the vectors straight from the file: the committed slots are mapped read-only
+/// (<c>mmap</c>, shared, so the page cache is the only copy) in extents of a fixed number of slots, so
+/// a reopen reads no fp32 at all and the quantized kinds' re-scoring touches only the pages of its
+/// candidates. Extents are mapped whole, also past the end of the file: Linux and macOS allow that, and
+/// only committed slots (which the file holds) are ever read. Where <c>mmap</c> is not available the
+/// committed vectors are copied into memory instead (<see cref="Row"/> answers the same).
+/// </para>
 /// </remarks>
-internal sealed class LocalVectorSegment : IDisposable
+internal sealed unsafe partial class LocalVectorSegment : IDisposable
 {
     private const int HeaderSize = 4096;
     private const int HeaderHashed = 64;
     private const int Version = 1;
+
+    /// <summary>Slots per mapped extent (as many as an index chunk holds): 48 MiB at 768-d, whole pages at any dimension.</summary>
+    private const int ExtentShift = LocalVectorIndex.ChunkShift;
+    private const long ExtentMask = (1L << ExtentShift) - 1;
+    private const int ProtectRead = 1;
+    private const int MapShared = 1;
+    private static readonly bool CanMap = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS();
     private static ReadOnlySpan<byte> Magic => "IRVSEG01"u8;
 
     private readonly SafeFileHandle _handle;
     private readonly int _rowBytes;
+
+    // Base address of each extent's first slot (mapped), or its copy (where nothing can be mapped).
+    private nint[] _extents = [];
+    private nint[] _mappings = [];
+    private float[][] _copies = [];
+    private long _readable;
 
     private LocalVectorSegment(SafeFileHandle handle, string path, int dimension, long committed)
     {
@@ -69,7 +91,18 @@ internal sealed class LocalVectorSegment : IDisposable
                 Initialise(handle, path, dimension, epoch);
             }
 
-            return new LocalVectorSegment(handle, path, dimension, committed);
+            var segment = new LocalVectorSegment(handle, path, dimension, committed);
+            try
+            {
+                segment.MakeReadable(committed);
+            }
+            catch
+            {
+                segment.Unmap();
+                throw;
+            }
+
+            return segment;
         }
         catch
         {
@@ -81,6 +114,8 @@ internal sealed class LocalVectorSegment : IDisposable
     /// <summary>Empties the file for a new epoch (after the database committed the recreate).</summary>
     public void Reset(Guid epoch)
     {
+        // Nothing may read the old slots once the file is cut: the caller holds the store's exclusive lock.
+        Unmap();
         Initialise(_handle, Path, Dimension, epoch);
         Committed = 0;
     }
@@ -115,25 +150,136 @@ internal sealed class LocalVectorSegment : IDisposable
 
     public void Flush() => RandomAccess.FlushToDisk(_handle);
 
-    /// <summary>After the SQLite commit that names slots up to <paramref name="slots"/>.</summary>
-    public void Commit(long slots) => Committed = slots;
-
-    /// <summary>Reads the vector in <paramref name="slot"/> (a committed one).</summary>
-    public void Read(long slot, Span<float> vector)
+    /// <summary>
+    /// After the SQLite commit that names slots up to <paramref name="slots"/>: those become readable
+    /// through <see cref="Row"/>. Called under the store's exclusive lock (no reader is inside
+    /// <see cref="Row"/> while the extent table grows).
+    /// </summary>
+    public void Commit(long slots)
     {
-        if ((ulong)slot >= (ulong)Committed || vector.Length != Dimension)
+        MakeReadable(slots);
+        Committed = slots;
+    }
+
+    /// <summary>
+    /// The unit vector in <paramref name="slot"/> (a committed one), read in place: the span is valid
+    /// until the segment is reset or disposed, which the store does only under its exclusive lock.
+    /// </summary>
+    public ReadOnlySpan<float> Row(long slot)
+    {
+        if ((ulong)slot >= (ulong)_readable)
         {
-            throw new IOException($"Vector slot {slot} is outside the {Committed} committed slots of {Path}.");
+            throw new IOException($"Vector slot {slot} is outside the {_readable} committed slots of {Path}.");
         }
 
-        var bytes = MemoryMarshal.AsBytes(vector);
-        var position = HeaderSize + (slot * _rowBytes);
+        return new ReadOnlySpan<float>((byte*)_extents[(int)(slot >> ExtentShift)] + ((slot & ExtentMask) * _rowBytes), Dimension);
+    }
+
+    /// <summary>Copies the vector in <paramref name="slot"/> (a committed one).</summary>
+    public void Read(long slot, Span<float> vector)
+    {
+        if (vector.Length != Dimension)
+        {
+            throw new ArgumentException($"{Dimension} floats expected.", nameof(vector));
+        }
+
+        Row(slot).CopyTo(vector);
+    }
+
+    public void Dispose()
+    {
+        Unmap();
+        _handle.Dispose();
+    }
+
+    /// <summary>Maps (or copies) every extent that holds one of the first <paramref name="slots"/> slots.</summary>
+    private void MakeReadable(long slots)
+    {
+        if (slots <= _readable)
+        {
+            return;
+        }
+
+        var extentSlots = 1L << ExtentShift;
+        var needed = (int)((slots + extentSlots - 1) >> ExtentShift);
+        if (needed > _extents.Length)
+        {
+            var extents = new nint[Math.Max(needed, _extents.Length * 2)];
+            _extents.CopyTo(extents, 0);
+            var mappings = new nint[extents.Length];
+            _mappings.CopyTo(mappings, 0);
+            var copies = new float[extents.Length][];
+            _copies.CopyTo(copies, 0);
+            (_extents, _mappings, _copies) = (extents, mappings, copies);
+        }
+
+        var extentBytes = extentSlots * _rowBytes;
+        for (var e = (int)(_readable >> ExtentShift); e < needed; e++)
+        {
+            if (CanMap)
+            {
+                if (_mappings[e] == 0)
+                {
+                    _mappings[e] = Map(HeaderSize + (e * extentBytes), extentBytes, out _extents[e]);
+                }
+
+                continue;
+            }
+
+            // No mmap here: the extent's committed part is read into memory (pinned, so Row can point at it).
+            var copy = _copies[e] ??= GC.AllocateUninitializedArray<float>((int)(extentSlots * Dimension), pinned: true);
+            var from = Math.Max(_readable, (long)e << ExtentShift);
+            var to = Math.Min(slots, (long)(e + 1) << ExtentShift);
+            var bytes = MemoryMarshal.AsBytes(copy.AsSpan((int)((from & ExtentMask) * Dimension), (int)((to - from) * Dimension)));
+            ReadExactly(_handle, bytes, HeaderSize + (from * _rowBytes), Path);
+            _extents[e] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(copy));
+        }
+
+        _readable = slots;
+    }
+
+    private nint Map(long offset, long length, out nint start)
+    {
+        // The offset of a mapping must be a multiple of the page size (16 KiB on some ARM machines).
+        var page = Environment.SystemPageSize;
+        var aligned = offset / page * page;
+        var address = MapFile(0, (nuint)(length + offset - aligned), ProtectRead, MapShared, (int)_handle.DangerousGetHandle(), aligned);
+        if (address == -1)
+        {
+            throw new IOException($"Cannot map {length} bytes of vector segment {Path} (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
+        start = address + (nint)(offset - aligned);
+        return address;
+    }
+
+    private void Unmap()
+    {
+        var extentBytes = (1L << ExtentShift) * _rowBytes;
+        var page = Environment.SystemPageSize;
+        for (var e = 0; e < _mappings.Length; e++)
+        {
+            if (_mappings[e] != 0)
+            {
+                var offset = HeaderSize + (e * extentBytes);
+                _ = UnmapFile(_mappings[e], (nuint)(extentBytes + offset - (offset / page * page)));
+            }
+        }
+
+        _extents = [];
+        _mappings = [];
+        _copies = [];
+        _readable = 0;
+    }
+
+    private static void ReadExactly(SafeFileHandle handle, Span<byte> bytes, long position, string path)
+    {
         while (!bytes.IsEmpty)
         {
-            var read = RandomAccess.Read(_handle, bytes, position);
+            var read = RandomAccess.Read(handle, bytes, position);
             if (read <= 0)
             {
-                throw new IOException($"Vector segment {Path} ends before slot {slot}.");
+                throw new IOException($"Vector segment {path} ends before its committed vectors.");
             }
 
             bytes = bytes[read..];
@@ -141,7 +287,11 @@ internal sealed class LocalVectorSegment : IDisposable
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial nint MapFile(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    private static partial int UnmapFile(nint address, nuint length);
 
     private static string? Check(SafeFileHandle handle, int dimension, Guid epoch, long committed)
     {

@@ -73,7 +73,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         get
         {
             Open();
-            _lock.EnterReadLock();
+            EnterRead();
             try
             {
                 return _index?.UsesCodes ?? false;
@@ -90,7 +90,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         ValidateDescriptor(wanted);
         cancellationToken.ThrowIfCancellationRequested();
         var database = Open();
-        _lock.EnterWriteLock();
+        EnterWrite();
         try
         {
             if (_descriptor is null)
@@ -101,7 +101,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 _descriptor = created;
                 _epoch = state.Epoch;
                 _sequence = state.Sequence;
-                _index = NewIndex(created.Dimension, 0);
+                _index = NewIndex(database, created.Dimension, 0);
                 LogCollectionCreated(_logger, _collection, created.ModelId, created.Dimension, _path);
             }
 
@@ -118,7 +118,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         ValidateDescriptor(descriptor);
         cancellationToken.ThrowIfCancellationRequested();
         var database = Open();
-        _lock.EnterWriteLock();
+        EnterWrite();
         try
         {
             var created = descriptor with { Name = _collection };
@@ -131,7 +131,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             _epoch = state.Epoch;
             _sequence = state.Sequence;
             _snapshotSequence = -1;
-            _index = NewIndex(created.Dimension, 0);
+            _index = NewIndex(database, created.Dimension, 0);
 
             // The old snapshot belongs to the previous epoch and would be ignored; removing it frees the disk now.
             Durable(() => File.Delete(VectorFilePath));
@@ -196,7 +196,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         ArgumentNullException.ThrowIfNull(ids);
         cancellationToken.ThrowIfCancellationRequested();
         Open();
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             var found = new List<VectorRecord>(ids.Count);
@@ -225,7 +225,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(query.TopK, 1, nameof(query));
         cancellationToken.ThrowIfCancellationRequested();
         Open();
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             if (_index is not { } index)
@@ -254,7 +254,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         Open();
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             return Task.FromResult((long)(_index?.Count ?? 0));
@@ -271,7 +271,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var after = cursor is null ? null : DecodeCursor(cursor);
         var database = Open();
-        _lock.EnterReadLock();
+        EnterRead();
         try
         {
             if (_index is not { } index)
@@ -335,21 +335,26 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             }
 
             _disposed = true;
-            if (_database is { } database)
+
+            // Memory reads its vectors from a map of the segment that closing the database unmaps: no
+            // reader may be inside the index then, so it happens under the exclusive lock, and a reader
+            // that gets the lock afterwards finds the store disposed (see EnterRead).
+            _lock.EnterWriteLock();
+            try
             {
-                _lock.EnterWriteLock();
-                try
+                if (_database is { } database)
                 {
                     WriteSnapshot(database);
                 }
-                finally
-                {
-                    _lock.ExitWriteLock();
-                }
-            }
 
-            _database?.Dispose();
-            _database = null;
+                _database?.Dispose();
+                _database = null;
+                _index = null;
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
         }
 
         _lock.Dispose();
@@ -369,6 +374,28 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
     }
 
+    /// <summary>The shared lock, refused once the store is disposed (its segment map is gone by then).</summary>
+    private void EnterRead()
+    {
+        _lock.EnterReadLock();
+        if (_disposed)
+        {
+            _lock.ExitReadLock();
+            throw new ObjectDisposedException(GetType().FullName);
+        }
+    }
+
+    /// <summary>The exclusive lock, refused once the store is disposed.</summary>
+    private void EnterWrite()
+    {
+        _lock.EnterWriteLock();
+        if (_disposed)
+        {
+            _lock.ExitWriteLock();
+            throw new ObjectDisposedException(GetType().FullName);
+        }
+    }
+
     /// <summary>The frame of every batch write: nothing to do for an empty batch, else one write under the exclusive lock.</summary>
     private Task WriteBatch(int count, Action<LocalVectorDatabase> write, CancellationToken cancellationToken)
     {
@@ -379,7 +406,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
 
         var database = Open();
-        _lock.EnterWriteLock();
+        EnterWrite();
         try
         {
             write(database);
@@ -486,7 +513,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         return rows;
     }
 
-    private LocalVectorIndex NewIndex(int dimension, int capacity) => new(dimension, _local.Index, capacity, _local.RescoreFactor);
+    private LocalVectorIndex NewIndex(LocalVectorDatabase database, int dimension, int capacity) => new(dimension, _local.Index, capacity, _local.RescoreFactor, database.Segment);
 
     /// <summary>
     /// Memory from the snapshot plus the changes SQLite committed after it, or from SQLite alone when the
@@ -499,10 +526,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         LocalVectorIndex? index;
         long snapshotSequence;
         string? reason;
-        var recoded = false;
+        var rewrite = false;
         try
         {
-            index = LocalVectorFile.TryRead(VectorFilePath, dimension, state.Epoch, state.Sequence, _local.Index, _local.RescoreFactor, out snapshotSequence, out reason, out recoded);
+            index = LocalVectorFile.TryRead(VectorFilePath, database.Segment, state.Epoch, state.Sequence, _local.Index, _local.RescoreFactor, out snapshotSequence, out reason, out rewrite);
         }
         catch (IOException ex)
         {
@@ -538,8 +565,8 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         {
             LoadedFrom = replayed == 0 ? "snapshot" : "snapshot+replay";
 
-            // Codes made here (the file held another kind's) are written on close, so the next open reads them.
-            _snapshotSequence = recoded ? -1 : snapshotSequence;
+            // Codes made here (the file held another kind's) and files of an older version are written on close, so the next open reads them.
+            _snapshotSequence = rewrite ? -1 : snapshotSequence;
             if (replayed > Math.Max(10_000, index.Count / 10))
             {
                 // A long replay would repeat on every start until the next clean close.
@@ -554,7 +581,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             LogRebuilding(_logger, VectorFilePath, reason ?? "unknown", stored);
         }
 
-        var rebuilt = NewIndex(dimension, (int)Math.Min(stored, int.MaxValue));
+        var rebuilt = NewIndex(database, dimension, (int)Math.Min(stored, int.MaxValue));
         Durable(() => database.ReadAll((id, slot, vector, metadata) =>
         {
             var bytes = MetadataJson.FromStoredText(metadata);
