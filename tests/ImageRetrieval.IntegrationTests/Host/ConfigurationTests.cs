@@ -13,6 +13,7 @@ public sealed class ConfigurationTests
     [InlineData("ImageRetrieval:Embedding:MaxQueueLength", "0", "MaxQueueLength")]
     [InlineData("ImageRetrieval:Embedding:DecodeParallelism", "0", "DecodeParallelism")]
     [InlineData("ImageRetrieval:PublicBaseUrl", "not a url", "PublicBaseUrl")]
+    [InlineData("ImageRetrieval:Server:FormMemoryBufferBytes", "-1", "FormMemoryBufferBytes")]
     public async Task Given_an_invalid_setting_When_the_service_starts_Then_it_refuses_naming_the_setting(string key, string value, string named)
     {
         await using var factory = new ServiceFactory(overrides: new Dictionary<string, string?> { [key] = value });

@@ -27,11 +27,18 @@ internal sealed class ServerLimitsOptions : IValidatableObject
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
     /// <summary>
-    /// Multipart bodies are spooled to the temp directory (/tmp) past 64 KiB while they are read. Requests whose
+    /// Multipart file parts past <see cref="FormMemoryBufferBytes"/> are spooled to the temp directory (/tmp) while they are read. Requests whose
     /// declared bodies would together exceed this wait (then get a 503), so /tmp cannot fill. At least Limits:MaxRequestBytes.
     /// </summary>
     [Range(1, long.MaxValue)]
     public long MaxBufferedBodyBytes { get; set; } = 768L * 1024 * 1024;
+
+    /// <summary>
+    /// A file part of a multipart form up to this many bytes is read into memory, a larger one is spooled to the
+    /// temp directory; <see cref="MaxBufferedBodyBytes"/> bounds the bodies being read either way.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int FormMemoryBufferBytes { get; set; } = RequestLimits.FormMemoryBufferBytes;
 
     /// <summary>How long a request may wait for room in <see cref="MaxBufferedBodyBytes"/> before it gets a 503.</summary>
     public TimeSpan BufferWaitTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -52,8 +59,14 @@ internal sealed class ServerLimitsOptions : IValidatableObject
 
 internal static class RequestLimits
 {
-    /// <summary>Form bodies above this many bytes are spooled to the temp directory instead of memory (the framework default, set on purpose).</summary>
-    public const int FormMemoryBufferBytes = 64 * 1024;
+    /// <summary>
+    /// The default of <see cref="ServerLimitsOptions.FormMemoryBufferBytes"/>: a file part of a form up to this size is read
+    /// into memory, a larger one is spooled to the temp directory. Every endpoint copies each uploaded file into memory
+    /// anyway (FormFileReader), so a part kept in memory costs its bytes twice until it is read, not more; spooling it
+    /// costs a temp file created, written, read back and deleted per file, which measured about 15 ms a search on a
+    /// busy 2-core node (the ASP.NET default of 64 KiB spooled every photo; bench/results/profile-notes.md).
+    /// </summary>
+    public const int FormMemoryBufferBytes = 4 * 1024 * 1024;
 
     /// <summary>Kestrel's limits and the form reader's refuse bodies larger than ImageRetrieval:Limits:MaxRequestBytes.</summary>
     public static WebApplicationBuilder ConfigureRequestLimits(this WebApplicationBuilder builder)
@@ -88,7 +101,7 @@ internal static class RequestLimits
         {
             form.MultipartBodyLengthLimit = maxBody;
             form.BufferBodyLengthLimit = maxBody;
-            form.MemoryBufferThreshold = FormMemoryBufferBytes;
+            form.MemoryBufferThreshold = server.FormMemoryBufferBytes;
             form.ValueCountLimit = limits.MaxFilesPerRequest + 16;
         });
         return builder;
