@@ -163,7 +163,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 }
             }
 
-            (_sequence, var first) = Durable(() => database.Upsert(rows, vectors.AsSpan(0, rows.Length * dimension), replaced));
+            (_sequence, var first) = Durable(() => database.Upsert(rows, vectors.AsMemory(0, rows.Length * dimension), replaced));
 
             // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
             for (var i = 0; i < rows.Length; i++)
@@ -485,7 +485,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 MetadataJson.Validate(record.Id, record.Metadata);
                 LocalVectorIndex.NormalizeInto(record.Vector.Span, vectors.AsSpan(i * dimension, dimension), $"The vector of record '{record.Id}'");
                 var metadata = MetadataJson.SerializeToUtf8(record.Metadata);
-                rows[i] = new PreparedRow(record.Id, Encoding.UTF8.GetString(metadata), metadata, MetadataJson.Signature(record.Metadata));
+                rows[i] = new PreparedRow(record.Id, metadata, MetadataJson.Signature(record.Metadata));
             }
             catch (ArgumentException ex)
             {
@@ -715,7 +715,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     }
 
     /// <summary>One record of a batch as SQLite stores it and memory holds it (its vector is in the batch buffer).</summary>
-    internal sealed record PreparedRow(string Id, string Metadata, byte[] MetadataBytes, FilterSignature Signature);
+    internal sealed record PreparedRow(string Id, byte[] MetadataBytes, FilterSignature Signature);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Opened Local vector store {Path}: {Count} vectors of model {ModelId} loaded from {Source} in {ElapsedMs} ms")]
     private static partial void LogOpened(ILogger logger, string path, int count, string modelId, string source, long elapsedMs);
