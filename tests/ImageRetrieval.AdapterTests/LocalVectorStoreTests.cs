@@ -178,12 +178,16 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         await Assert.ThrowsAsync<InvalidCursorException>(() => store.ListAsync(2, "not base64url!", Ct));
     }
 
-    [Fact]
-    public async Task Given_many_rows_When_scanned_in_parallel_Then_results_equal_the_single_threaded_scan()
+    [Theory]
+    [InlineData(LocalIndexKind.Exact, 5000)]
+    [InlineData(LocalIndexKind.Exact, 30_000)]
+    [InlineData(LocalIndexKind.Quantized, 30_000)]
+    [InlineData(LocalIndexKind.Int4, 30_000)]
+    public async Task Given_many_rows_When_scanned_in_parallel_Then_results_equal_the_single_threaded_scan(LocalIndexKind kind, int rows)
     {
-        var index = new LocalVectorIndex(16, LocalIndexKind.Exact);
+        var index = new LocalVectorIndex(16, kind);
         var rng = new Random(42);
-        for (var i = 0; i < 5000; i++)
+        for (var i = 0; i < rows; i++)
         {
             var v = Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
             var metadata = new Dictionary<string, JsonElement> { ["even"] = JsonSerializer.SerializeToElement(i % 2 == 0) };
@@ -196,7 +200,9 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         var serial = index.Search(query, 25, filter, minScore: 0.1f, excludeIds: ["id00000", "id00002"], parallel: false);
         var parallel = index.Search(query, 25, filter, minScore: 0.1f, excludeIds: ["id00000", "id00002"], parallel: true);
 
+        Assert.Equal(kind != LocalIndexKind.Exact, index.UsesCodes);
         Assert.Equal(25, serial.Count);
+        Assert.DoesNotContain(serial, r => r.Record.Id is "id00000" or "id00002" || !r.Record.Metadata["even"].GetBoolean() || r.Score < 0.1f);
         Assert.Equal(serial.Select(r => (r.Record.Id, r.Score)), parallel.Select(r => (r.Record.Id, r.Score)));
         Assert.True(serial.Zip(serial.Skip(1)).All(p => p.First.Score >= p.Second.Score));
         await Task.CompletedTask;

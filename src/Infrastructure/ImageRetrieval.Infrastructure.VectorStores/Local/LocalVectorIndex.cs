@@ -48,6 +48,9 @@ internal sealed class LocalVectorIndex
 
     private const int InitialCapacity = 64;
 
+    /// <summary>Rows a scan worker takes at a time: 4096 rows are 0.75 MB of a 768-d high plane, 12 MB of fp32.</summary>
+    private const int ScanBlockRows = 4096;
+
     private readonly Dictionary<string, int> _rowById;
 
     // Where the fp32 vectors are: the segment, or (no segment) blocks of ChunkRows slots owned here.
@@ -112,7 +115,7 @@ internal sealed class LocalVectorIndex
     /// ... and at least this share of the rows (1 / this): how far down a 2-bit ranking a true
     /// neighbour can fall grows with the collection.
     /// </summary>
-    internal const int Int4FirstPassShare = 256;
+    internal const int Int4FirstPassShare = 512;
 
     /// <summary>
     /// The 4-bit step of a dimension in its standard deviations: 16 levels then span about ±2.9σ, near
@@ -339,12 +342,7 @@ internal sealed class LocalVectorIndex
 
     private TopK SearchExact(ScanParameters scan, int partitions)
     {
-        var partials = RunPartitioned(partitions, (start, end) =>
-        {
-            var local = new TopK(scan.TopK);
-            ScanExact(scan, start, end, local);
-            return local;
-        });
+        var partials = RunShared(partitions, () => new TopK(scan.TopK), (local, start, end) => ScanExact(scan, start, end, local));
         var best = new TopK(scan.TopK);
         foreach (var partial in partials)
         {
@@ -358,12 +356,7 @@ internal sealed class LocalVectorIndex
     {
         var candidates = Math.Min(Count, Math.Max(scan.TopK * RescoreFactor, Math.Max(MinCandidates, scan.TopK)));
         var (query, magnitude) = QuantizeQuery(scan.Query);
-        var partials = RunPartitioned(partitions, (start, end) =>
-        {
-            var local = new CandidateBuffer(candidates);
-            ScanCodes(scan, query, magnitude, start, end, local);
-            return local;
-        });
+        var partials = RunShared(partitions, () => new CandidateBuffer(candidates), (local, start, end) => ScanCodes(scan, query, magnitude, start, end, local));
 
         var merged = new CandidateBuffer(candidates);
         foreach (var partial in partials)
@@ -385,12 +378,7 @@ internal sealed class LocalVectorIndex
         var candidates = Math.Min(Count, Math.Max(rescored, firstPass ?? Math.Max(Int4MinFirstPass, Count / Int4FirstPassShare)));
         var (quantized, _) = QuantizeQuery(scan.Query);
         var query = Int4Dot.LayOutForPlanes(quantized);
-        var partials = RunPartitioned(partitions, (start, end) =>
-        {
-            var local = new CandidateBuffer(candidates);
-            ScanHighPlane(scan, query, start, end, local);
-            return local;
-        });
+        var partials = RunShared(partitions, () => new CandidateBuffer(candidates), (local, start, end) => ScanHighPlane(scan, query, start, end, local));
 
         var merged = new CandidateBuffer(candidates);
         foreach (var partial in partials)
@@ -398,12 +386,14 @@ internal sealed class LocalVectorIndex
             partial.MoveTo(merged);
         }
 
+        // The candidates' low planes are scattered reads; in row order they come in address order.
         var refined = new CandidateBuffer(rescored);
         var stride = _codeStride;
-        foreach (var (row, high) in merged.Entries())
+        foreach (var entry in merged.SortedByRow())
         {
+            var row = (int)(entry >> 32);
             var (chunk, offset) = Locate(row);
-            var estimate = (4 * high) + Int4Dot.PlaneDot(MemoryMarshal.AsBytes(chunk.LowCode(offset, stride)), query);
+            var estimate = (4 * (int)entry) + Int4Dot.PlaneDot(MemoryMarshal.AsBytes(chunk.LowCode(offset, stride)), query);
             if (refined.MayAccept(estimate))
             {
                 refined.Offer(estimate, row);
@@ -505,20 +495,37 @@ internal sealed class LocalVectorIndex
     private void ScanHighPlane(ScanParameters scan, sbyte[] query, int start, int end, CandidateBuffer best)
     {
         var stride = _codeStride;
+        var excluded = scan.ExcludedRows;
+        var filter = scan.Filter;
         for (var row = start; row < end;)
         {
             var chunk = _chunks[row >> ChunkShift];
             var chunkStart = row & (ChunkRows - 1);
             var chunkEnd = Math.Min(chunkStart + (end - row), chunk.Ids.Length);
             var codes = MemoryMarshal.AsBytes(chunk.Codes!.AsSpan());
+            if (excluded is null && filter is null)
+            {
+                // The common case: nothing but the dot product and one comparison a row.
+                for (var offset = chunkStart; offset < chunkEnd; offset++, row++)
+                {
+                    var estimate = Int4Dot.PlaneDot(codes.Slice(offset * stride, stride), query);
+                    if (best.MayAccept(estimate))
+                    {
+                        best.Offer(estimate, row);
+                    }
+                }
+
+                continue;
+            }
+
             for (var offset = chunkStart; offset < chunkEnd; offset++, row++)
             {
-                if (scan.ExcludedRows is not null && scan.ExcludedRows.Contains(row))
+                if (excluded is not null && excluded.Contains(row))
                 {
                     continue;
                 }
 
-                if (scan.Filter is not null && !scan.Filter.MayMatch(chunk.Signatures[offset]))
+                if (filter is not null && !filter.MayMatch(chunk.Signatures[offset]))
                 {
                     continue;
                 }
@@ -529,12 +536,45 @@ internal sealed class LocalVectorIndex
                     continue;
                 }
 
-                if (scan.Filter is null || scan.Filter.Matches(chunk.Metadata[offset]))
+                if (filter is null || filter.Matches(chunk.Metadata[offset]))
                 {
                     best.Offer(estimate, row);
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A search's scan on <paramref name="workers"/> workers that take blocks of <see cref="ScanBlockRows"/>
+    /// rows from a shared counter, each into its own state: a worker that starts late or loses its core
+    /// to another process leaves its share to the others instead of holding the query up, as fixed halves did.
+    /// </summary>
+    private T[] RunShared<T>(int workers, Func<T> create, Action<T, int, int> scan)
+    {
+        var count = Count;
+        var blocks = (count + ScanBlockRows - 1) / ScanBlockRows;
+        if (workers <= 1 || blocks < 2)
+        {
+            var only = create();
+            scan(only, 0, count);
+            return [only];
+        }
+
+        var results = new T[workers];
+        var next = -1;
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        {
+            var local = create();
+            int block;
+            while ((block = Interlocked.Increment(ref next)) < blocks)
+            {
+                var start = block * ScanBlockRows;
+                scan(local, start, Math.Min(count, start + ScanBlockRows));
+            }
+
+            results[w] = local;
+        });
+        return results;
     }
 
     /// <summary>Splits [0, Count) into <paramref name="partitions"/> contiguous ranges, one worker each.</summary>
@@ -1128,14 +1168,17 @@ internal sealed class LocalVectorIndex
             }
         }
 
-        /// <summary>The best estimates (at most the capacity) with their rows, in no particular order.</summary>
-        public IEnumerable<(int Row, int Estimate)> Entries()
+        /// <summary>The best (at most the capacity) in row order, as keys with the row in the high half and the estimate in the low one.</summary>
+        public long[] SortedByRow()
         {
-            var count = Select();
-            for (var i = 0; i < count; i++)
+            var keys = new long[Select()];
+            for (var i = 0; i < keys.Length; i++)
             {
-                yield return ((int)(uint)_keys[i], (int)(_keys[i] >> 32));
+                keys[i] = ((long)(uint)_keys[i] << 32) | (uint)(int)(_keys[i] >> 32);
             }
+
+            Array.Sort(keys);
+            return keys;
         }
 
         public void MoveTo(CandidateBuffer other)
