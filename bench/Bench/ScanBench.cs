@@ -47,11 +47,7 @@ internal static class ScanBench
         var high = packed.Select(p =>
         {
             var plane = new byte[p.Length / stride * planeStride];
-            var low = new byte[planeStride];
-            for (var r = 0; r < p.Length / stride; r++)
-            {
-                Int4Dot.ToPlanes(p.AsSpan(r * stride, stride), plane.AsSpan(r * planeStride, planeStride), low);
-            }
+            Int4Dot.ToPlanes(p, plane, new byte[plane.Length], p.Length / stride);
 
             return plane;
         }).ToList();

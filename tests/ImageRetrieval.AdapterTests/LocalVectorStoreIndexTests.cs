@@ -351,18 +351,30 @@ public sealed class LocalVectorStoreIndexTests(LocalVectorStoreFixture fixture) 
     [InlineData(768)]
     public void Given_packed_4_bit_codes_When_split_into_planes_and_packed_again_Then_every_byte_comes_back(int dimension)
     {
+        const int Rows = 5;
         var rng = new Random(dimension);
-        var packed = new byte[Int4Dot.Stride(dimension)];
+        var packed = new byte[Rows * Int4Dot.Stride(dimension)];
         rng.NextBytes(packed);
-        var high = new byte[Int4Dot.PlaneStride(dimension)];
-        var low = new byte[Int4Dot.PlaneStride(dimension)];
+        var stride = Int4Dot.PlaneStride(dimension);
+        var high = new byte[Rows * stride];
+        var low = new byte[Rows * stride];
         var again = new byte[packed.Length];
 
-        Int4Dot.ToPlanes(packed, high, low);
-        Int4Dot.FromPlanes(high, low, again);
+        Int4Dot.ToPlanes(packed, high, low, Rows);
+        Int4Dot.FromPlanes(high, low, again, Rows);
 
         Assert.Equal(packed, again);
         Assert.NotEqual(high, low);
+
+        // Row by row gives the same planes as all rows at once.
+        for (var r = 0; r < Rows; r++)
+        {
+            var rowHigh = new byte[stride];
+            var rowLow = new byte[stride];
+            Int4Dot.ToPlanes(packed.AsSpan(r * Int4Dot.Stride(dimension), Int4Dot.Stride(dimension)), rowHigh, rowLow);
+            Assert.Equal(high.AsSpan(r * stride, stride).ToArray(), rowHigh);
+            Assert.Equal(low.AsSpan(r * stride, stride).ToArray(), rowLow);
+        }
     }
 
     [Fact]

@@ -226,70 +226,100 @@ internal static class Int4Dot
     }
 
     /// <summary>
-    /// Splits packed codes (<see cref="Stride"/> bytes a row) into the high and low planes
-    /// (<see cref="PlaneStride"/> bytes each). Packed block pair (A, B) holds per byte
-    /// <c>A = l0 | h0&lt;&lt;2 | l1&lt;&lt;4 | h1&lt;&lt;6</c> for dimensions j, j+32 and B the same for j+64, j+96;
-    /// the planes want <c>h0 | h2&lt;&lt;2 | h1&lt;&lt;4 | h3&lt;&lt;6</c>. An odd last block pairs with padding level 8.
+    /// Splits the packed codes of <paramref name="rows"/> rows (<see cref="Stride"/> bytes each) into the
+    /// high and low planes (<see cref="PlaneStride"/> bytes a row each). Packed block pair (A, B) holds
+    /// per byte <c>A = l0 | h0&lt;&lt;2 | l1&lt;&lt;4 | h1&lt;&lt;6</c> for dimensions j, j+32 and B the same
+    /// for j+64, j+96; the planes want <c>h0 | h2&lt;&lt;2 | h1&lt;&lt;4 | h3&lt;&lt;6</c>. An odd last block
+    /// pairs with padding level 8. When a row has an even number of blocks, rows are whole groups and
+    /// one flat loop converts them all (a reopen splits every row).
     /// </summary>
-    public static void ToPlanes(ReadOnlySpan<byte> packed, Span<byte> high, Span<byte> low)
+    public static void ToPlanes(ReadOnlySpan<byte> packed, Span<byte> high, Span<byte> low, int rows = 1)
     {
-        var groups = high.Length / 32;
-        Span<byte> pad = stackalloc byte[32];
-        pad.Fill(0x88);
-        for (var g = 0; g < groups; g++)
+        var stride = high.Length / rows;
+        var packedStride = packed.Length / rows;
+        if (packedStride == 2 * stride && Vector256.IsHardwareAccelerated)
         {
-            var a = packed.Slice(64 * g, 32);
-            var b = (64 * g) + 64 <= packed.Length ? packed.Slice((64 * g) + 32, 32) : pad;
-            if (Vector256.IsHardwareAccelerated)
+            ref var p = ref MemoryMarshal.GetReference(packed);
+            ref var h = ref MemoryMarshal.GetReference(high);
+            ref var l = ref MemoryMarshal.GetReference(low);
+            var m33 = Vector256.Create((byte)0x33);
+            var mcc = Vector256.Create((byte)0xCC);
+            var total = (nuint)high.Length;
+            for (nuint g = 0; g < total; g += 32)
             {
-                var va = Vector256.Create(a);
-                var vb = Vector256.Create(b);
-                var m33 = Vector256.Create((byte)0x33);
-                var mcc = Vector256.Create((byte)0xCC);
-                ((Vector256.ShiftRightLogical(va, 2) & m33) | (vb & mcc)).CopyTo(high[(32 * g)..]);
-                ((va & m33) | (Vector256.ShiftLeft(vb, 2) & mcc)).CopyTo(low[(32 * g)..]);
-                continue;
+                var va = Vector256.LoadUnsafe(ref p, 2 * g);
+                var vb = Vector256.LoadUnsafe(ref p, (2 * g) + 32);
+                ((Vector256.ShiftRightLogical(va, 2) & m33) | (vb & mcc)).StoreUnsafe(ref h, g);
+                ((va & m33) | (Vector256.ShiftLeft(vb, 2) & mcc)).StoreUnsafe(ref l, g);
             }
 
-            for (var j = 0; j < 32; j++)
+            return;
+        }
+
+        Span<byte> b = stackalloc byte[32];
+        for (var r = 0; r < rows; r++)
+        {
+            var row = packed.Slice(r * packedStride, packedStride);
+            for (var g = 0; g < stride / 32; g++)
             {
-                high[(32 * g) + j] = (byte)(((a[j] >> 2) & 0x33) | (b[j] & 0xCC));
-                low[(32 * g) + j] = (byte)((a[j] & 0x33) | ((b[j] << 2) & 0xCC));
+                var a = row.Slice(64 * g, 32);
+                if ((64 * g) + 64 <= row.Length)
+                {
+                    row.Slice((64 * g) + 32, 32).CopyTo(b);
+                }
+                else
+                {
+                    b.Fill(0x88);
+                }
+
+                var at = (r * stride) + (32 * g);
+                for (var j = 0; j < 32; j++)
+                {
+                    high[at + j] = (byte)(((a[j] >> 2) & 0x33) | (b[j] & 0xCC));
+                    low[at + j] = (byte)((a[j] & 0x33) | ((b[j] << 2) & 0xCC));
+                }
             }
         }
     }
 
-    /// <summary>The inverse of <see cref="ToPlanes"/>: the packed codes of a row from its planes.</summary>
-    public static void FromPlanes(ReadOnlySpan<byte> high, ReadOnlySpan<byte> low, Span<byte> packed)
+    /// <summary>The inverse of <see cref="ToPlanes"/>: the packed codes of <paramref name="rows"/> rows from their planes.</summary>
+    public static void FromPlanes(ReadOnlySpan<byte> high, ReadOnlySpan<byte> low, Span<byte> packed, int rows = 1)
     {
-        var groups = high.Length / 32;
-        for (var g = 0; g < groups; g++)
+        var stride = high.Length / rows;
+        var packedStride = packed.Length / rows;
+        if (packedStride == 2 * stride && Vector256.IsHardwareAccelerated)
         {
-            var h = high.Slice(32 * g, 32);
-            var l = low.Slice(32 * g, 32);
-            var a = packed.Slice(64 * g, 32);
-            var hasB = (64 * g) + 64 <= packed.Length;
-            if (Vector256.IsHardwareAccelerated)
+            ref var p = ref MemoryMarshal.GetReference(packed);
+            ref var h = ref MemoryMarshal.GetReference(high);
+            ref var l = ref MemoryMarshal.GetReference(low);
+            var m33 = Vector256.Create((byte)0x33);
+            var mcc = Vector256.Create((byte)0xCC);
+            var total = (nuint)high.Length;
+            for (nuint g = 0; g < total; g += 32)
             {
-                var vh = Vector256.Create(h);
-                var vl = Vector256.Create(l);
-                var m33 = Vector256.Create((byte)0x33);
-                var mcc = Vector256.Create((byte)0xCC);
-                ((vl & m33) | Vector256.ShiftLeft(vh & m33, 2)).CopyTo(a);
-                if (hasB)
-                {
-                    (Vector256.ShiftRightLogical(vl & mcc, 2) | (vh & mcc)).CopyTo(packed.Slice((64 * g) + 32, 32));
-                }
-
-                continue;
+                var vh = Vector256.LoadUnsafe(ref h, g);
+                var vl = Vector256.LoadUnsafe(ref l, g);
+                ((vl & m33) | Vector256.ShiftLeft(vh & m33, 2)).StoreUnsafe(ref p, 2 * g);
+                (Vector256.ShiftRightLogical(vl & mcc, 2) | (vh & mcc)).StoreUnsafe(ref p, (2 * g) + 32);
             }
 
-            for (var j = 0; j < 32; j++)
+            return;
+        }
+
+        for (var r = 0; r < rows; r++)
+        {
+            var row = packed.Slice(r * packedStride, packedStride);
+            for (var g = 0; g < stride / 32; g++)
             {
-                a[j] = (byte)((l[j] & 0x33) | ((h[j] & 0x33) << 2));
-                if (hasB)
+                var at = (r * stride) + (32 * g);
+                var hasB = (64 * g) + 64 <= row.Length;
+                for (var j = 0; j < 32; j++)
                 {
-                    packed[(64 * g) + 32 + j] = (byte)(((l[j] & 0xCC) >> 2) | (h[j] & 0xCC));
+                    row[(64 * g) + j] = (byte)((low[at + j] & 0x33) | ((high[at + j] & 0x33) << 2));
+                    if (hasB)
+                    {
+                        row[(64 * g) + 32 + j] = (byte)(((low[at + j] & 0xCC) >> 2) | (high[at + j] & 0xCC));
+                    }
                 }
             }
         }

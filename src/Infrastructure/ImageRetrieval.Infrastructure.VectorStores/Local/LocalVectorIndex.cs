@@ -916,10 +916,7 @@ internal sealed class LocalVectorIndex
         var (chunk, offset) = Locate(first);
         var high = MemoryMarshal.AsBytes(chunk.Codes.AsSpan(offset * _codeStride, rows * _codeStride));
         var low = MemoryMarshal.AsBytes(chunk.LowCodes.AsSpan(offset * _codeStride, rows * _codeStride));
-        for (var r = 0; r < rows; r++)
-        {
-            Int4Dot.ToPlanes(source.Slice(r * packed, packed), high.Slice(r * _codeStride, _codeStride), low.Slice(r * _codeStride, _codeStride));
-        }
+        Int4Dot.ToPlanes(source, high, low, rows);
     }
 
     /// <summary>
@@ -1003,12 +1000,9 @@ internal sealed class LocalVectorIndex
                 var stride = Int4Dot.Stride(Dimension);
                 packed ??= GC.AllocateUninitializedArray<sbyte>(ChunkRows * stride);
                 var target = MemoryMarshal.AsBytes(packed.AsSpan());
-                var high = MemoryMarshal.AsBytes(chunk.Codes.AsSpan());
-                var low = MemoryMarshal.AsBytes(chunk.LowCodes.AsSpan());
-                for (var r = 0; r < rows; r++)
-                {
-                    Int4Dot.FromPlanes(high.Slice(r * _codeStride, _codeStride), low.Slice(r * _codeStride, _codeStride), target.Slice(r * stride, stride));
-                }
+                var high = MemoryMarshal.AsBytes(chunk.Codes.AsSpan(0, rows * _codeStride));
+                var low = MemoryMarshal.AsBytes(chunk.LowCodes.AsSpan(0, rows * _codeStride));
+                Int4Dot.FromPlanes(high, low, target[..(rows * stride)], rows);
 
                 codes = packed.AsMemory(0, rows * stride);
             }
