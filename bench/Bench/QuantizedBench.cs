@@ -185,7 +185,8 @@ internal static class QuantizedBench
         return all.Percentile(p);
     }
 
-    private static float[][] Embed(LoadedModel model, float[] pixels, int count)
+    /// <summary>One photo at a time at batch 1, so every variant embeds the same tensors the same way.</summary>
+    internal static float[][] Embed(LoadedModel model, float[] pixels, int count)
     {
         var length = model.Writer.Length;
         var vectors = new float[count][];

@@ -42,7 +42,7 @@ internal static class VariantBench
         float[][] refVectors;
         using (var refModel = new LoadedModel(InferenceSessionFactory.Create(reference, threads), writer, PoolingMode.Cls, "reference", "bench"))
         {
-            refVectors = Embed(refModel, allPixels, photos.Count);
+            refVectors = QuantizedBench.Embed(refModel, allPixels, photos.Count);
         }
 
         var models = new List<LoadedModel>();
@@ -65,7 +65,7 @@ internal static class VariantBench
 
                 var model = new LoadedModel(InferenceSessionFactory.Create(v.Onnx, v.Threads, v.Spin, configure), writer, PoolingMode.Cls, v.Label, "bench");
                 models.Add(model);
-                var vectors = Embed(model, allPixels, photos.Count);
+                var vectors = QuantizedBench.Embed(model, allPixels, photos.Count);
                 var cos = vectors.Zip(refVectors, (x, y) => (double)TensorPrimitives.CosineSimilarity(x, y)).ToArray();
                 var top1 = Enumerable.Range(0, vectors.Length).Count(i =>
                     Enumerable.Range(0, refVectors.Length).MaxBy(j => TensorPrimitives.CosineSimilarity(vectors[i], refVectors[j])) == i);
@@ -268,19 +268,5 @@ internal static class VariantBench
 
         var settings = parts.Length > 1 ? string.Join(' ', parts.Skip(1)) : "default";
         return new Variant(label, onnx, threads, spin, o => actions.ForEach(a => a(o)), $"threads={threads} {settings}");
-    }
-
-    private static float[][] Embed(LoadedModel model, float[] pixels, int count)
-    {
-        var length = model.Writer.Length;
-        var vectors = new float[count][];
-        var one = new float[length];
-        for (var i = 0; i < count; i++)
-        {
-            pixels.AsSpan(i * length, length).CopyTo(one);
-            vectors[i] = model.RunBatch(one, 1)[0];
-        }
-
-        return vectors;
     }
 }
