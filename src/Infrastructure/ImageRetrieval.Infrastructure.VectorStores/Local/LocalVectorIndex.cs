@@ -354,16 +354,9 @@ internal sealed class LocalVectorIndex
 
     private TopK SearchCodes(ScanParameters scan, int partitions)
     {
-        var candidates = Math.Min(Count, Math.Max(scan.TopK * RescoreFactor, Math.Max(MinCandidates, scan.TopK)));
+        var candidates = CandidateCount(scan.TopK, MinCandidates);
         var (query, magnitude) = QuantizeQuery(scan.Query);
-        var partials = RunShared(partitions, () => new CandidateBuffer(candidates), (local, start, end) => ScanCodes(scan, query, magnitude, start, end, local));
-
-        var merged = new CandidateBuffer(candidates);
-        foreach (var partial in partials)
-        {
-            partial.MoveTo(merged);
-        }
-
+        var merged = ScanCandidates(partitions, candidates, (local, start, end) => ScanCodes(scan, query, magnitude, start, end, local));
         return Rescore(scan, merged.Rows);
     }
 
@@ -374,17 +367,11 @@ internal sealed class LocalVectorIndex
     /// </summary>
     private TopK SearchPlanes(ScanParameters scan, int partitions, int? firstPass)
     {
-        var rescored = Math.Min(Count, Math.Max(scan.TopK * RescoreFactor, Math.Max(Int4MinRescored, scan.TopK)));
+        var rescored = CandidateCount(scan.TopK, Int4MinRescored);
         var candidates = Math.Min(Count, Math.Max(rescored, firstPass ?? Math.Max(Int4MinFirstPass, Count / Int4FirstPassShare)));
         var (quantized, _) = QuantizeQuery(scan.Query);
         var query = Int4Dot.LayOutForPlanes(quantized);
-        var partials = RunShared(partitions, () => new CandidateBuffer(candidates), (local, start, end) => ScanHighPlane(scan, query, start, end, local));
-
-        var merged = new CandidateBuffer(candidates);
-        foreach (var partial in partials)
-        {
-            partial.MoveTo(merged);
-        }
+        var merged = ScanCandidates(partitions, candidates, (local, start, end) => ScanHighPlane(scan, query, start, end, local));
 
         // The candidates' low planes are scattered reads; in row order they come in address order.
         var refined = new CandidateBuffer(rescored);
@@ -404,6 +391,21 @@ internal sealed class LocalVectorIndex
     }
 
     /// <summary>The code estimates only choose candidates; the returned scores and order come from fp32.</summary>
+    /// <summary>How many code-ranked rows go on to the next, finer score: never fewer than the answer needs.</summary>
+    private int CandidateCount(int topK, int minimum) => Math.Min(Count, Math.Max(topK * RescoreFactor, Math.Max(minimum, topK)));
+
+    /// <summary>Runs a code scan on the workers, each into its own buffer, and merges their best.</summary>
+    private CandidateBuffer ScanCandidates(int partitions, int capacity, Action<CandidateBuffer, int, int> scan)
+    {
+        var merged = new CandidateBuffer(capacity);
+        foreach (var partial in RunShared(partitions, () => new CandidateBuffer(capacity), scan))
+        {
+            partial.MoveTo(merged);
+        }
+
+        return merged;
+    }
+
     private TopK Rescore(ScanParameters scan, ReadOnlySpan<int> rows)
     {
         var best = new TopK(scan.TopK);
