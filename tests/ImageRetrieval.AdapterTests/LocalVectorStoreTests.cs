@@ -366,22 +366,35 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         Assert.Null(rest.NextCursor);
     }
 
-    [Fact]
-    public async Task Given_a_segment_shorter_than_its_committed_vectors_When_opened_Then_the_store_is_unavailable_instead_of_serving_wrong_vectors()
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 1)]
+    [InlineData(true, 4096 + (Dimension * sizeof(float) * 3))]
+    public async Task Given_a_segment_shorter_than_its_committed_vectors_When_opened_Then_the_store_is_unavailable_instead_of_serving_wrong_vectors_or_faulting_later(bool keepVectorFile, int cut)
     {
+        // The vectors are read through a map of the file: a mapped page past its end would fault (SIGBUS, the
+        // process dies) at the first search that reads it, so the open must refuse. With the vector file kept
+        // memory would come from it without reading a vector, so the check cannot rely on a rebuild reading them.
         var collection = NewCollection();
         var first = await CreateAsync(collection);
         await first.UpsertAsync(Enumerable.Range(0, 4).Select(i => Record($"b{i}", Random(i))).ToList(), Ct);
         first.Dispose();
-        File.Delete(first.VectorFilePath);
+        if (!keepVectorFile)
+        {
+            File.Delete(first.VectorFilePath);
+        }
+
         var segment = LocalVectorSegment.PathFor(first.DatabasePath);
         await using (var file = new FileStream(segment, FileMode.Open, FileAccess.Write))
         {
-            file.SetLength(file.Length - 1);
+            file.SetLength(file.Length - cut);
         }
 
         var reopened = fixture.Open(collection);
 
+        var refused = await Assert.ThrowsAsync<StoreUnavailableException>(() => reopened.QueryAsync(new VectorQuery(Random(1), TopK: 4), Ct));
+        Assert.Contains(segment, refused.Message, StringComparison.Ordinal);
+        Assert.Contains("4 committed vectors", refused.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<StoreUnavailableException>(() => reopened.CountAsync(Ct));
     }
 
@@ -398,17 +411,7 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         // codes); local-store-v3: by main at 5164989 (slot-keyed rows, vectors in the segment, v3 vector file with
         // fp32 vectors and 4-bit codes). In both, writes after that file are left only in SQLite as after kill -9;
         // each fixture's Generate.cs.txt made it. A v3 file is read (its vectors skipped), a v2 file rebuilt.
-        var collection = NewCollection();
-        var source = Path.Combine(RepoRoot(), "tests", "fixtures", fixtureName, "vectors");
-        Directory.CreateDirectory(Path.Combine(fixture.DataPath, "vectors"));
-        foreach (var suffix in new[] { ".db", ".db-wal", ".seg", ".vec" })
-        {
-            if (File.Exists(Path.Combine(source, "legacy" + suffix)))
-            {
-                File.Copy(Path.Combine(source, "legacy" + suffix), Path.Combine(fixture.DataPath, "vectors", collection + suffix));
-            }
-        }
-
+        var collection = CopyFixture(fixtureName);
         var options = new LocalVectorStoreOptions { Index = kind };
         var store = fixture.Open(collection, options);
 
@@ -420,6 +423,37 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         Assert.Equal("snapshot", reopened.LoadedFrom);
         await reopened.UpsertAsync([Record("after-migration", LegacyVector(424242))], Ct);
         Assert.Equal("after-migration", (await reopened.QueryAsync(new VectorQuery(LegacyVector(424242), TopK: 1), Ct))[0].Record.Id);
+    }
+
+    [Theory]
+    [InlineData(LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Exact)]
+    public async Task Given_a_data_dir_of_the_segment_era_whose_records_table_names_slots_When_opened_Then_rows_vectors_metadata_and_searches_survive_the_move_to_rows(LocalIndexKind kind)
+    {
+        // tests/fixtures/local-store-records-slots: local-store-v2 opened and written by main at cf72e37 (the last
+        // commit with the id-keyed 'records' table and a segment slot column), so 'records' holds rows with their
+        // vector in SQLite (slot -1) beside rows whose vector is in the segment, a dead slot, a resurrected
+        // tombstone, a v2 vector file of that era, and a WAL tail no vector file covers (see its Generate.cs.txt).
+        var collection = CopyFixture("local-store-records-slots");
+        var options = new LocalVectorStoreOptions { Index = kind };
+        var store = fixture.Open(collection, options);
+
+        await AssertSegmentEraRowsAsync(store);
+        Assert.Equal("rebuild: format version 2", store.LoadedFrom);
+        await store.UpsertAsync([Record("after-migration", LegacyVector(424242), ("n", -7))], Ct);
+        store.Dispose();
+
+        // From the vector file the first open wrote, and then from SQLite alone: both read the moved rows.
+        var reopened = fixture.Open(collection, options);
+        await AssertSegmentEraRowsAsync(reopened, extra: 1);
+        Assert.Equal("snapshot", reopened.LoadedFrom);
+        reopened.Dispose();
+        File.Delete(reopened.VectorFilePath);
+        var rebuilt = fixture.Open(collection, options);
+        await AssertSegmentEraRowsAsync(rebuilt, extra: 1);
+        Assert.Equal("rebuild: missing", rebuilt.LoadedFrom);
+        Assert.Equal(-7, Assert.Single(await rebuilt.FetchAsync(["after-migration"], includeVectors: false, Ct)).Metadata["n"].GetInt32());
     }
 
     [Fact]
@@ -486,6 +520,80 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
             Assert.Equal($"r{i:D4}", hit.Record.Id);
             Assert.Equal(1f, hit.Score, 1e-5f);
         }
+    }
+
+    /// <summary>
+    /// The segment-era fixture: local-store-v2's rows (every 7th of the first 280 and r0002 deleted, r0001 at
+    /// seed 90001), then r3025-r3549 added, r0010-r0019 at seed 80000+i (bringing deleted r0014 back), r3030 at
+    /// 60030, r3026 at 70026, r0020, r3040 and r0030 deleted. Metadata n is each row's seed, tags [t(seed % 5)].
+    /// </summary>
+    private static async Task AssertSegmentEraRowsAsync(LocalVectorStore store, int extra = 0)
+    {
+        static int? SeedOf(int i) => i is 2 or 20 or 30 or 3040 || (i % 7 == 0 && i < 280 && i != 14) ? null
+            : i == 1 ? 90001 : i is >= 10 and < 20 ? 80000 + i : i == 3030 ? 60030 : i == 3026 ? 70026 : i;
+
+        Assert.Equal(new CollectionDescriptor("legacy", "model-legacy", 16), store.ReadDescriptor());
+        Assert.Equal(3507 + extra, await store.CountAsync(Ct));
+        var ids = Enumerable.Range(0, 3550).Select(i => $"r{i:D4}").ToList();
+        var fetched = (await store.FetchAsync(ids, includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        for (var i = 0; i < 3550; i++)
+        {
+            Assert.Equal(SeedOf(i) is not null, fetched.ContainsKey($"r{i:D4}"));
+            if (SeedOf(i) is { } seed)
+            {
+                var record = fetched[$"r{i:D4}"];
+                Assert.Equal(seed, record.Metadata["n"].GetInt32());
+                Assert.Equal($"t{seed % 5}", record.Metadata["tags"][0].GetString());
+                var expected = LegacyVector(seed);
+                for (var d = 0; d < 16; d++)
+                {
+                    Assert.Equal(expected[d], record.Vector.Span[d], 1e-5f);
+                }
+            }
+        }
+
+        // A row of each kind: from SQLite's vector column (5, 2999), rewritten into the segment (1 in v2, 14, 17),
+        // written in the segment era (3100, 3030, 3026) and in its WAL tail (3549).
+        foreach (var i in new[] { 1, 5, 14, 17, 2999, 3026, 3030, 3100, 3549 })
+        {
+            var seed = SeedOf(i)!.Value;
+            var hit = (await store.QueryAsync(new VectorQuery(LegacyVector(seed), TopK: 1), Ct))[0];
+            Assert.Equal($"r{i:D4}", hit.Record.Id);
+            Assert.Equal(1f, hit.Score, 1e-5f);
+            var tag = new MetadataFilter([new FieldCondition("tags", [JsonSerializer.SerializeToElement($"t{(seed + 1) % 5}")])]);
+            var filtered = await store.QueryAsync(new VectorQuery(LegacyVector(seed), TopK: 3, Filter: tag), Ct);
+            Assert.Equal(3, filtered.Count);
+            Assert.All(filtered, r => Assert.Equal($"t{(seed + 1) % 5}", r.Record.Metadata["tags"][0].GetString()));
+        }
+
+        var listed = new List<string>();
+        for (string? cursor = null; ;)
+        {
+            var page = await store.ListAsync(1000, cursor, Ct);
+            listed.AddRange(page.Items.Select(r => r.Id));
+            if ((cursor = page.NextCursor) is null)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(fetched.Keys.Concat(extra > 0 ? ["after-migration"] : []).Order(StringComparer.Ordinal), listed);
+    }
+
+    private string CopyFixture(string fixtureName)
+    {
+        var collection = NewCollection();
+        var source = Path.Combine(RepoRoot(), "tests", "fixtures", fixtureName, "vectors");
+        Directory.CreateDirectory(Path.Combine(fixture.DataPath, "vectors"));
+        foreach (var suffix in new[] { ".db", ".db-wal", ".seg", ".vec" })
+        {
+            if (File.Exists(Path.Combine(source, "legacy" + suffix)))
+            {
+                File.Copy(Path.Combine(source, "legacy" + suffix), Path.Combine(fixture.DataPath, "vectors", collection + suffix));
+            }
+        }
+
+        return collection;
     }
 
     private static float[] LegacyVector(int seed)

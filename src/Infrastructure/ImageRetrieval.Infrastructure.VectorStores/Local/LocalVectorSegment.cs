@@ -200,6 +200,15 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
             return;
         }
 
+        // A page of a map past the end of the file faults (SIGBUS) when read, which would end the process at
+        // some later search: the file must hold every slot before any of them is mapped. Open checks this
+        // too; here it also covers slots another process committed (see LocalVectorDatabase.Read).
+        var length = RandomAccess.GetLength(_handle);
+        if (length < HeaderSize + (slots * _rowBytes))
+        {
+            throw new IOException($"Vector segment {Path} is shorter ({length} bytes) than its {slots} committed vectors ({HeaderSize + (slots * _rowBytes)} bytes): it was truncated or lost writes; restore it from a backup or re-index.");
+        }
+
         var extentSlots = 1L << ExtentShift;
         var needed = (int)((slots + extentSlots - 1) >> ExtentShift);
         if (needed > _extents.Length)
