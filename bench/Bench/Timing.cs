@@ -76,3 +76,40 @@ internal static class Timing
         return (samples, wall, (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds);
     }
 }
+
+/// <summary>
+/// The run time of the thread that created it (Linux <c>/proc/thread-self/schedstat</c>, nanoseconds):
+/// CPU time of one stage on one thread, which other tenants of a loaded machine do not inflate the way
+/// they inflate wall time. Read without allocating, so it does not disturb allocation figures.
+/// </summary>
+internal sealed class ThreadCpu : IDisposable
+{
+    private readonly FileStream? stat = File.Exists("/proc/thread-self/schedstat")
+        ? new FileStream("/proc/thread-self/schedstat", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0)
+        : null;
+
+    private readonly byte[] buffer = new byte[64];
+
+    public bool Available => stat is not null;
+
+    /// <summary>Milliseconds of CPU this thread has run so far (NaN where unavailable).</summary>
+    public double Milliseconds()
+    {
+        if (stat is null)
+        {
+            return double.NaN;
+        }
+
+        stat.Seek(0, SeekOrigin.Begin);
+        var read = stat.Read(buffer, 0, buffer.Length);
+        long nanoseconds = 0;
+        for (var i = 0; i < read && buffer[i] is >= (byte)'0' and <= (byte)'9'; i++)
+        {
+            nanoseconds = (nanoseconds * 10) + (buffer[i] - '0');
+        }
+
+        return nanoseconds / 1e6;
+    }
+
+    public void Dispose() => stat?.Dispose();
+}

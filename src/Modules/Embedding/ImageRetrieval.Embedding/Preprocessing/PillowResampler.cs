@@ -99,6 +99,7 @@ internal sealed class ResizePlan
 
         var (support, kernel) = Filter(filter);
         var h = outWidth == inWidth ? null : Coefficients.Compute(inWidth, outWidth, output.X, output.Width, support, kernel);
+        h?.PrepareVector();
         var v = outHeight == inHeight ? null : Coefficients.Compute(inHeight, outHeight, output.Y, output.Height, support, kernel);
         var (left, right) = h?.Span ?? (output.X, output.Right);
         var (top, bottom) = v?.Span ?? (output.Y, output.Bottom);
@@ -147,7 +148,7 @@ internal sealed class ResizePlan
         var rowBytes = Output.Width * Channels;
         var ringRows = vertical?.MaxTaps ?? 1;
         var ring = ArrayPool<byte>.Shared.Rent(checked(ringRows * rowBytes));
-        var sums = ArrayPool<int>.Shared.Rent(rowBytes);
+        var offsets = ArrayPool<int>.Shared.Rent(ringRows);
         try
         {
             var nextRow = int.MinValue;
@@ -167,59 +168,42 @@ internal sealed class ResizePlan
                     continue;
                 }
 
-                var sum = sums.AsSpan(0, rowBytes);
-                sum.Fill(1 << (PrecisionBits - 1));
-                var weights = vertical.WeightsOf(j);
                 for (var i = 0; i < taps; i++)
                 {
-                    var w = weights[i];
-                    var source = ring.AsSpan((first + i) % ringRows * rowBytes, rowBytes);
-                    for (var x = 0; x < rowBytes; x++)
-                    {
-                        sum[x] += source[x] * w;
-                    }
+                    offsets[i] = (first + i) % ringRows * rowBytes;
                 }
 
-                for (var x = 0; x < rowBytes; x++)
-                {
-                    destination[x] = Clip8(sum[x]);
-                }
+                ResampleKernels.Vertical(ring.AsSpan(0, ringRows * rowBytes), offsets.AsSpan(0, taps), vertical.WeightsOf(j), destination);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(ring);
-            ArrayPool<int>.Shared.Return(sums);
+            ArrayPool<int>.Shared.Return(offsets);
         }
     }
 
     /// <summary>One input row through the horizontal pass, for the window's columns only.</summary>
     private void HorizontalRow(ReadOnlySpan<byte> rgb, PixelWindow region, int row, Span<byte> destination)
     {
-        var regionRow = rgb.Slice((row - region.Y) * region.Width * Channels, region.Width * Channels);
+        var rowStart = (row - region.Y) * region.Width * Channels;
         if (horizontal is null)
         {
-            regionRow.Slice((Output.X - region.X) * Channels, Output.Width * Channels).CopyTo(destination);
+            rgb.Slice(rowStart + ((Output.X - region.X) * Channels), Output.Width * Channels).CopyTo(destination);
             return;
         }
 
-        for (var x = 0; x < Output.Width; x++)
+        // The vector form may read a few bytes past this row (into the next one, with weight 0), so it
+        // is given the rest of the buffer; the scalar form reads only the row.
+        if (horizontal.Pairs is { } pairs)
         {
-            var count = horizontal.Count[x];
-            var weights = horizontal.WeightsOf(x);
-            int s0 = 1 << (PrecisionBits - 1), s1 = s0, s2 = s0;
-            var p = regionRow.Slice((horizontal.First[x] - region.X) * Channels, count * Channels);
-            for (var i = 0; i < count; i++)
-            {
-                var w = weights[i];
-                s0 += p[i * 3] * w;
-                s1 += p[i * 3 + 1] * w;
-                s2 += p[i * 3 + 2] * w;
-            }
-
-            destination[x * 3] = Clip8(s0);
-            destination[x * 3 + 1] = Clip8(s1);
-            destination[x * 3 + 2] = Clip8(s2);
+            ResampleKernels.HorizontalVector(rgb[rowStart..], region.X, horizontal.First, horizontal.Count, horizontal.Weights, horizontal.Stride,
+                pairs, horizontal.PairsStride, destination);
+        }
+        else
+        {
+            ResampleKernels.HorizontalScalar(rgb.Slice(rowStart, region.Width * Channels), region.X, horizontal.First, horizontal.Count,
+                horizontal.Weights, horizontal.Stride, destination);
         }
     }
 
@@ -239,9 +223,6 @@ internal sealed class ResizePlan
 
     private static int NearestSource(int index, int inSize, int outSize) => Math.Min((int)((index + 0.5) * inSize / outSize), inSize - 1);
 
-    private static byte Clip8(int value) =>
-        value >= 255 << PrecisionBits ? (byte)255 : value <= 0 ? (byte)0 : (byte)(value >> PrecisionBits);
-
     /// <summary>Pillow's precompute_coeffs for the output indices [first, first + count) only.</summary>
     private sealed class Coefficients
     {
@@ -254,12 +235,32 @@ internal sealed class ResizePlan
 
         public int[] Count { get; private init; } = [];
 
+        /// <summary>Taps of output index i at [i * Stride, i * Stride + Count[i]).</summary>
+        public ReadOnlySpan<int> Weights => weights;
+
+        public int Stride => size;
+
+        /// <summary>The taps in the layout of <see cref="ResampleKernels.HorizontalVector"/>, when that runs here.</summary>
+        public int[]? Pairs { get; private set; }
+
+        public int PairsStride { get; private set; }
+
         public int MaxTaps => Count.Max();
 
         /// <summary>Input indices [start, end) the window reads.</summary>
         public (int Start, int End) Span => (First[0], First[^1] + Count[^1]);
 
         public ReadOnlySpan<int> WeightsOf(int index) => weights.AsSpan(index * size, Count[index]);
+
+        /// <summary>Lays the taps out for the vector horizontal pass, if this CPU has it.</summary>
+        public void PrepareVector()
+        {
+            if (ResampleKernels.Vectorised)
+            {
+                Pairs = ResampleKernels.PairWeights(Count, weights, size, out var stride);
+                PairsStride = stride;
+            }
+        }
 
         public static Coefficients Compute(int inSize, int outSize, int first, int count, double filterSupport, Func<double, double> filter)
         {
