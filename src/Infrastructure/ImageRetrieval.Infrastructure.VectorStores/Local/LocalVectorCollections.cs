@@ -90,6 +90,13 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
 
     public Task CheckReachableAsync(CancellationToken cancellationToken) => _active.CheckReachableAsync(cancellationToken);
 
+    /// <summary>Compacts the active collection's vector segment (see <see cref="LocalVectorStore.CompactAsync"/>); null when it does not exist yet.</summary>
+    public Task<SegmentCompaction?> CompactAsync(CancellationToken cancellationToken)
+    {
+        FollowPointer();
+        return _active.CompactAsync(cancellationToken);
+    }
+
     public async Task<IVectorStore> OpenStagingAsync(CollectionDescriptor descriptor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(descriptor);

@@ -389,6 +389,84 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
+    /// <summary>The slots the rows name, ascending: what a compaction keeps.</summary>
+    public long[] ReadLiveSlots()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM rows;";
+            var slots = new long[(long)command.ExecuteScalar()!];
+            command.CommandText = "SELECT slot FROM rows ORDER BY slot;";
+            using var reader = command.ExecuteReader();
+            var count = 0;
+            while (reader.Read())
+            {
+                slots[count++] = reader.GetInt64(0);
+            }
+
+            return count == slots.Length ? slots : throw new InvalidDataException($"{Path} changed while its slots were read.");
+        }
+    }
+
+    /// <summary>
+    /// The commit point of a compaction whose new segment (holding the vectors of <paramref name="liveSlots"/>
+    /// in that order, with <paramref name="epoch"/> in its header) is durable beside the old one: in one
+    /// transaction every row gets its rank among <paramref name="liveSlots"/> as its slot, the committed
+    /// slot count becomes their number and the collection gets the new epoch (so no vector file that names
+    /// old slots is read again). Refused, with nothing changed, when the rows are not those slots.
+    /// </summary>
+    public void CommitCompaction(IReadOnlyList<long> liveSlots, Guid epoch)
+    {
+        lock (_gate)
+        {
+            using var transaction = _connection.BeginTransaction();
+            using var command = _connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT count(*), coalesce(min(slot), 0), coalesce(max(slot), 0) FROM rows;";
+            using (var reader = command.ExecuteReader())
+            {
+                reader.Read();
+                if (reader.GetInt64(0) != liveSlots.Count || (liveSlots.Count > 0 && (reader.GetInt64(1) != liveSlots[0] || reader.GetInt64(2) != liveSlots[^1])))
+                {
+                    throw new InvalidDataException($"{Path} holds other rows than the compaction copied.");
+                }
+            }
+
+            // Rows are keyed by slot: renumbering them is a rewrite of the table, fastest as one sequential
+            // insert into a new one (in slot order, so it appends to one end of its B-tree).
+            command.CommandText = """
+                DROP TABLE IF EXISTS rows_compacted;
+                CREATE TABLE rows_compacted (
+                    slot INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    seq INTEGER NOT NULL
+                );
+                INSERT INTO rows_compacted (slot, id, metadata, seq)
+                    SELECT row_number() OVER (ORDER BY slot) - 1, id, metadata, seq FROM rows ORDER BY slot;
+                DROP TABLE rows;
+                ALTER TABLE rows_compacted RENAME TO rows;
+                CREATE INDEX rows_seq ON rows (seq);
+                UPDATE collection SET slots = $slots, epoch = $epoch WHERE singleton = 1;
+                """;
+            command.Parameters.AddWithValue("$slots", liveSlots.Count);
+            command.Parameters.AddWithValue("$epoch", epoch.ToString("N"));
+            command.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
+
+    /// <summary>After <see cref="CommitCompaction"/>: the compacted segment replaces the old one (under the store's exclusive lock).</summary>
+    public void SwitchToCompactedSegment(Guid epoch, long slots)
+    {
+        lock (_gate)
+        {
+            Segment.SwitchToCompacted(epoch, slots);
+            _segmentEpoch = epoch;
+        }
+    }
+
     /// <summary>Touches the file through SQLite: fails when the file is gone, locked or corrupt.</summary>
     public void Ping()
     {

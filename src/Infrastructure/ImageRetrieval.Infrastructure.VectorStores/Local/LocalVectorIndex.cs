@@ -1013,6 +1013,51 @@ internal sealed class LocalVectorIndex
         }
     }
 
+    /// <summary>
+    /// For a compaction that keeps <paramref name="liveSlots"/> (ascending; new slot <c>i</c> is old slot
+    /// <c>liveSlots[i]</c>): each row's new slot, by row, or null when the rows do not name exactly those
+    /// slots (memory and SQLite disagree, and nothing may be renumbered). Reads only: run it beside queries.
+    /// </summary>
+    internal int[]? PlanSlotRenumbering(long[] liveSlots)
+    {
+        if (_segment is null || liveSlots.Length != Count)
+        {
+            return null;
+        }
+
+        var planned = new int[Count];
+        var named = new bool[Count];
+        for (var row = 0; row < Count; row++)
+        {
+            var (chunk, offset) = Locate(row);
+            var at = Array.BinarySearch(liveSlots, chunk.Slots[offset]);
+            if (at < 0 || named[at])
+            {
+                return null;
+            }
+
+            planned[row] = at;
+            named[at] = true;
+        }
+
+        return planned;
+    }
+
+    /// <summary>Gives every row its planned slot (from <see cref="PlanSlotRenumbering"/>, with no write since), under the exclusive lock.</summary>
+    internal void RenumberSlots(int[] planned)
+    {
+        if (planned.Length != Count)
+        {
+            throw new ArgumentException($"{Count} planned slots expected.", nameof(planned));
+        }
+
+        for (var row = 0; row < Count; row++)
+        {
+            var (chunk, offset) = Locate(row);
+            chunk.Slots[offset] = planned[row];
+        }
+    }
+
     // ---- storage ----
 
     private (Chunk Chunk, int Offset) Locate(int row) => (_chunks[row >> ChunkShift], row & (ChunkRows - 1));

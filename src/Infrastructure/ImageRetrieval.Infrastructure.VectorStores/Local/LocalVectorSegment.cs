@@ -14,7 +14,9 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 /// so a row SQLite shows always has its vector on disk. SQLite holds the committed slot count
 /// (<c>collection.slots</c>): whatever lies past it is the tail of a batch whose commit never happened
 /// (a crash, a failed transaction) and is overwritten by the next append. Slots of overwritten or
-/// deleted rows stay in the file unused (no compaction yet).
+/// deleted rows stay in the file unused until a compaction (<see cref="WriteCompacted"/>) copies the
+/// live ones into a new file, <c>&lt;collection&gt;.seg.compact</c>, which replaces this one once the
+/// database has committed the rows' new slots (and the new epoch written in the new file's header).
 /// </summary>
 /// <remarks>
 /// Why: a 3 KiB vector per row was written to SQLite's WAL and again by its checkpoint, two thirds of
@@ -42,7 +44,10 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
     private static readonly bool CanMap = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS();
     private static ReadOnlySpan<byte> Magic => "IRVSEG01"u8;
 
-    private readonly SafeFileHandle _handle;
+    /// <summary>Rows a compaction copies per write: 3 MiB at 768-d.</summary>
+    private const int CompactBlockRows = 1024;
+
+    private SafeFileHandle _handle;
     private readonly int _rowBytes;
 
     // Base address of each extent's first slot (mapped), or its copy (where nothing can be mapped).
@@ -77,6 +82,7 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
     /// </summary>
     public static LocalVectorSegment Open(string path, int dimension, Guid epoch, long committed)
     {
+        FinishCompaction(path, dimension, epoch, committed);
         var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         try
         {
@@ -109,6 +115,106 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Where a compaction writes the segment that replaces <paramref name="path"/>.</summary>
+    public static string CompactedPathFor(string path) => path + ".compact";
+
+    /// <summary>
+    /// Writes the vectors of <paramref name="slots"/> (committed slots of this segment, ascending) one
+    /// after another into a new segment of <paramref name="epoch"/> at <see cref="CompactedPathFor"/>
+    /// (new slot <c>i</c> holds old slot <c>slots[i]</c>) and makes it durable (file and directory
+    /// fsynced), so the database may then commit the new slots. Reads this segment's map: the caller
+    /// keeps it from being reset or disposed meanwhile.
+    /// </summary>
+    public string WriteCompacted(ReadOnlySpan<long> slots, Guid epoch, CancellationToken cancellationToken)
+    {
+        var target = CompactedPathFor(Path);
+        using var handle = File.OpenHandle(target, FileMode.Create, FileAccess.ReadWrite, FileShare.Read);
+        Initialise(handle, target, Dimension, epoch);
+        RandomAccess.SetLength(handle, HeaderSize + (slots.Length * (long)_rowBytes));
+        var buffer = new float[CompactBlockRows * Dimension];
+        for (var start = 0; start < slots.Length; start += CompactBlockRows)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var rows = Math.Min(CompactBlockRows, slots.Length - start);
+            for (var r = 0; r < rows; r++)
+            {
+                Row(slots[start + r]).CopyTo(buffer.AsSpan(r * Dimension, Dimension));
+            }
+
+            RandomAccess.Write(handle, MemoryMarshal.AsBytes(buffer.AsSpan(0, rows * Dimension)), HeaderSize + (start * (long)_rowBytes));
+        }
+
+        RandomAccess.FlushToDisk(handle);
+        return target;
+    }
+
+    /// <summary>
+    /// After the database committed a compaction to <paramref name="committed"/> slots: the compacted file
+    /// replaces this one (renamed over it) and is read from now on. Called under the store's exclusive
+    /// lock (no reader holds a span of the old map).
+    /// </summary>
+    public void SwitchToCompacted(Guid epoch, long committed)
+    {
+        var compacted = CompactedPathFor(Path);
+        var handle = File.OpenHandle(compacted, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        try
+        {
+            if (Check(handle, Dimension, epoch, committed) is { } problem)
+            {
+                throw new IOException($"Compacted vector segment {compacted} {problem}.");
+            }
+
+            File.Move(compacted, Path, overwrite: true);
+            DurableFiles.FlushDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+
+        Unmap();
+        _handle.Dispose();
+        _handle = handle;
+        Committed = 0;
+        MakeReadable(committed);
+        Committed = committed;
+    }
+
+    /// <summary>Removes the file of a compaction that did not commit (it was cancelled or failed).</summary>
+    public void DiscardCompacted() => File.Delete(CompactedPathFor(Path));
+
+    /// <summary>
+    /// A compacted file left beside the segment by a process that stopped during a compaction: when its
+    /// header has the database's epoch the database committed it, and the rename the process did not get
+    /// to is done now; otherwise the database never named it and it is removed.
+    /// </summary>
+    private static void FinishCompaction(string path, int dimension, Guid epoch, long committed)
+    {
+        var compacted = CompactedPathFor(path);
+        if (!File.Exists(compacted))
+        {
+            return;
+        }
+
+        bool committedOne;
+        using (var handle = File.OpenHandle(compacted, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            committedOne = Check(handle, dimension, epoch, committed) is null;
+        }
+
+        if (committedOne)
+        {
+            File.Move(compacted, path, overwrite: true);
+        }
+        else
+        {
+            File.Delete(compacted);
+        }
+
+        DurableFiles.FlushDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
     }
 
     /// <summary>Empties the file for a new epoch (after the database committed the recreate).</summary>

@@ -27,6 +27,13 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     private const int ParallelPrepareRows = 64;
 
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+
+    // Writers take this before the exclusive lock, and a compaction holds it while it copies: a writer
+    // waiting here does not hold up queries, as one waiting for the exclusive lock would.
+    private readonly SemaphoreSlim _writers = new(1, 1);
+    private readonly CancellationTokenSource _closing = new();
+    private int _compacting;
+    private string? _faulted;
     private readonly Lock _openGate = new();
     private readonly string _collection;
     private readonly string _path;
@@ -67,6 +74,12 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     /// <summary>How the last open filled memory: "empty", "snapshot", "snapshot+replay" or "rebuild: &lt;reason&gt;" (for tests and logs).</summary>
     internal string? LoadedFrom { get; private set; }
 
+    /// <summary>The last compaction started in the background (for tests), or null.</summary>
+    internal Task? BackgroundCompaction { get; private set; }
+
+    /// <summary>Called at each durable step of a compaction ("copied", "committed", "switched"), so tests can stop one there as a crash would.</summary>
+    internal Action<string>? OnCompactionStep { get; set; }
+
     /// <summary>True when queries rank by codes (a quantized kind, and enough rows to calibrate).</summary>
     internal bool UsesQuantizedScan
     {
@@ -90,6 +103,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         ValidateDescriptor(wanted);
         cancellationToken.ThrowIfCancellationRequested();
         var database = Open();
+        using var writer = EnterWriter(cancellationToken);
         EnterWrite();
         try
         {
@@ -118,6 +132,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         ValidateDescriptor(descriptor);
         cancellationToken.ThrowIfCancellationRequested();
         var database = Open();
+        using var writer = EnterWriter(cancellationToken);
         EnterWrite();
         try
         {
@@ -336,6 +351,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 
             _disposed = true;
 
+            // A compaction still copying stops; one past its commit finishes its switch first (it holds the
+            // lock that the exclusive one below waits for).
+            _closing.Cancel();
+
             // Memory reads its vectors from a map of the segment that closing the database unmaps: no
             // reader may be inside the index then, so it happens under the exclusive lock, and a reader
             // that gets the lock afterwards finds the store disposed (see EnterRead).
@@ -358,6 +377,139 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
 
         _lock.Dispose();
+        _writers.Dispose();
+        _closing.Dispose();
+    }
+
+    /// <summary>
+    /// Copies the live vectors of the segment into a new file and switches to it, so the slots of
+    /// overwritten and deleted rows no longer take disk (nor page cache). Crash-safe: the new file is
+    /// durable before the one SQLite transaction that renumbers the rows commits, and a stop at any point
+    /// leaves the old state or the new one (a later open finishes the file switch or removes a file no
+    /// commit named). Queries go on meanwhile but for the switch (an O(rows) renumbering of memory);
+    /// writes wait until it is over. Returns null when the collection does not exist.
+    /// </summary>
+    internal Task<SegmentCompaction?> CompactAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Compact(cancellationToken));
+    }
+
+    private SegmentCompaction? Compact(CancellationToken cancellationToken)
+    {
+        var database = Open();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
+        var token = cancel.Token;
+        using var writer = EnterWriter(token);
+        EnterUpgradeable();
+        try
+        {
+            if (_index is not { } index || _descriptor is null)
+            {
+                return null;
+            }
+
+            var clock = Stopwatch.StartNew();
+            var segment = database.Segment;
+            var before = segment.Committed;
+            var rowBytes = (long)index.Dimension * sizeof(float);
+            var live = Durable(database.ReadLiveSlots);
+            var planned = index.PlanSlotRenumbering(live)
+                ?? throw new StoreUnavailableException(Name, $"{_path}: memory holds {index.Count} rows and SQLite {live.Length} that do not name the same vector slots; not compacting (reopen the store).");
+            if (live.Length == before)
+            {
+                return new SegmentCompaction(_collection, live.Length, before, before, before * rowBytes, before * rowBytes, clock.Elapsed);
+            }
+
+            var epoch = Guid.NewGuid();
+            try
+            {
+                Durable(() => segment.WriteCompacted(live, epoch, token));
+                OnCompactionStep?.Invoke("copied");
+                token.ThrowIfCancellationRequested();
+                Durable(() => database.CommitCompaction(live, epoch));
+            }
+            catch
+            {
+                // Nothing names the new file: a stop here leaves it to the next open, which removes it too.
+                try
+                {
+                    segment.DiscardCompacted();
+                }
+                catch (IOException)
+                {
+                }
+
+                throw;
+            }
+
+            OnCompactionStep?.Invoke("committed");
+            _lock.EnterWriteLock();
+            try
+            {
+                Durable(() => database.SwitchToCompactedSegment(epoch, live.Length));
+                index.RenumberSlots(planned);
+                _epoch = epoch;
+                _snapshotSequence = -1;
+            }
+            catch (StoreUnavailableException ex)
+            {
+                // SQLite names the new slots but memory still reads the old file: reads stay right, a write
+                // would not. The next open finishes the switch.
+                _faulted = ex.Message;
+                LogCompactionSwitchFailed(_logger, _path, ex.Message);
+                throw;
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+
+            OnCompactionStep?.Invoke("switched");
+
+            // The vector file named old slots and is of the old epoch: a new one now, so the next open is fast.
+            WriteSnapshot(database);
+            var result = new SegmentCompaction(_collection, live.Length, before, live.Length, before * rowBytes, live.Length * rowBytes, clock.Elapsed);
+            LogCompacted(_logger, _path, result.Rows, result.SlotsBefore - result.SlotsAfter, (result.BytesBefore - result.BytesAfter) >> 20, (long)result.Elapsed.TotalMilliseconds);
+            return result;
+        }
+        finally
+        {
+            _lock.ExitUpgradeableReadLock();
+        }
+    }
+
+    /// <summary>After a write or an open: a background compaction when enough of the segment is dead (see <see cref="LocalVectorStoreOptions.AutoCompact"/>).</summary>
+    private void CompactWhenWorthIt()
+    {
+        if (!_local.AutoCompact || _disposed || _faulted is not null || _index is not { } index || _database is not { } database)
+        {
+            return;
+        }
+
+        // Read without the lock: a heuristic, and Compact decides again under it.
+        var committed = database.Segment.Committed;
+        var dead = committed - index.Count;
+        if (dead < _local.CompactMinDeadSlots || dead < _local.CompactDeadFraction * committed || Interlocked.CompareExchange(ref _compacting, 1, 0) != 0)
+        {
+            return;
+        }
+
+        BackgroundCompaction = Task.Run(() =>
+        {
+            try
+            {
+                Compact(CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is StoreUnavailableException or ObjectDisposedException or OperationCanceledException or InvalidDataException)
+            {
+                LogCompactionFailed(_logger, _path, ex.Message);
+            }
+            finally
+            {
+                Volatile.Write(ref _compacting, 0);
+            }
+        });
     }
 
     internal static string EncodeCursor(string lastId) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(lastId));
@@ -385,6 +537,29 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
     }
 
+    /// <summary>The lock a compaction holds: shared with queries, exclusive against writers; refused once the store is disposed.</summary>
+    private void EnterUpgradeable()
+    {
+        _lock.EnterUpgradeableReadLock();
+        if (_disposed)
+        {
+            _lock.ExitUpgradeableReadLock();
+            throw new ObjectDisposedException(GetType().FullName);
+        }
+    }
+
+    /// <summary>The writers' turn (see <see cref="_writers"/>), released by disposing the result.</summary>
+    private WriterTurn EnterWriter(CancellationToken cancellationToken)
+    {
+        _writers.Wait(cancellationToken);
+        return new WriterTurn(_writers);
+    }
+
+    private readonly struct WriterTurn(SemaphoreSlim writers) : IDisposable
+    {
+        public void Dispose() => writers.Release();
+    }
+
     /// <summary>The exclusive lock, refused once the store is disposed.</summary>
     private void EnterWrite()
     {
@@ -406,16 +581,26 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
 
         var database = Open();
-        EnterWrite();
-        try
+        using (EnterWriter(cancellationToken))
         {
-            write(database);
-            return Task.CompletedTask;
+            if (_faulted is { } faulted)
+            {
+                throw new StoreUnavailableException(Name, $"{_path}: a compaction could not switch files ({faulted}); reopen the store.");
+            }
+
+            EnterWrite();
+            try
+            {
+                write(database);
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
         }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
+
+        CompactWhenWorthIt();
+        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -457,6 +642,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 _index = index;
                 _opened = true;
                 LogOpened(_logger, _path, index?.Count ?? 0, state?.Descriptor.ModelId ?? "(none)", LoadedFrom ?? "empty", clock.ElapsedMilliseconds);
+                CompactWhenWorthIt();
                 return database;
             }
             catch
@@ -734,6 +920,15 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recreated collection {Collection}: dropped {Dropped} vectors, now model {ModelId} ({Dimension}-d)")]
     private static partial void LogCollectionRecreated(ILogger logger, string collection, int dropped, string modelId, int dimension);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Compacted the vector segment of {Path}: {Rows} rows kept, {Reclaimed} dead slots ({ReclaimedMiB} MiB) reclaimed in {ElapsedMs} ms")]
+    private static partial void LogCompacted(ILogger logger, string path, long rows, long reclaimed, long reclaimedMiB, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Background compaction of {Path} did not finish: {Reason}")]
+    private static partial void LogCompactionFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Compaction of {Path} committed but could not switch files: {Reason}; writes are refused until the store is reopened")]
+    private static partial void LogCompactionSwitchFailed(ILogger logger, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "SQLite failed on {Path} (error {Code}): {Reason}")]
     private static partial void LogSqliteFailed(ILogger logger, string path, int code, string reason);

@@ -19,4 +19,19 @@ public sealed class LocalVectorStoreOptions
     /// <summary>Quantized kind: candidates re-scored in fp32 per result asked for (at least 100 in all). Higher trades speed for recall.</summary>
     [Range(1, 1000)]
     public int RescoreFactor { get; set; } = LocalVectorIndex.DefaultRescoreFactor;
+
+    /// <summary>
+    /// Compacts the vector segment in the background (after a write or an open) once dead slots (left by
+    /// overwritten and deleted rows) are at least <see cref="CompactDeadFraction"/> of it and at least
+    /// <see cref="CompactMinDeadSlots"/>. Off: only the <c>compact</c> command compacts.
+    /// </summary>
+    public bool AutoCompact { get; set; } = true;
+
+    /// <summary>Share of the segment's slots that must be dead before it is compacted automatically: 0.5 keeps the file within twice its live vectors.</summary>
+    [Range(0.01, 0.99)]
+    public double CompactDeadFraction { get; set; } = 0.5;
+
+    /// <summary>Dead slots needed at least before an automatic compaction (one mapped extent: 48 MiB at 768-d), so small collections are not rewritten for a few rows.</summary>
+    [Range(1, int.MaxValue)]
+    public int CompactMinDeadSlots { get; set; } = 16_384;
 }

@@ -1,0 +1,309 @@
+using System.Text.Json;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.VectorStores.Local;
+
+namespace ImageRetrieval.AdapterTests;
+
+/// <summary>
+/// The Local store's compaction of its vector segment: the slots of overwritten and deleted rows are
+/// reclaimed, every row keeps its vector, metadata and search results, a stop at any step leaves a store
+/// that opens with every committed row, and queries are not held up while it copies.
+/// </summary>
+public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixture) : IClassFixture<LocalVectorStoreFixture>
+{
+    private const int Dimension = 16;
+    private const int HeaderBytes = 4096;
+    private const int RowBytes = Dimension * sizeof(float);
+    private static readonly CancellationToken Ct = CancellationToken.None;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData(LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Exact)]
+    public async Task Given_overwrites_and_deletes_When_compacted_Then_the_segment_holds_only_live_vectors_and_every_row_reads_and_ranks_as_before(LocalIndexKind kind)
+    {
+        var options = new LocalVectorStoreOptions { Index = kind, AutoCompact = false };
+        var (collection, store, expected) = await ChurnedAsync(options);
+        var segment = LocalVectorSegment.PathFor(store.DatabasePath);
+        Assert.Equal(HeaderBytes + (4000L * RowBytes), new FileInfo(segment).Length);
+        var before = await TopHitsAsync(store);
+
+        var result = await store.CompactAsync(Ct);
+
+        Assert.NotNull(result);
+        Assert.Equal((2500, 4000L, 2500L), (result.Rows, result.SlotsBefore, result.SlotsAfter));
+        Assert.Equal(HeaderBytes + (2500L * RowBytes), new FileInfo(segment).Length);
+        Assert.False(File.Exists(LocalVectorSegment.CompactedPathFor(segment)));
+        await AssertRowsAsync(store, expected);
+        Assert.Equal(before, await TopHitsAsync(store));
+
+        // Writes after it append behind the kept rows; both the vector file it wrote and SQLite alone reopen it.
+        await store.UpsertAsync([Record("after", 4242), Record("r0001", 9001)], Ct);
+        (expected["after"], expected["r0001"]) = (4242, 9001);
+        Assert.Equal(HeaderBytes + (2502L * RowBytes), new FileInfo(segment).Length);
+        var afterWrites = await TopHitsAsync(store);
+        store.Dispose();
+        var reopened = fixture.Open(collection, options);
+        await AssertRowsAsync(reopened, expected);
+        Assert.Equal("snapshot", reopened.LoadedFrom);
+        Assert.Equal(afterWrites, await TopHitsAsync(reopened));
+        reopened.Dispose();
+        File.Delete(reopened.VectorFilePath);
+        var rebuilt = fixture.Open(collection, options);
+        await AssertRowsAsync(rebuilt, expected);
+        Assert.Equal("rebuild: missing", rebuilt.LoadedFrom);
+        Assert.Equal(afterWrites, await TopHitsAsync(rebuilt));
+    }
+
+    [Fact]
+    public async Task Given_no_dead_slot_or_no_collection_When_compacted_Then_nothing_is_rewritten()
+    {
+        var empty = fixture.Open(NewCollection());
+        Assert.Null(await empty.CompactAsync(Ct));
+
+        var collection = NewCollection();
+        var store = fixture.Open(collection);
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, "model-c", Dimension), Ct);
+        await store.UpsertAsync(Enumerable.Range(0, 10).Select(i => Record($"r{i}", i)).ToList(), Ct);
+        var segment = LocalVectorSegment.PathFor(store.DatabasePath);
+        var written = File.GetLastWriteTimeUtc(segment);
+
+        var result = await store.CompactAsync(Ct);
+
+        Assert.Equal((10L, 10L, 10L), (result!.Rows, result.SlotsBefore, result.SlotsAfter));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(segment));
+        Assert.Equal(10, await store.CountAsync(Ct));
+    }
+
+    [Theory]
+    [InlineData("copied", false)]
+    [InlineData("copied", true)]
+    [InlineData("committed", false)]
+    [InlineData("switched", false)]
+    public async Task Given_a_compaction_stopped_at_a_step_as_by_kill_9_When_the_files_are_opened_by_a_new_store_Then_every_committed_row_is_there(string step, bool tornCopy)
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (collection, crashed, expected) = await ChurnedAsync(options);
+        var segment = LocalVectorSegment.PathFor(crashed.DatabasePath);
+        using var reached = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        crashed.OnCompactionStep = at =>
+        {
+            if (at == step)
+            {
+                reached.Set();
+                resume.Wait(Patience);
+                throw new IOException("stopped here");
+            }
+        };
+
+        // The first store stays frozen at the step (its files as a kill there leaves them) while a second opens them.
+        var running = Task.Run(() => crashed.CompactAsync(Ct));
+        try
+        {
+            Assert.True(reached.Wait(Patience));
+            if (tornCopy)
+            {
+                // A stop in the middle of the copy: a new file cut short, which no commit names.
+                await using var file = new FileStream(LocalVectorSegment.CompactedPathFor(segment), FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+                file.SetLength(HeaderBytes + (100 * RowBytes) + 7);
+            }
+
+            var survivor = fixture.Open(collection, options);
+            await AssertRowsAsync(survivor, expected);
+            var compacted = step != "copied";
+            Assert.Equal(HeaderBytes + ((compacted ? 2500L : 4000L) * RowBytes), new FileInfo(segment).Length);
+            Assert.False(File.Exists(LocalVectorSegment.CompactedPathFor(segment)));
+            Assert.Equal(compacted ? "rebuild: from an earlier collection epoch" : "snapshot", survivor.LoadedFrom);
+
+            // The survivor writes on (after the copied step it could compact again) and a third store reads all of it.
+            await survivor.UpsertAsync([Record("r0003", 303), Record("later", 777)], Ct);
+            (expected["r0003"], expected["later"]) = (303, 777);
+            var third = fixture.Open(collection, options);
+            await AssertRowsAsync(third, expected);
+        }
+        finally
+        {
+            resume.Set();
+            await Assert.ThrowsAsync<IOException>(() => running);
+        }
+    }
+
+    [Fact]
+    public async Task Given_a_compaction_copying_When_queries_and_a_write_arrive_Then_queries_answer_at_once_and_the_write_lands_after_it()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (_, store, expected) = await ChurnedAsync(options);
+        using var reached = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        store.OnCompactionStep = at =>
+        {
+            if (at == "copied")
+            {
+                reached.Set();
+                resume.Wait(Patience);
+            }
+        };
+
+        var compaction = Task.Run(() => store.CompactAsync(Ct));
+        Assert.True(reached.Wait(Patience));
+        var write = Task.Run(() => store.UpsertAsync([Record("r0005", 505), Record("during", 606)], Ct));
+        try
+        {
+            // The write waits for the compaction; queries do not wait for either.
+            for (var i = 0; i < 5; i++)
+            {
+                var hits = await Task.Run(() => store.QueryAsync(new VectorQuery(Vector(expected["r0100"]), TopK: 1), Ct)).WaitAsync(Patience);
+                Assert.Equal("r0100", hits[0].Record.Id);
+            }
+
+            Assert.Equal(2500, await Task.Run(() => store.CountAsync(Ct)).WaitAsync(Patience));
+            await Task.WhenAny(write, Task.Delay(300));
+            Assert.False(write.IsCompleted);
+        }
+        finally
+        {
+            resume.Set();
+        }
+
+        var result = await compaction.WaitAsync(Patience);
+        await write.WaitAsync(Patience);
+        Assert.Equal(2500, result!.SlotsAfter);
+        (expected["r0005"], expected["during"]) = (505, 606);
+        await AssertRowsAsync(store, expected);
+        Assert.Equal(HeaderBytes + (2502L * RowBytes), new FileInfo(LocalVectorSegment.PathFor(store.DatabasePath)).Length);
+    }
+
+    [Fact]
+    public async Task Given_automatic_compaction_When_dead_slots_reach_the_fraction_after_a_write_or_at_open_Then_the_segment_is_compacted_in_the_background()
+    {
+        var options = new LocalVectorStoreOptions { CompactMinDeadSlots = 100, CompactDeadFraction = 0.5 };
+        var collection = NewCollection();
+        var store = fixture.Open(collection, options);
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, "model-c", Dimension), Ct);
+        var expected = new Dictionary<string, int>();
+        await store.UpsertAsync(Enumerable.Range(0, 300).Select(i => Record($"a{i:D3}", i, expected)).ToList(), Ct);
+        await store.UpsertAsync(Enumerable.Range(0, 299).Select(i => Record($"a{i:D3}", 1000 + i, expected)).ToList(), Ct);
+        var segment = LocalVectorSegment.PathFor(store.DatabasePath);
+
+        // 299 of 599 slots dead: below half, nothing runs.
+        Assert.Null(store.BackgroundCompaction);
+        Assert.Equal(HeaderBytes + (599L * RowBytes), new FileInfo(segment).Length);
+        await store.DeleteAsync(["a299"], Ct);
+        expected.Remove("a299");
+
+        // 300 of 599 dead: the write that crossed half started one.
+        await store.BackgroundCompaction!.WaitAsync(Patience);
+        Assert.Equal(HeaderBytes + (299L * RowBytes), new FileInfo(segment).Length);
+        await AssertRowsAsync(store, expected);
+
+        // Off, churn piles up; an open with it on compacts.
+        store.Dispose();
+        var manual = fixture.Open(collection, new LocalVectorStoreOptions { AutoCompact = false });
+        for (var round = 0; round < 2; round++)
+        {
+            await manual.UpsertAsync(Enumerable.Range(0, 299).Select(i => Record($"a{i:D3}", (10_000 * (round + 1)) + i, expected)).ToList(), Ct);
+        }
+
+        Assert.Null(manual.BackgroundCompaction);
+        manual.Dispose();
+        Assert.Equal(HeaderBytes + (897L * RowBytes), new FileInfo(segment).Length);
+        var opened = fixture.Open(collection, options);
+        Assert.Equal(299, await opened.CountAsync(Ct));
+        await opened.BackgroundCompaction!.WaitAsync(Patience);
+        Assert.Equal(HeaderBytes + (299L * RowBytes), new FileInfo(segment).Length);
+        await AssertRowsAsync(opened, expected);
+    }
+
+    /// <summary>4000 rows written, r0000-r0999 overwritten, 500 others deleted: 2500 live rows in 4000 slots.</summary>
+    private async Task<(string Collection, LocalVectorStore Store, Dictionary<string, int> Expected)> ChurnedAsync(LocalVectorStoreOptions options)
+    {
+        var collection = NewCollection();
+        var store = fixture.Open(collection, options);
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, "model-c", Dimension), Ct);
+        var expected = new Dictionary<string, int>();
+        for (var start = 0; start < 3000; start += 1000)
+        {
+            await store.UpsertAsync(Enumerable.Range(start, 1000).Select(i => Record($"r{i:D4}", i, expected)).ToList(), Ct);
+        }
+
+        await store.UpsertAsync(Enumerable.Range(0, 1000).Select(i => Record($"r{i:D4}", 50_000 + i, expected)).ToList(), Ct);
+        var deleted = Enumerable.Range(0, 500).Select(i => $"r{1000 + (i * 4):D4}").ToList();
+        await store.DeleteAsync(deleted, Ct);
+        deleted.ForEach(id => expected.Remove(id));
+
+        // Closed once, so the vector file (which names slots) exists and must not be trusted after a compaction.
+        store.Dispose();
+        store = fixture.Open(collection, options);
+        Assert.Equal(2500, await store.CountAsync(Ct));
+        return (collection, store, expected);
+    }
+
+    private static async Task AssertRowsAsync(LocalVectorStore store, Dictionary<string, int> expected)
+    {
+        Assert.Equal(expected.Count, await store.CountAsync(Ct));
+        var fetched = (await store.FetchAsync(expected.Keys.ToList(), includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        Assert.Equal(expected.Count, fetched.Count);
+        foreach (var (id, seed) in expected)
+        {
+            var record = fetched[id];
+            Assert.Equal(seed, record.Metadata["n"].GetInt32());
+            var vector = Vector(seed);
+            for (var d = 0; d < Dimension; d++)
+            {
+                Assert.Equal(vector[d], record.Vector.Span[d], 1e-6f);
+            }
+        }
+
+        foreach (var (id, seed) in expected.Where((_, i) => i % 97 == 0))
+        {
+            var hit = (await store.QueryAsync(new VectorQuery(Vector(seed), TopK: 1), Ct))[0];
+            Assert.Equal(id, hit.Record.Id);
+            Assert.Equal(1f, hit.Score, 1e-5f);
+            var odd = new MetadataFilter([new FieldCondition("odd", [JsonSerializer.SerializeToElement(seed % 2 == 0)])]);
+            var filtered = await store.QueryAsync(new VectorQuery(Vector(seed), TopK: 5, Filter: odd), Ct);
+            Assert.Equal(5, filtered.Count);
+            Assert.All(filtered, r => Assert.Equal(seed % 2 == 0, r.Record.Metadata["odd"].GetBoolean()));
+        }
+
+        var page = await store.ListAsync(expected.Count + 1, null, Ct);
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), page.Items.Select(r => r.Id));
+    }
+
+    /// <summary>The ids and scores of the top 10 of a few queries, to compare before and after.</summary>
+    private static async Task<List<string>> TopHitsAsync(LocalVectorStore store)
+    {
+        var hits = new List<string>();
+        foreach (var seed in Enumerable.Range(1_000_000, 10))
+        {
+            var query = Vector(seed);
+            hits.AddRange((await store.QueryAsync(new VectorQuery(query, TopK: 10), Ct)).Select(h => $"{h.Record.Id}:{h.Score:F5}"));
+        }
+
+        return hits;
+    }
+
+    private static string NewCollection() => "compact-" + Guid.NewGuid().ToString("N")[..16];
+
+    private static VectorRecord Record(string id, int seed, Dictionary<string, int>? expected = null)
+    {
+        if (expected is not null)
+        {
+            expected[id] = seed;
+        }
+
+        var metadata = new Dictionary<string, JsonElement>(StringComparer.Ordinal)
+        {
+            ["n"] = JsonSerializer.SerializeToElement(seed),
+            ["odd"] = JsonSerializer.SerializeToElement(seed % 2 == 1),
+        };
+        return new VectorRecord(id, Vector(seed), metadata);
+    }
+
+    private static float[] Vector(int seed)
+    {
+        var rng = new Random(seed);
+        return LocalVectorIndex.Normalize(Enumerable.Range(0, Dimension).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), "test vector");
+    }
+}
