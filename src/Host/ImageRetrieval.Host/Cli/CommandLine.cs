@@ -5,14 +5,14 @@ using ImageRetrieval.Infrastructure.Adapters;
 namespace ImageRetrieval.Host.Cli;
 
 /// <summary>
-/// Verbs of the same binary for operators: bulk ingest, re-index, reconcile and model pre-pull. They
+/// Verbs of the same binary for operators: bulk ingest, re-index, reconcile, compaction and model pre-pull. They
 /// compose the same modules as the web service (configuration from appsettings and environment
 /// variables) and talk to them through the mediator, so there is one ingest path, not two.
 /// </summary>
 internal static class CommandLine
 {
     public static bool IsCommand(string[] args) =>
-        args.Length > 0 && args[0] is "ingest" or "reindex" or "reconcile" or "download-model" or "search" or "help" or "--help";
+        args.Length > 0 && args[0] is "ingest" or "reindex" or "reconcile" or "compact" or "download-model" or "search" or "help" or "--help";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -51,6 +51,10 @@ internal static class CommandLine
             case "ingest":
                 builder.Services.AddDataDirectoryLock(builder.Configuration, "ingest", DataDirectoryLock.WriterLockName);
                 break;
+            case "compact":
+                // The service compacts its own store when enough of it is dead; this is for a stopped one.
+                builder.Services.AddDataDirectoryLock(builder.Configuration, "compact", DataDirectoryLock.WriterLockName);
+                break;
             case "reconcile":
                 // Not while a reindex runs either: late writes it has yet to carry over look like orphans.
                 builder.Services.AddDataDirectoryLock(builder.Configuration, "reconcile", DataDirectoryLock.WriterLockName, DataDirectoryLock.ReindexLockName);
@@ -70,6 +74,12 @@ internal static class CommandLine
             {
                 // Loads the model without starting the host: nothing else runs, so nothing else waits for it.
                 return await DownloadModelCommand.RunAsync(mediator, cancel.Token);
+            }
+
+            if (args[0] == "compact")
+            {
+                // Needs the store alone: no model is loaded.
+                return await CompactCommand.RunAsync(host.Services, cancel.Token);
             }
 
             await host.StartAsync(cancel.Token);

@@ -13,6 +13,8 @@ internal static class CommandLineArguments
           reindex                 build the configured model's collection beside the active one, then switch to it;
                                   the service keeps serving the old one meanwhile; re-run to resume after a stop
           reconcile               delete stored blobs that have no vector (refused while a reindex is unfinished)
+          compact                 reclaim the vector slots of overwritten and deleted images in the Local store
+                                  (the service does so itself once half its slots are dead; refused while it runs)
           download-model          fetch and verify the configured model into the cache, then exit
           search "TEXT" [--top N] [--filter JSON]
           search --image FILE [--top N] [--filter JSON]

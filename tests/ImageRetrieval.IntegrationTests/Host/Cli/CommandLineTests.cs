@@ -27,10 +27,26 @@ public sealed class CommandLineTests
         Assert.Equal(0, exit);
         Assert.Contains("scanned 7 blobs, removed 0", output, StringComparison.Ordinal);
 
-        await using var service = new ServiceFactory(dataPath: dataPath);
-        var client = await service.CreateReadyClientAsync();
-        var page = await client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=100", UriKind.Relative));
-        Assert.Equal(7, page!["items"]!.AsArray().Count);
+        (exit, output) = await RunAsync(dataPath, "compact");
+        Assert.Equal(0, exit);
+        Assert.Contains("7 rows, 7 -> 7 slots", output, StringComparison.Ordinal);
+
+        await using (var service = new ServiceFactory(dataPath: dataPath))
+        {
+            var client = await service.CreateReadyClientAsync();
+            var page = await client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=100", UriKind.Relative));
+            Assert.Equal(7, page!["items"]!.AsArray().Count);
+            using var deleted = await client.DeleteAsync(new Uri($"/api/v1/images/{page["items"]![0]!["id"]!.GetValue<string>()}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        // The deleted image's vector slot is reclaimed, and the service serves the six others from the new file.
+        (exit, output) = await RunAsync(dataPath, "compact");
+        Assert.Equal(0, exit);
+        Assert.Contains("6 rows, 7 -> 6 slots", output, StringComparison.Ordinal);
+        await using var reopened = new ServiceFactory(dataPath: dataPath);
+        var after = await (await reopened.CreateReadyClientAsync()).GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=100", UriKind.Relative));
+        Assert.Equal(6, after!["items"]!.AsArray().Count);
     }
 
     [Fact]
