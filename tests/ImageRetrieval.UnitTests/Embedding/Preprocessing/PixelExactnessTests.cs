@@ -36,4 +36,28 @@ public sealed class PixelExactnessTests
             }
         }
     }
+
+    [Fact]
+    public void Given_decoded_buffers_are_reused_from_one_photo_to_the_next_Then_every_decode_still_gives_pillows_bytes()
+    {
+        // Decoded pixels go to pooled native blocks that keep the previous image's bytes: largest first,
+        // then smallest first, so each decode lands in a block another photo filled.
+        using var reference = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(RepositoryPaths.Fixtures, "parity", "pillow-resize-sha256.json")));
+        var photos = reference.RootElement.GetProperty("decoded").EnumerateObject()
+            .Select(e => (e.Name, Hash: e.Value.GetString(), Bytes: File.ReadAllBytes(Path.Combine(RepositoryPaths.OriginalPhotos, e.Name))))
+            .OrderByDescending(p => p.Bytes.Length)
+            .ToList();
+        Assert.True(photos.Count >= 10);
+        var mismatches = new List<string>();
+        foreach (var (name, hash, bytes) in photos.Concat(Enumerable.Reverse(photos)))
+        {
+            using var rgb = TestDecoder.Default.Decode(bytes);
+            if (Convert.ToHexStringLower(SHA256.HashData(rgb.Pixels)) != hash)
+            {
+                mismatches.Add(name);
+            }
+        }
+
+        Assert.Empty(mismatches);
+    }
 }
