@@ -37,6 +37,7 @@ internal static class SearchBench
         var upsertBatch = options.GetInt("upsert-batch", 1000);
         var metadata = options.Get("metadata", "catalog");
         var keep = options.Get("keep", "false") == "true";
+        var fillOnly = options.Get("fill-only", "false") == "true";
         var data = options.Get("data", "random");
         if (data is not ("random" or "clustered"))
         {
@@ -50,10 +51,10 @@ internal static class SearchBench
         }
 
         report.Column("rows").Column("dim").Column("mode").Column("p50_ms", "0.00").Column("p95_ms", "0.00").Column("recall_at_10", "0.0000")
-            .Column("reopen_s", "0.00").Column("reopen_cpu_s", "0.00").Column("fill_rows_per_s", "0").Column("fill_cpu_s", "0.0").Column("peak_rss_mib", "0").Column("rss_over_fp32", "0.00");
+            .Column("reopen_s", "0.00").Column("reopen_cpu_s", "0.00").Column("fill_rows_per_s", "0").Column("fill_cpu_s", "0.0").Column("upsert_cpu_s", "0.0").Column("peak_rss_mib", "0").Column("rss_over_fp32", "0.00");
         for (var i = 0; i < rowsList.Length; i++)
         {
-            await RunOneAsync(rowsList[i], dims[i], queries, topK, upsertBatch, metadata, data, modes, keep, report);
+            await RunOneAsync(rowsList[i], dims[i], queries, topK, upsertBatch, metadata, data, fillOnly ? [] : modes, keep, report);
         }
 
         report.Note(data == "random"
@@ -65,57 +66,115 @@ internal static class SearchBench
 
     private static async Task RunOneAsync(int rows, int dim, int queries, int topK, int upsertBatch, string metadataKind, string data, LocalIndexKind[] modes, bool keep, Report report)
     {
+        if (modes.Length == 0)
+        {
+            // --fill-only: the fill and the close, no child process (A/B runs of the write path).
+            await FillAsync(rows, dim, upsertBatch, metadataKind, data, keep, report);
+            return;
+        }
+
+        await FillAndServeAsync(rows, dim, queries, topK, upsertBatch, metadataKind, data, modes, keep, report);
+    }
+
+    private static async Task FillAsync(int rows, int dim, int upsertBatch, string metadataKind, string data, bool keep, Report report)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("bench-search-").FullName;
+        try
+        {
+            var fill = await FillStoreAsync(dataDir, rows, dim, upsertBatch, metadataKind, new Random(42), Generator(data, dim));
+            report.Row(new()
+            {
+                ["rows"] = rows,
+                ["dim"] = dim,
+                ["mode"] = "fill-only",
+                ["fill_rows_per_s"] = rows / fill.UpsertSeconds,
+                ["fill_wall_rows_per_s"] = rows / fill.FillSeconds,
+                ["upsert_s"] = fill.UpsertSeconds,
+                ["upsert_cpu_s"] = fill.UpsertCpuSeconds,
+                ["fill_s"] = fill.FillSeconds,
+                ["fill_cpu_s"] = fill.FillCpuSeconds,
+                ["close_s"] = fill.CloseSeconds,
+                ["upsert_batch"] = upsertBatch,
+                ["metadata"] = metadataKind,
+                ["data"] = data,
+            });
+        }
+        finally
+        {
+            if (!keep)
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+        }
+    }
+
+    private static Func<Random, float[]> Generator(string data, int dim) =>
+        data == "clustered" ? Clusters(new Random(7), dim) : r => RandomUnit(r, dim);
+
+    /// <summary>What a fill took: wall time inside UpsertAsync and in all, process CPU inside UpsertAsync and in all, and the close.</summary>
+    private sealed record FillTimes(double UpsertSeconds, double UpsertCpuSeconds, double FillSeconds, double FillCpuSeconds, double CloseSeconds);
+
+    /// <summary>Fills a fresh store in <paramref name="dataDir"/> (the same rows for the same arguments) and closes it.</summary>
+    private static async Task<FillTimes> FillStoreAsync(string dataDir, int rows, int dim, int upsertBatch, string metadataKind, Random random, Func<Random, float[]> generate)
+    {
+        var ct = CancellationToken.None;
+        Console.WriteLine($"search: filling {rows:N0} x {dim} in {dataDir} ...");
+        var store = Open(dataDir, new LocalVectorStoreOptions().Index);
+        double upsertSeconds = 0, upsertCpuSeconds = 0, fillSeconds, fillCpuSeconds, closeSeconds;
+        try
+        {
+            await store.EnsureCollectionAsync(new CollectionDescriptor("bench", "bench-random", dim), ct);
+            var fillStart = Stopwatch.GetTimestamp();
+            var fillCpu = Environment.CpuUsage.TotalTime;
+            var idBytes = new byte[4];
+            var created = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+            for (var start = 0; start < rows; start += upsertBatch)
+            {
+                var count = Math.Min(upsertBatch, rows - start);
+                var records = new VectorRecord[count];
+                for (var r = 0; r < count; r++)
+                {
+                    var n = start + r;
+                    BitConverter.TryWriteBytes(idBytes, n);
+                    var id = Convert.ToHexStringLower(SHA256.HashData(idBytes));
+                    records[r] = new VectorRecord(id, generate(random), Metadata(metadataKind, id, n, created));
+                }
+
+                var upsertStart = Stopwatch.GetTimestamp();
+                var upsertCpu = Environment.CpuUsage.TotalTime;
+                await store.UpsertAsync(records, ct);
+                upsertSeconds += Stopwatch.GetElapsedTime(upsertStart).TotalSeconds;
+                upsertCpuSeconds += (Environment.CpuUsage.TotalTime - upsertCpu).TotalSeconds;
+                if ((start / upsertBatch) % 100 == 99)
+                {
+                    Console.WriteLine($"  {start + count:N0} rows, {Stopwatch.GetElapsedTime(fillStart).TotalSeconds:0.0} s");
+                }
+            }
+
+            fillSeconds = Stopwatch.GetElapsedTime(fillStart).TotalSeconds;
+            fillCpuSeconds = (Environment.CpuUsage.TotalTime - fillCpu).TotalSeconds;
+        }
+        finally
+        {
+            var closeStart = Stopwatch.GetTimestamp();
+            store.Dispose();
+            closeSeconds = Stopwatch.GetElapsedTime(closeStart).TotalSeconds;
+        }
+
+        return new FillTimes(upsertSeconds, upsertCpuSeconds, fillSeconds, fillCpuSeconds, closeSeconds);
+    }
+
+    private static async Task FillAndServeAsync(int rows, int dim, int queries, int topK, int upsertBatch, string metadataKind, string data, LocalIndexKind[] modes, bool keep, Report report)
+    {
         var ct = CancellationToken.None;
         var dataDir = Directory.CreateTempSubdirectory("bench-search-").FullName;
         try
         {
+            // The queries come from the generator after the rows.
             var random = new Random(42);
-            var generate = data == "clustered" ? Clusters(new Random(7), dim) : (Func<Random, float[]>)(r => RandomUnit(r, dim));
-            Console.WriteLine($"search: filling {rows:N0} x {dim} in {dataDir} ...");
-            double fillSeconds;
-            double fillCpuSeconds;
-            double upsertSeconds;
-            double closeSeconds;
-            var store = Open(dataDir, new LocalVectorStoreOptions().Index);
-            try
-            {
-                await store.EnsureCollectionAsync(new CollectionDescriptor("bench", "bench-random", dim), ct);
-                var fillStart = Stopwatch.GetTimestamp();
-                var fillCpu = Environment.CpuUsage.TotalTime;
-                upsertSeconds = 0;
-                var idBytes = new byte[4];
-                var created = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
-                for (var start = 0; start < rows; start += upsertBatch)
-                {
-                    var count = Math.Min(upsertBatch, rows - start);
-                    var records = new VectorRecord[count];
-                    for (var r = 0; r < count; r++)
-                    {
-                        var n = start + r;
-                        BitConverter.TryWriteBytes(idBytes, n);
-                        var id = Convert.ToHexStringLower(SHA256.HashData(idBytes));
-                        records[r] = new VectorRecord(id, generate(random), Metadata(metadataKind, id, n, created));
-                    }
-
-                    var upsertStart = Stopwatch.GetTimestamp();
-                    await store.UpsertAsync(records, ct);
-                    upsertSeconds += Stopwatch.GetElapsedTime(upsertStart).TotalSeconds;
-                    if ((start / upsertBatch) % 100 == 99)
-                    {
-                        Console.WriteLine($"  {start + count:N0} rows, {Stopwatch.GetElapsedTime(fillStart).TotalSeconds:0.0} s");
-                    }
-                }
-
-                fillSeconds = Stopwatch.GetElapsedTime(fillStart).TotalSeconds;
-                fillCpuSeconds = (Environment.CpuUsage.TotalTime - fillCpu).TotalSeconds;
-            }
-            finally
-            {
-                var closeStart = Stopwatch.GetTimestamp();
-                store.Dispose();
-                closeSeconds = Stopwatch.GetElapsedTime(closeStart).TotalSeconds;
-            }
-
+            var generate = Generator(data, dim);
+            var fill = await FillStoreAsync(dataDir, rows, dim, upsertBatch, metadataKind, random, generate);
+            var (upsertSeconds, fillSeconds, fillCpuSeconds, closeSeconds) = (fill.UpsertSeconds, fill.FillSeconds, fill.FillCpuSeconds, fill.CloseSeconds);
             var queryFile = Path.Combine(dataDir, "queries.f32");
             await using (var file = File.Create(queryFile))
             {
@@ -161,6 +220,7 @@ internal static class SearchBench
                     ["fill_rows_per_s"] = rows / upsertSeconds,
                     ["fill_wall_rows_per_s"] = rows / fillSeconds,
                     ["upsert_s"] = upsertSeconds,
+                    ["upsert_cpu_s"] = fill.UpsertCpuSeconds,
                     ["peak_rss_mib"] = peakRss,
                     ["rss_over_fp32"] = peakRss / rawFp32Mib,
                     ["raw_fp32_mib"] = rawFp32Mib,

@@ -457,6 +457,45 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Given_metadata_parsed_from_raw_json_When_filtered_by_each_value_Then_the_stored_signature_lets_the_row_through()
+    {
+        // A row's Bloom signature hashes string values from the caller's document bytes (when they have no
+        // escapes), a filter's from .NET strings: the two must give the same bits, or a scan rejects the row
+        // before its JSON is checked. Unescaped and escaped non-ASCII, an escaped quote, a string longer than
+        // the hash's stack buffer, numbers written as 2 and 2.0, a bool and an array element cover both ways.
+        var collection = NewCollection();
+        var store = await CreateAsync(collection);
+        var longText = new string('x', 300) + "é";
+        var json = $$"""{"u":"café 🌉","e":"caf\u00e9","q":"a\"b","long":"{{longText}}","n":2.0,"b":true,"tags":["plain","sp ace"]}""";
+        using var document = JsonDocument.Parse(json);
+        var metadata = document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);
+        await store.UpsertAsync([new VectorRecord("parsed", Random(1), metadata), Record("other", Random(2), ("u", "cafe"), ("n", 3))], Ct);
+        var wanted = new (string Field, object Value)[] { ("u", "café 🌉"), ("e", "café"), ("q", "a\"b"), ("long", longText), ("n", 2), ("b", true), ("tags", "sp ace") };
+        foreach (var (field, value) in wanted)
+        {
+            var element = JsonSerializer.SerializeToElement(value);
+            Assert.Equal(FilterSignature.Of(field, element), FilterSignature.OfStored(field, field == "tags" ? metadata["tags"][1] : metadata[field]));
+            var filter = new MetadataFilter([new FieldCondition(field, [element])]);
+
+            var hits = await store.QueryAsync(new VectorQuery(Random(2), TopK: 5, Filter: filter), Ct);
+
+            Assert.Equal("parsed", Assert.Single(hits).Record.Id);
+        }
+
+        store.Dispose();
+        var reopened = fixture.Open(collection);
+        var fromFile = await reopened.QueryAsync(new VectorQuery(Random(2), TopK: 5, Filter: new MetadataFilter([new FieldCondition("u", [JsonSerializer.SerializeToElement("café 🌉")])])), Ct);
+        Assert.Equal("parsed", Assert.Single(fromFile).Record.Id);
+        var back = Assert.Single(await reopened.FetchAsync(["parsed"], includeVectors: false, Ct)).Metadata;
+        Assert.Equal(["b", "e", "long", "n", "q", "tags", "u"], back.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("café 🌉", back["u"].GetString());
+        Assert.Equal("café", back["e"].GetString());
+        Assert.Equal(2.0, back["n"].GetDouble());
+        Assert.Equal("a\"b", back["q"].GetString());
+        Assert.Equal(longText, back["long"].GetString());
+    }
+
+    [Fact]
     public async Task Given_more_rows_than_one_mapped_extent_of_the_segment_When_reopened_after_deletes_Then_every_row_reads_its_own_vector()
     {
         // Vectors are read from the segment in extents of 16384 slots; 20000 rows span two, and deleting rows of

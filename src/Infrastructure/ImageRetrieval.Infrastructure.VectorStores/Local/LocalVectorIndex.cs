@@ -1417,12 +1417,26 @@ internal sealed class LocalVectorIndex
     /// </summary>
     public static void NormalizeInto(ReadOnlySpan<float> vector, Span<float> unit, string what)
     {
+        if (!TryNormalizeInto(vector, unit))
+        {
+            throw NotNormalizable(what, nameof(vector));
+        }
+    }
+
+    /// <summary><see cref="NormalizeInto"/> that returns false (writing nothing) instead of throwing.</summary>
+    public static bool TryNormalizeInto(ReadOnlySpan<float> vector, Span<float> unit)
+    {
         var norm = TensorPrimitives.Norm(vector);
         if (!float.IsFinite(norm) || norm <= 0f)
         {
-            throw new ArgumentException($"{what} has a zero, infinite or NaN length and cannot be compared by cosine.", nameof(vector));
+            return false;
         }
 
         TensorPrimitives.Divide(vector, norm, unit);
+        return true;
     }
+
+    /// <summary>The error for a vector that has no direction.</summary>
+    public static ArgumentException NotNormalizable(string what, string parameter) =>
+        new($"{what} has a zero, infinite or NaN length and cannot be compared by cosine.", parameter);
 }

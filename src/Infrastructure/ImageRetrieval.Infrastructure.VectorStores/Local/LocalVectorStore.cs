@@ -669,9 +669,14 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             try
             {
                 MetadataJson.Validate(record.Id, record.Metadata);
-                LocalVectorIndex.NormalizeInto(record.Vector.Span, vectors.AsSpan(i * dimension, dimension), $"The vector of record '{record.Id}'");
-                var metadata = MetadataJson.SerializeToUtf8(record.Metadata);
-                rows[i] = new PreparedRow(record.Id, metadata, MetadataJson.Signature(record.Metadata));
+                if (!LocalVectorIndex.TryNormalizeInto(record.Vector.Span, vectors.AsSpan(i * dimension, dimension)))
+                {
+                    // The message is built only for the bad row (it was a string allocation a row).
+                    throw LocalVectorIndex.NotNormalizable($"The vector of record '{record.Id}'", "vector");
+                }
+
+                var metadata = MetadataJson.Encode(record.Metadata, out var signature);
+                rows[i] = new PreparedRow(record.Id, metadata, signature);
             }
             catch (ArgumentException ex)
             {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.ObjectModel;
 using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
@@ -32,26 +33,63 @@ internal static class MetadataJson
 
     public static void Validate(string id, IReadOnlyDictionary<string, JsonElement> metadata)
     {
-        foreach (var (key, value) in metadata)
+        // The concrete dictionary (what callers pass) is walked with its struct enumerator: the interface's is an allocation a row.
+        string? error = null;
+        if (metadata is Dictionary<string, JsonElement> dictionary)
         {
-            if (string.IsNullOrEmpty(key))
+            foreach (var (key, value) in dictionary)
             {
-                throw new ArgumentException($"Record '{id}' has a metadata key that is empty.", nameof(metadata));
-            }
-
-            var valid = value.ValueKind switch
-            {
-                JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => true,
-                JsonValueKind.Array => value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String),
-                _ => false,
-            };
-            if (!valid)
-            {
-                throw new ArgumentException(
-                    $"Record '{id}' metadata '{key}' is {value.ValueKind}; values must be a string, number, bool or an array of strings.",
-                    nameof(metadata));
+                if ((error = Check(id, key, value)) is not null)
+                {
+                    break;
+                }
             }
         }
+        else
+        {
+            foreach (var (key, value) in metadata)
+            {
+                if ((error = Check(id, key, value)) is not null)
+                {
+                    break;
+                }
+            }
+        }
+
+        if (error is not null)
+        {
+            throw new ArgumentException(error, nameof(metadata));
+        }
+    }
+
+    /// <summary>Why a pair cannot be stored, or null when it can.</summary>
+    private static string? Check(string id, string key, JsonElement value)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            return $"Record '{id}' has a metadata key that is empty.";
+        }
+
+        var valid = value.ValueKind switch
+        {
+            JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => true,
+            JsonValueKind.Array => AllStrings(value),
+            _ => false,
+        };
+        return valid ? null : $"Record '{id}' metadata '{key}' is {value.ValueKind}; values must be a string, number, bool or an array of strings.";
+    }
+
+    private static bool AllStrings(JsonElement array)
+    {
+        foreach (var element in array.EnumerateArray())
+        {
+            if (element.ValueKind != JsonValueKind.String)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -59,8 +97,16 @@ internal static class MetadataJson
     /// buffer, writer and key array are the thread's own and reused (a bulk fill serialises a million
     /// rows on all cores; per-row writers and LINQ sorting were most of its garbage).
     /// </summary>
-    public static byte[] SerializeToUtf8(IReadOnlyDictionary<string, JsonElement> metadata)
+    public static byte[] SerializeToUtf8(IReadOnlyDictionary<string, JsonElement> metadata) => Encode(metadata, out _);
+
+    /// <summary>
+    /// <see cref="SerializeToUtf8"/> and <see cref="Signature(IReadOnlyDictionary{string, JsonElement})"/>
+    /// in one walk of the pairs: a bulk fill does both for every row, and the signature's strings are
+    /// hashed from the document's UTF-8 bytes instead of being copied out as .NET strings first.
+    /// </summary>
+    public static byte[] Encode(IReadOnlyDictionary<string, JsonElement> metadata, out FilterSignature signature)
     {
+        signature = default;
         if (metadata.Count == 0)
         {
             return Empty;
@@ -72,9 +118,19 @@ internal static class MetadataJson
         writer.Reset(buffer);
         var pairs = t_pairs is { } kept && kept.Length >= metadata.Count ? kept : t_pairs = new KeyValuePair<string, JsonElement>[Math.Max(16, metadata.Count)];
         var count = 0;
-        foreach (var pair in metadata)
+        if (metadata is Dictionary<string, JsonElement> dictionary)
         {
-            pairs[count++] = pair;
+            foreach (var pair in dictionary)
+            {
+                pairs[count++] = pair;
+            }
+        }
+        else
+        {
+            foreach (var pair in metadata)
+            {
+                pairs[count++] = pair;
+            }
         }
 
         try
@@ -83,8 +139,10 @@ internal static class MetadataJson
             writer.WriteStartObject();
             for (var i = 0; i < count; i++)
             {
-                writer.WritePropertyName(pairs[i].Key);
-                pairs[i].Value.WriteTo(writer);
+                var (key, value) = pairs[i];
+                writer.WritePropertyName(key);
+                value.WriteTo(writer);
+                signature = signature.With(SignatureOf(key, value));
             }
 
             writer.WriteEndObject();
@@ -144,17 +202,24 @@ internal static class MetadataJson
         var signature = default(FilterSignature);
         foreach (var (key, value) in metadata)
         {
-            if (value.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var element in value.EnumerateArray())
-                {
-                    signature = signature.With(FilterSignature.Of(key, element));
-                }
-            }
-            else
-            {
-                signature = signature.With(FilterSignature.Of(key, value));
-            }
+            signature = signature.With(SignatureOf(key, value));
+        }
+
+        return signature;
+    }
+
+    /// <summary>The bits of one pair, array elements counted one by one.</summary>
+    private static FilterSignature SignatureOf(string key, JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            return FilterSignature.OfStored(key, value);
+        }
+
+        var signature = default(FilterSignature);
+        foreach (var element in value.EnumerateArray())
+        {
+            signature = signature.With(FilterSignature.OfStored(key, element));
         }
 
         return signature;
@@ -184,38 +249,78 @@ internal readonly record struct FilterSignature(ulong Low, ulong High)
     /// </summary>
     public static FilterSignature Of(string field, JsonElement value)
     {
+        Span<byte> scalar = stackalloc byte[sizeof(double)];
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.String:
+                return OfString(field, value.GetString()!);
+            case JsonValueKind.Number:
+                var number = value.GetDouble();
+                BinaryPrimitives.WriteDoubleLittleEndian(scalar, number == 0 ? 0d : number);
+                return Hash(field, (byte)'n', scalar);
+            case JsonValueKind.True or JsonValueKind.False:
+                scalar.Clear();
+                scalar[0] = value.ValueKind == JsonValueKind.True ? (byte)1 : (byte)0;
+                return Hash(field, (byte)'b', scalar);
+            default:
+                // Values a filter cannot match (objects, null) must never reject a row; all bits set means "may be".
+                return new FilterSignature(ulong.MaxValue, ulong.MaxValue);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Of"/> for a value of stored metadata: the same bits, but a string without escapes is
+    /// hashed from the document's own UTF-8 bytes (its text exactly) instead of being copied out as a
+    /// .NET string and encoded back, which was the largest part of preparing a catalogue row.
+    /// </summary>
+    public static FilterSignature OfStored(string field, JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            var raw = JsonMarshal.GetRawUtf8Value(value);
+            if (raw.Length >= 2 && raw[0] == (byte)'"' && raw[^1] == (byte)'"' && raw.IndexOf((byte)'\\') < 0)
+            {
+                return Hash(field, (byte)'s', raw[1..^1]);
+            }
+        }
+
+        return Of(field, value);
+    }
+
+    private static FilterSignature OfString(string field, string text)
+    {
+        Span<byte> scratch = stackalloc byte[256];
+        var length = Encoding.UTF8.GetByteCount(text);
+        var rented = length > scratch.Length ? ArrayPool<byte>.Shared.Rent(length) : null;
+        try
+        {
+            var utf8 = rented is null ? scratch[..length] : rented.AsSpan(0, length);
+            Encoding.UTF8.GetBytes(text, utf8);
+            return Hash(field, (byte)'s', utf8);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>The bits of the bytes field, 0, kind, value (the layout every stored signature was made with).</summary>
+    private static FilterSignature Hash(string field, byte kind, ReadOnlySpan<byte> value)
+    {
         Span<byte> scratch = stackalloc byte[256];
         var fieldBytes = Encoding.UTF8.GetByteCount(field);
-        var valueBytes = value.ValueKind == JsonValueKind.String ? Encoding.UTF8.GetByteCount(value.GetString()!) : sizeof(double);
-        var length = fieldBytes + 2 + valueBytes;
+        var length = fieldBytes + 2 + value.Length;
         var rented = length > scratch.Length ? ArrayPool<byte>.Shared.Rent(length) : null;
         var buffer = rented is null ? scratch[..length] : rented.AsSpan(0, length);
         try
         {
             Encoding.UTF8.GetBytes(field, buffer);
             buffer[fieldBytes] = 0;
-            var tail = buffer[(fieldBytes + 2)..];
-            switch (value.ValueKind)
-            {
-                case JsonValueKind.String:
-                    buffer[fieldBytes + 1] = (byte)'s';
-                    Encoding.UTF8.GetBytes(value.GetString()!, tail);
-                    break;
-                case JsonValueKind.Number:
-                    buffer[fieldBytes + 1] = (byte)'n';
-                    var number = value.GetDouble();
-                    BinaryPrimitives.WriteDoubleLittleEndian(tail, number == 0 ? 0d : number);
-                    break;
-                case JsonValueKind.True or JsonValueKind.False:
-                    buffer[fieldBytes + 1] = (byte)'b';
-                    tail.Clear();
-                    tail[0] = value.ValueKind == JsonValueKind.True ? (byte)1 : (byte)0;
-                    break;
-                default:
-                    // Values a filter cannot match (objects, null) must never reject a row; all bits set means "may be".
-                    return new FilterSignature(ulong.MaxValue, ulong.MaxValue);
-            }
-
+            buffer[fieldBytes + 1] = kind;
+            value.CopyTo(buffer[(fieldBytes + 2)..]);
             var hash = XxHash3.HashToUInt64(buffer);
             return FromBits((int)(hash & 127), (int)((hash >> 7) & 127));
         }
