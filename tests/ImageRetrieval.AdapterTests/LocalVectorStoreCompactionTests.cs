@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.Adapters;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
 
 namespace ImageRetrieval.AdapterTests;
@@ -173,6 +174,55 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         (expected["r0005"], expected["during"]) = (505, 606);
         await AssertRowsAsync(store, expected);
         Assert.Equal(HeaderBytes + (2502L * RowBytes), new FileInfo(LocalVectorSegment.PathFor(store.DatabasePath)).Length);
+    }
+
+    [Fact]
+    public async Task Given_a_reader_process_beside_the_writer_When_the_writer_compacts_Then_the_reader_leaves_its_files_alone_and_only_the_lock_holder_may_compact()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (collection, writer, expected) = await ChurnedAsync(options);
+        var segment = LocalVectorSegment.PathFor(writer.DatabasePath);
+        using var reached = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        writer.OnCompactionStep = at =>
+        {
+            if (at == "copied")
+            {
+                reached.Set();
+                resume.Wait(Patience);
+            }
+        };
+
+        var compaction = Task.Run(() => writer.CompactAsync(Ct));
+        try
+        {
+            Assert.True(reached.Wait(Patience));
+
+            // The provider as a reindex or a search beside the service has it: it does not hold the writer lock.
+            var reader = fixture.OpenCollections(collection);
+            Assert.Equal(2500, await reader.CountAsync(Ct));
+            Assert.True(File.Exists(LocalVectorSegment.CompactedPathFor(segment)));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => reader.CompactAsync(Ct));
+        }
+        finally
+        {
+            resume.Set();
+        }
+
+        Assert.Equal(2500, (await compaction.WaitAsync(Patience))!.SlotsAfter);
+        await AssertRowsAsync(writer, expected);
+        await writer.UpsertAsync([Record("r0007", 707, expected)], Ct);
+        writer.Dispose();
+
+        // The writer's lock held here: this process is the one writer now, and the provider compacts.
+        using (DataDirectoryLock.Acquire(fixture.DataPath, DataDirectoryLock.WriterLockName, "test"))
+        {
+            var owner = fixture.OpenCollections(collection);
+            Assert.Equal((2500L, 2501L, 2500L), await owner.CompactAsync(Ct) is { } result ? (result.Rows, result.SlotsBefore, result.SlotsAfter) : default);
+            owner.Dispose();
+        }
+
+        await AssertRowsAsync(fixture.Open(collection, options), expected);
     }
 
     [Fact]

@@ -181,7 +181,7 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
                     continue;
                 }
 
-                using var store = new LocalVectorStore(name, file, _local, _storeLogger);
+                using var store = new LocalVectorStore(name, file, _local, _storeLogger, Maintains);
                 var descriptor = Durable(store.ReadDescriptor);
                 inactive.Add(new InactiveCollectionInfo(
                     name,
@@ -341,10 +341,13 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
     private LocalVectorStore TrackLocked(string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var store = new LocalVectorStore(name, DatabaseFile(name), _local, _storeLogger);
+        var store = new LocalVectorStore(name, DatabaseFile(name), _local, _storeLogger, Maintains);
         _opened.Add(store);
         return store;
     }
+
+    /// <summary>Only the data directory's writer (the service, a writing command) compacts; a reindex or search beside it reads.</summary>
+    private bool Maintains() => DataDirectoryLock.IsHeldByThisProcess(_dataPath);
 
     private string DatabaseFile(string name) => Path.Combine(_directory, name + DatabaseExtension);
 

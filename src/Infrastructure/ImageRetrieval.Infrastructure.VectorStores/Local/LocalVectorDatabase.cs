@@ -140,7 +140,8 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// Opens (or, after a recreate, starts afresh) the vector segment of <paramref name="state"/>'s epoch.
     /// Called once the collection row exists, before any write or read of vectors.
     /// </summary>
-    public void OpenSegment(DatabaseState state)
+    /// <param name="finishCompaction">Whether to finish (or remove) what a compaction that stopped left (only the directory's writer may).</param>
+    public void OpenSegment(DatabaseState state, bool finishCompaction = true)
     {
         lock (_gate)
         {
@@ -151,7 +152,7 @@ internal sealed class LocalVectorDatabase : IDisposable
 
             _segment?.Dispose();
             _segment = null;
-            _segment = LocalVectorSegment.Open(LocalVectorSegment.PathFor(Path), state.Descriptor.Dimension, state.Epoch, state.Slots);
+            _segment = LocalVectorSegment.Open(LocalVectorSegment.PathFor(Path), state.Descriptor.Dimension, state.Epoch, state.Slots, finishCompaction);
             _segmentEpoch = state.Epoch;
             MoveLegacyRows(_segment);
         }
@@ -457,12 +458,15 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    /// <summary>After <see cref="CommitCompaction"/>: the compacted segment replaces the old one (under the store's exclusive lock).</summary>
-    public void SwitchToCompactedSegment(Guid epoch, long slots)
+    /// <summary>After <see cref="CommitCompaction"/>: the compacted segment, renamed over the old file and mapped (see <see cref="LocalVectorSegment.OpenCompacted"/>).</summary>
+    public LocalVectorSegment OpenCompactedSegment(Guid epoch, long slots) => Segment.OpenCompacted(epoch, slots);
+
+    /// <summary>The segment reads the compacted file from now on (under the store's exclusive lock); <paramref name="next"/> is left with the old one, to dispose.</summary>
+    public void AdoptCompactedSegment(LocalVectorSegment next, Guid epoch)
     {
         lock (_gate)
         {
-            Segment.SwitchToCompacted(epoch, slots);
+            Segment.TakeOver(next);
             _segmentEpoch = epoch;
         }
     }

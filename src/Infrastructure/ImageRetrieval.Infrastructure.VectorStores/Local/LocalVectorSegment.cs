@@ -80,9 +80,18 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
     /// started afresh; with slots committed it must hold them, or the store refuses to open (vectors
     /// SQLite counts on are gone, which no replay can repair).
     /// </summary>
-    public static LocalVectorSegment Open(string path, int dimension, Guid epoch, long committed)
+    /// <remarks>
+    /// With <paramref name="finishCompaction"/> a compacted file beside it is dealt with first (see
+    /// <see cref="FinishCompaction"/>); a reader beside the writer leaves it alone: it may be the writer's
+    /// compaction in progress, whose file it would delete.
+    /// </remarks>
+    public static LocalVectorSegment Open(string path, int dimension, Guid epoch, long committed, bool finishCompaction = true)
     {
-        FinishCompaction(path, dimension, epoch, committed);
+        if (finishCompaction)
+        {
+            FinishCompaction(path, dimension, epoch, committed);
+        }
+
         var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         try
         {
@@ -152,10 +161,10 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
 
     /// <summary>
     /// After the database committed a compaction to <paramref name="committed"/> slots: the compacted file
-    /// replaces this one (renamed over it) and is read from now on. Called under the store's exclusive
-    /// lock (no reader holds a span of the old map).
+    /// is renamed over this one and opened and mapped as a segment of its own, for <see cref="TakeOver"/>.
+    /// Readers of this segment are not affected (the old file stays mapped until it is disposed).
     /// </summary>
-    public void SwitchToCompacted(Guid epoch, long committed)
+    public LocalVectorSegment OpenCompacted(Guid epoch, long committed)
     {
         var compacted = CompactedPathFor(Path);
         var handle = File.OpenHandle(compacted, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
@@ -175,12 +184,37 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
             throw;
         }
 
-        Unmap();
-        _handle.Dispose();
-        _handle = handle;
-        Committed = 0;
-        MakeReadable(committed);
-        Committed = committed;
+        var next = new LocalVectorSegment(handle, Path, Dimension, committed);
+        try
+        {
+            next.MakeReadable(committed);
+            return next;
+        }
+        catch
+        {
+            next.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads <paramref name="next"/>'s file from now on and leaves <paramref name="next"/> holding this one's
+    /// old file and maps, to dispose once no reader can hold a span of them. Called under the store's
+    /// exclusive lock; only swaps references, so the lock is held for no time.
+    /// </summary>
+    public void TakeOver(LocalVectorSegment next)
+    {
+        if (next.Dimension != Dimension)
+        {
+            throw new ArgumentException($"The segment holds {next.Dimension}-d vectors, not {Dimension}-d.", nameof(next));
+        }
+
+        (_handle, next._handle) = (next._handle, _handle);
+        (_extents, next._extents) = (next._extents, _extents);
+        (_mappings, next._mappings) = (next._mappings, _mappings);
+        (_copies, next._copies) = (next._copies, _copies);
+        (_readable, next._readable) = (next._readable, _readable);
+        (Committed, next.Committed) = (next.Committed, Committed);
     }
 
     /// <summary>Removes the file of a compaction that did not commit (it was cancelled or failed).</summary>

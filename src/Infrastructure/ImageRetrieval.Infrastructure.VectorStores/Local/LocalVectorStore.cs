@@ -39,6 +39,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     private readonly string _path;
     private readonly ILogger<LocalVectorStore> _logger;
     private readonly LocalVectorStoreOptions _local;
+
+    // Whether this process may rewrite the collection's files (compact, finish a compaction a stop left):
+    // only the one writer of the data directory; a reader beside it (reindex, search) must not.
+    private readonly Func<bool> _maintains;
     private LocalVectorDatabase? _database;
     private CollectionDescriptor? _descriptor;
     private LocalVectorIndex? _index;
@@ -55,12 +59,14 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     }
 
     /// <summary>A store on one physical collection's file (see <see cref="LocalVectorCollections"/>).</summary>
-    internal LocalVectorStore(string collection, string path, LocalVectorStoreOptions local, ILogger<LocalVectorStore> logger)
+    /// <param name="maintains">Whether this process may compact the files (default: yes, it is their only user).</param>
+    internal LocalVectorStore(string collection, string path, LocalVectorStoreOptions local, ILogger<LocalVectorStore> logger, Func<bool>? maintains = null)
     {
         _collection = collection;
         _path = path;
         _local = local;
         _logger = logger;
+        _maintains = maintains ?? (static () => true);
     }
 
     public string ProviderName => Name;
@@ -111,7 +117,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             {
                 var created = wanted with { Name = _collection };
                 var state = Durable(() => database.WriteDescriptor(created, dropRecords: false));
-                Durable(() => database.OpenSegment(state));
+                Durable(() => database.OpenSegment(state, _maintains()));
                 _descriptor = created;
                 _epoch = state.Epoch;
                 _sequence = state.Sequence;
@@ -141,7 +147,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             var state = Durable(() => database.WriteDescriptor(created, dropRecords: true));
 
             // Committed first: a crash before the segment is emptied leaves one of an earlier epoch, which the next open starts afresh.
-            Durable(() => database.OpenSegment(state));
+            Durable(() => database.OpenSegment(state, _maintains()));
             _descriptor = created;
             _epoch = state.Epoch;
             _sequence = state.Sequence;
@@ -397,6 +403,11 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 
     private SegmentCompaction? Compact(CancellationToken cancellationToken)
     {
+        if (!_maintains())
+        {
+            throw new InvalidOperationException($"{_path} is written by another process (this one does not hold the data directory's writer lock); only that one compacts it.");
+        }
+
         var database = Open();
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
         var token = cancel.Token;
@@ -422,12 +433,17 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             }
 
             var epoch = Guid.NewGuid();
+            var (copy, commit) = (TimeSpan.Zero, TimeSpan.Zero);
             try
             {
+                var started = Stopwatch.GetTimestamp();
                 Durable(() => segment.WriteCompacted(live, epoch, token));
+                copy = Stopwatch.GetElapsedTime(started);
                 OnCompactionStep?.Invoke("copied");
                 token.ThrowIfCancellationRequested();
+                started = Stopwatch.GetTimestamp();
                 Durable(() => database.CommitCompaction(live, epoch));
+                commit = Stopwatch.GetElapsedTime(started);
             }
             catch
             {
@@ -444,13 +460,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             }
 
             OnCompactionStep?.Invoke("committed");
-            _lock.EnterWriteLock();
+            LocalVectorSegment previous;
             try
             {
-                Durable(() => database.SwitchToCompactedSegment(epoch, live.Length));
-                index.RenumberSlots(planned);
-                _epoch = epoch;
-                _snapshotSequence = -1;
+                previous = Durable(() => database.OpenCompactedSegment(epoch, live.Length));
             }
             catch (StoreUnavailableException ex)
             {
@@ -460,17 +473,37 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 LogCompactionSwitchFailed(_logger, _path, ex.Message);
                 throw;
             }
+
+            // The only part queries wait for: they drain, then references are swapped and slots renumbered.
+            var switching = Stopwatch.GetTimestamp();
+            _lock.EnterWriteLock();
+            try
+            {
+                database.AdoptCompactedSegment(previous, epoch);
+                index.RenumberSlots(planned);
+                _epoch = epoch;
+                _snapshotSequence = -1;
+            }
             finally
             {
                 _lock.ExitWriteLock();
             }
 
+            var switched = Stopwatch.GetElapsedTime(switching);
+
+            // Now the old file's maps: no reader can hold a span of them any more.
+            previous.Dispose();
             OnCompactionStep?.Invoke("switched");
 
             // The vector file named old slots and is of the old epoch: a new one now, so the next open is fast.
             WriteSnapshot(database);
-            var result = new SegmentCompaction(_collection, live.Length, before, live.Length, before * rowBytes, live.Length * rowBytes, clock.Elapsed);
-            LogCompacted(_logger, _path, result.Rows, result.SlotsBefore - result.SlotsAfter, (result.BytesBefore - result.BytesAfter) >> 20, (long)result.Elapsed.TotalMilliseconds);
+            var result = new SegmentCompaction(_collection, live.Length, before, live.Length, before * rowBytes, live.Length * rowBytes, clock.Elapsed)
+            {
+                Copy = copy,
+                Commit = commit,
+                Switch = switched,
+            };
+            LogCompacted(_logger, _path, result.Rows, result.SlotsBefore - result.SlotsAfter, (result.BytesBefore - result.BytesAfter) >> 20, (long)result.Elapsed.TotalMilliseconds, (long)copy.TotalMilliseconds, (long)commit.TotalMilliseconds, (long)switched.TotalMilliseconds);
             return result;
         }
         finally
@@ -482,7 +515,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     /// <summary>After a write or an open: a background compaction when enough of the segment is dead (see <see cref="LocalVectorStoreOptions.AutoCompact"/>).</summary>
     private void CompactWhenWorthIt()
     {
-        if (!_local.AutoCompact || _disposed || _faulted is not null || _index is not { } index || _database is not { } database)
+        if (!_local.AutoCompact || _disposed || _faulted is not null || _index is not { } index || _database is not { } database || !_maintains())
         {
             return;
         }
@@ -633,7 +666,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
                 {
                     _epoch = state.Epoch;
                     _sequence = state.Sequence;
-                    Durable(() => database.OpenSegment(state));
+                    Durable(() => database.OpenSegment(state, _maintains()));
                     index = Load(database, state);
                 }
 
@@ -926,8 +959,8 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recreated collection {Collection}: dropped {Dropped} vectors, now model {ModelId} ({Dimension}-d)")]
     private static partial void LogCollectionRecreated(ILogger logger, string collection, int dropped, string modelId, int dimension);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Compacted the vector segment of {Path}: {Rows} rows kept, {Reclaimed} dead slots ({ReclaimedMiB} MiB) reclaimed in {ElapsedMs} ms")]
-    private static partial void LogCompacted(ILogger logger, string path, long rows, long reclaimed, long reclaimedMiB, long elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Compacted the vector segment of {Path}: {Rows} rows kept, {Reclaimed} dead slots ({ReclaimedMiB} MiB) reclaimed in {ElapsedMs} ms (copy {CopyMs}, commit {CommitMs}, switch {SwitchMs})")]
+    private static partial void LogCompacted(ILogger logger, string path, long rows, long reclaimed, long reclaimedMiB, long elapsedMs, long copyMs, long commitMs, long switchMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Background compaction of {Path} did not finish: {Reason}")]
     private static partial void LogCompactionFailed(ILogger logger, string path, string reason);

@@ -1,4 +1,15 @@
 namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 
-/// <summary>What a compaction of a Local collection's vector segment did: slots and bytes of fp32 vectors before and after.</summary>
-public sealed record SegmentCompaction(string Collection, long Rows, long SlotsBefore, long SlotsAfter, long BytesBefore, long BytesAfter, TimeSpan Elapsed);
+/// <summary>
+/// What a compaction of a Local collection's vector segment did: slots and bytes of fp32 vectors before and
+/// after, the whole time and its parts (copying the live vectors, the SQLite commit, and the switch, the only
+/// part that holds queries up).
+/// </summary>
+public sealed record SegmentCompaction(string Collection, long Rows, long SlotsBefore, long SlotsAfter, long BytesBefore, long BytesAfter, TimeSpan Elapsed)
+{
+    public TimeSpan Copy { get; init; }
+
+    public TimeSpan Commit { get; init; }
+
+    public TimeSpan Switch { get; init; }
+}
