@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ImageRetrieval.Infrastructure.Abstractions;
+using ImageRetrieval.Infrastructure.VectorStores.Local;
+using ImageRetrieval.SharedKernel;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace ImageRetrieval.Bench;
+
+/// <summary>
+/// The Local store's segment compaction: fills a store with <c>--rows</c> random unit vectors, deletes
+/// <c>--dead</c> of them and compacts, timing the compaction and the queries (and one write) issued beside
+/// it. <c>--phase fill|compact|verify</c> runs one step on an existing <c>--dir</c>, so a script can kill
+/// the compacting process at any moment and check that the next open has every row (scripts/compact-kill-test.sh).
+/// </summary>
+internal static class CompactBench
+{
+    private const string Collection = "bench";
+
+    public static async Task RunAsync(BenchOptions options, Report report)
+    {
+        var rows = options.GetInt("rows", 100_000);
+        var dimension = options.GetInt("dim", 768);
+        var dead = options.GetDouble("dead", 0.5);
+        var phase = options.Get("phase", "all");
+        var kept = options.Get("dir", "") != "";
+        var dir = options.Get("dir", Path.Combine(Path.GetTempPath(), "ir-compact-bench-" + Guid.NewGuid().ToString("N")[..8]));
+        var ct = CancellationToken.None;
+        var deleted = (int)(rows * dead);
+        report.Column("phase").Column("rows").Column("dim").Column("dead").Column("seconds", "F2").Column("copy_s", "F2").Column("commit_s", "F2").Column("switch_ms", "F1").Column("mib_before", "F0").Column("mib_after", "F0")
+            .Column("queries").Column("query_max_ms", "F1").Column("query_p99_ms", "F1").Column("write_wait_ms", "F1");
+        try
+        {
+            if (phase is "all" or "fill")
+            {
+                var clock = Stopwatch.StartNew();
+                var store = Open(dir);
+                await store.EnsureCollectionAsync(new CollectionDescriptor(Collection, "bench", dimension), ct);
+                for (var start = 0; start < rows; start += 1000)
+                {
+                    await store.UpsertAsync(Enumerable.Range(start, Math.Min(1000, rows - start)).Select(i => Record(i, dimension)).ToList(), ct);
+                }
+
+                // Every other row, so the dead slots are spread over the whole file.
+                await store.DeleteAsync(Enumerable.Range(0, deleted).Select(i => Id(DeletedRow(i, rows, deleted))).ToList(), ct);
+                store.Dispose();
+                report.Row(new() { ["phase"] = "fill", ["rows"] = rows, ["dim"] = dimension, ["dead"] = dead, ["seconds"] = clock.Elapsed.TotalSeconds });
+            }
+
+            if (phase is "all" or "compact")
+            {
+                await CompactAsync(dir, rows, dimension, dead, report, ct);
+            }
+
+            if (phase is "all" or "verify")
+            {
+                var clock = Stopwatch.StartNew();
+                Verify(dir, rows, deleted, dimension);
+                report.Row(new() { ["phase"] = "verify", ["rows"] = rows - deleted, ["dim"] = dimension, ["dead"] = dead, ["seconds"] = clock.Elapsed.TotalSeconds });
+            }
+        }
+        finally
+        {
+            if (!kept && Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    private static async Task CompactAsync(string dir, int rows, int dimension, double dead, Report report, CancellationToken ct)
+    {
+        using var store = new LocalVectorStore(
+            Options.Create(new ServiceOptions { DataPath = dir }),
+            Options.Create(new VectorStoreOptions { Collection = Collection }),
+            Options.Create(new LocalVectorStoreOptions { AutoCompact = false }),
+            NullLogger<LocalVectorStore>.Instance);
+        var query = new VectorQuery(Vector(rows + 1, dimension), TopK: 10);
+        await store.QueryAsync(query, ct);
+
+        // Queries one after another and one write while it runs: how long either waits for the compaction.
+        using var stop = new CancellationTokenSource();
+        var latencies = new List<double>();
+        var querying = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var started = Stopwatch.GetTimestamp();
+                await store.QueryAsync(query, ct);
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }, ct);
+        var compacting = Task.Run(() => store.CompactAsync(ct), ct);
+        await Task.Delay(100, ct);
+        var writeStarted = Stopwatch.GetTimestamp();
+        await store.UpsertAsync([Record(rows + 2, dimension)], ct);
+        var writeWait = Stopwatch.GetElapsedTime(writeStarted).TotalMilliseconds;
+        var result = await compacting ?? throw new InvalidOperationException("no collection in " + dir);
+        await stop.CancelAsync();
+        await querying;
+        await store.DeleteAsync([Id(rows + 2)], ct);
+        latencies.Sort();
+        report.Row(new()
+        {
+            ["phase"] = "compact",
+            ["rows"] = result.Rows,
+            ["dim"] = dimension,
+            ["dead"] = dead,
+            ["seconds"] = result.Elapsed.TotalSeconds,
+            ["copy_s"] = result.Copy.TotalSeconds,
+            ["commit_s"] = result.Commit.TotalSeconds,
+            ["switch_ms"] = result.Switch.TotalMilliseconds,
+            ["mib_before"] = result.BytesBefore / 1048576.0,
+            ["mib_after"] = result.BytesAfter / 1048576.0,
+            ["queries"] = latencies.Count,
+            ["query_max_ms"] = latencies.Count == 0 ? 0 : latencies[^1],
+            ["query_p99_ms"] = latencies.Count == 0 ? 0 : latencies[(int)(latencies.Count * 0.99)],
+            ["write_wait_ms"] = writeWait,
+        });
+    }
+
+    /// <summary>Every row not deleted is there with its own vector and metadata, and nothing else is.</summary>
+    private static void Verify(string dir, int rows, int deleted, int dimension)
+    {
+        using var store = Open(dir);
+        var gone = Enumerable.Range(0, deleted).Select(i => DeletedRow(i, rows, deleted)).ToHashSet();
+        var count = store.CountAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+        // The write issued beside the compaction, which a killed run may have committed before deleting it again.
+        var extra = store.FetchAsync([Id(rows + 2)], includeVectors: false, CancellationToken.None).GetAwaiter().GetResult().Count;
+        if (count != rows - deleted + extra)
+        {
+            throw new InvalidOperationException($"verify: {count} rows, expected {rows - deleted + extra}");
+        }
+
+        for (var start = 0; start < rows; start += 1000)
+        {
+            var ids = Enumerable.Range(start, Math.Min(1000, rows - start)).Select(Id).ToList();
+            var fetched = store.FetchAsync(ids, includeVectors: true, CancellationToken.None).GetAwaiter().GetResult().ToDictionary(r => r.Id);
+            for (var i = start; i < start + ids.Count; i++)
+            {
+                if (gone.Contains(i) == fetched.ContainsKey(Id(i)))
+                {
+                    throw new InvalidOperationException($"verify: row {i} is {(gone.Contains(i) ? "back" : "missing")}");
+                }
+
+                if (fetched.TryGetValue(Id(i), out var record) &&
+                    (record.Metadata["n"].GetInt32() != i || !Same(record.Vector.Span, Vector(i, dimension))))
+                {
+                    throw new InvalidOperationException($"verify: row {i} has another vector or metadata");
+                }
+            }
+        }
+
+        Console.WriteLine($"  verified {count} rows in {dir}");
+    }
+
+    private static bool Same(ReadOnlySpan<float> stored, float[] expected)
+    {
+        if (stored.Length != expected.Length)
+        {
+            return false;
+        }
+
+        for (var d = 0; d < expected.Length; d++)
+        {
+            if (Math.Abs(stored[d] - expected[d]) > 1e-6f)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static int DeletedRow(int i, int rows, int deleted) => (int)((long)i * rows / deleted);
+
+    private static LocalVectorStore Open(string dir) => new(
+        Options.Create(new ServiceOptions { DataPath = dir }),
+        Options.Create(new VectorStoreOptions { Collection = Collection }),
+        Options.Create(new LocalVectorStoreOptions { AutoCompact = false }),
+        NullLogger<LocalVectorStore>.Instance);
+
+    private static string Id(int i) => $"row-{i:D8}";
+
+    private static VectorRecord Record(int i, int dimension) =>
+        new(Id(i), Vector(i, dimension), new Dictionary<string, JsonElement> { ["n"] = JsonSerializer.SerializeToElement(i) });
+
+    /// <summary>A deterministic unit vector per row (what the store keeps, so verify compares exactly).</summary>
+    private static float[] Vector(int seed, int dimension)
+    {
+        var rng = new Random(seed);
+        return LocalVectorIndex.Normalize(Enumerable.Range(0, dimension).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), "bench vector");
+    }
+}
