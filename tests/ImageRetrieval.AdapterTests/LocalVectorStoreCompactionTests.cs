@@ -2,6 +2,7 @@ using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Adapters;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ImageRetrieval.AdapterTests;
 
@@ -226,6 +227,71 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
     }
 
     [Fact]
+    public async Task Given_a_writer_stopped_between_committing_a_compaction_and_renaming_its_file_When_a_reader_opens_Then_it_reads_every_row_from_the_new_file_and_leaves_it_in_place()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (_, writer, expected) = await ChurnedAsync(options);
+        var segment = LocalVectorSegment.PathFor(writer.DatabasePath);
+        using var reached = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        writer.OnCompactionStep = at =>
+        {
+            if (at == "committed")
+            {
+                reached.Set();
+                resume.Wait(Patience);
+            }
+        };
+
+        var compaction = Task.Run(() => writer.CompactAsync(Ct));
+        using var reader = Reader(writer, options);
+        try
+        {
+            Assert.True(reached.Wait(Patience));
+
+            // SQLite names the new slots and epoch; the old file still has the segment's name.
+            await AssertRowsAsync(reader, expected);
+            Assert.True(File.Exists(LocalVectorSegment.CompactedPathFor(segment)));
+            Assert.Equal(HeaderBytes + (4000L * RowBytes), new FileInfo(segment).Length);
+        }
+        finally
+        {
+            resume.Set();
+        }
+
+        Assert.Equal(2500, (await compaction.WaitAsync(Patience))!.SlotsAfter);
+        await AssertRowsAsync(reader, expected);
+        await AssertRowsAsync(writer, expected);
+    }
+
+    [Fact]
+    public async Task Given_a_reader_that_has_read_the_state_and_opened_the_segment_When_the_writer_compacts_before_it_reads_the_rows_Then_every_row_it_loads_has_its_own_vector()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (_, writer, expected) = await ChurnedAsync(options);
+
+        // The whole compaction (commit, rename, new snapshot of memory) between the reader's state and its rows.
+        using var reader = Reader(writer, options);
+        SegmentCompaction? result = null;
+        reader.OnOpenStep = at =>
+        {
+            if (at == "segment-opened" && result is null)
+            {
+                result = writer.CompactAsync(Ct).GetAwaiter().GetResult();
+            }
+        };
+
+        await AssertRowsAsync(reader, expected);
+        Assert.Equal(2500, result!.SlotsAfter);
+        Assert.False(File.Exists(LocalVectorSegment.CompactedPathFor(LocalVectorSegment.PathFor(writer.DatabasePath))));
+        await AssertRowsAsync(writer, expected);
+
+        // A reader opened after it reads the compacted state.
+        using var later = Reader(writer, options);
+        await AssertRowsAsync(later, expected);
+    }
+
+    [Fact]
     public async Task Given_automatic_compaction_When_dead_slots_reach_the_fraction_after_a_write_or_at_open_Then_the_segment_is_compacted_in_the_background()
     {
         var options = new LocalVectorStoreOptions { CompactMinDeadSlots = 100, CompactDeadFraction = 0.5 };
@@ -265,6 +331,10 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         Assert.Equal(HeaderBytes + (299L * RowBytes), new FileInfo(segment).Length);
         await AssertRowsAsync(opened, expected);
     }
+
+    /// <summary>A second store on the writer's file in the role of a process beside it (a re-index, a search): it does not own the files.</summary>
+    private static LocalVectorStore Reader(LocalVectorStore writer, LocalVectorStoreOptions options) =>
+        new(Path.GetFileNameWithoutExtension(writer.DatabasePath), writer.DatabasePath, options, NullLogger<LocalVectorStore>.Instance, maintains: static () => false);
 
     /// <summary>4000 rows written, r0000-r0999 overwritten, 500 others deleted: 2500 live rows in 4000 slots.</summary>
     private async Task<(string Collection, LocalVectorStore Store, Dictionary<string, int> Expected)> ChurnedAsync(LocalVectorStoreOptions options)

@@ -63,6 +63,9 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// <summary>Rows per INSERT statement in a batch; 4 parameters a row stays far below SQLite's 32766.</summary>
     private const int RowsPerInsert = 128;
 
+    /// <summary>Times an open reads the state again when a compaction by another process moved the segment's epoch under it.</summary>
+    private const int ConsistentReadAttempts = 5;
+
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
     private LocalVectorSegment? _segment;
@@ -70,6 +73,10 @@ internal sealed class LocalVectorDatabase : IDisposable
     private sqlite3_stmt? _insertOne;
     private byte[] _idBytes = new byte[256];
     private Guid _segmentEpoch;
+
+    // The read transaction of ReadConsistent while it runs: the reads of an open join it (a command on a
+    // connection with a transaction must name it).
+    private SqliteTransaction? _snapshot;
 
     private LocalVectorDatabase(SqliteConnection connection, string path)
     {
@@ -127,6 +134,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
+            command.Transaction = _snapshot;
             command.CommandText = "SELECT name, model_id, dimension, epoch, seq, slots FROM collection WHERE singleton = 1;";
             using var reader = command.ExecuteReader();
             if (!reader.Read())
@@ -141,6 +149,60 @@ internal sealed class LocalVectorDatabase : IDisposable
     }
 
     /// <summary>
+    /// Runs <paramref name="read"/> on one state of the file: the collection row (epoch, sequence, committed
+    /// slots), the rows and the vector segment of that epoch, the first two in one SQLite read transaction
+    /// and the segment opened inside it. Why: a compaction in the process that writes the file commits a new
+    /// epoch with every row renumbered, then renames the new segment over the old one; a reader (a re-index
+    /// or search beside the service) that read the slot count, the rows and the segment in separate steps
+    /// could pair rows of one state with vectors of the other. A file opened (by handle) stays the one
+    /// opened after a rename, and a segment whose epoch is not the state's means the rename came between
+    /// the state and the open: the state is read again.
+    /// </summary>
+    /// <param name="finishCompaction">Whether this process writes the file (see <see cref="OpenSegment"/>).</param>
+    /// <param name="read">Reads the rows (through this database's read methods) of the state it is given (null: no collection).</param>
+    public T ReadConsistent<T>(bool finishCompaction, Func<DatabaseState?, T> read)
+    {
+        lock (_gate)
+        {
+            // Rows of the older id-keyed table move first (a write, so outside the read transaction); only
+            // files from before the segment have any, and no compaction runs before they moved.
+            if (HasLegacyRows() && ReadState() is { } legacy)
+            {
+                OpenSegment(legacy, finishCompaction);
+            }
+
+            for (var attempt = 1; ; attempt++)
+            {
+                using var transaction = _connection.BeginTransaction(deferred: true);
+                _snapshot = transaction;
+                try
+                {
+                    var state = ReadState();
+                    if (state is null)
+                    {
+                        return read(null);
+                    }
+
+                    try
+                    {
+                        OpenSegmentOf(state, finishCompaction);
+                    }
+                    catch (IOException) when (!finishCompaction && attempt < ConsistentReadAttempts)
+                    {
+                        continue;
+                    }
+
+                    return read(state);
+                }
+                finally
+                {
+                    _snapshot = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Opens (or, after a recreate, starts afresh) the vector segment of <paramref name="state"/>'s epoch.
     /// Called once the collection row exists, before any write or read of vectors.
     /// </summary>
@@ -149,17 +211,34 @@ internal sealed class LocalVectorDatabase : IDisposable
     {
         lock (_gate)
         {
-            if (_segment is not null && _segmentEpoch == state.Epoch && _segment.Dimension == state.Descriptor.Dimension)
+            OpenSegmentOf(state, finishCompaction);
+            MoveLegacyRows(_segment!);
+        }
+    }
+
+    private void OpenSegmentOf(DatabaseState state, bool finishCompaction)
+    {
+        if (_segment is not null && _segmentEpoch == state.Epoch && _segment.Dimension == state.Descriptor.Dimension)
+        {
+            if (_segment.Committed < state.Slots)
             {
-                return;
+                _segment.Commit(state.Slots);
             }
 
-            _segment?.Dispose();
-            _segment = null;
-            _segment = LocalVectorSegment.Open(LocalVectorSegment.PathFor(Path), state.Descriptor.Dimension, state.Epoch, state.Slots, finishCompaction);
-            _segmentEpoch = state.Epoch;
-            MoveLegacyRows(_segment);
+            return;
         }
+
+        _segment?.Dispose();
+        _segment = null;
+        _segment = LocalVectorSegment.Open(LocalVectorSegment.PathFor(Path), state.Descriptor.Dimension, state.Epoch, state.Slots, finishCompaction);
+        _segmentEpoch = state.Epoch;
+    }
+
+    private bool HasLegacyRows()
+    {
+        using var probe = _connection.CreateCommand();
+        probe.CommandText = "SELECT EXISTS (SELECT 1 FROM records);";
+        return (long)probe.ExecuteScalar()! != 0;
     }
 
     /// <summary>
@@ -169,9 +248,7 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// </summary>
     private void MoveLegacyRows(LocalVectorSegment segment)
     {
-        using var probe = _connection.CreateCommand();
-        probe.CommandText = "SELECT EXISTS (SELECT 1 FROM records);";
-        if ((long)probe.ExecuteScalar()! == 0)
+        if (!HasLegacyRows())
         {
             return;
         }
@@ -280,6 +357,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
+            command.Transaction = _snapshot;
             command.CommandText = "SELECT id FROM tombstones WHERE seq > $after;";
             command.Parameters.AddWithValue("$after", afterSequence);
             return ReadIds(command, 16);
@@ -291,6 +369,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
+            command.Transaction = _snapshot;
             command.CommandText = "SELECT count(*) FROM rows;";
             return (long)command.ExecuteScalar()!;
         }
@@ -664,6 +743,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         {
             var segment = _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open.");
             using var command = _connection.CreateCommand();
+            command.Transaction = _snapshot;
             command.CommandText = sql;
             if (afterSequence is { } after)
             {

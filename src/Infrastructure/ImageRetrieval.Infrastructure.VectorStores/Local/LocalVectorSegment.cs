@@ -100,10 +100,63 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
             {
                 if (committed > 0)
                 {
+                    // A reader that read the state of a compaction committed a moment ago, whose writer has not
+                    // renamed the new file over this one yet: that file is the segment of this state.
+                    if (!finishCompaction && OpenCommittedCompaction(path, dimension, epoch, committed) is { } compacted)
+                    {
+                        handle.Dispose();
+                        return compacted;
+                    }
+
                     throw new IOException($"Vector segment {path} {problem}, but the database counts {committed} committed vectors in it.");
                 }
 
                 Initialise(handle, path, dimension, epoch);
+            }
+
+            var segment = new LocalVectorSegment(handle, path, dimension, committed);
+            try
+            {
+                segment.MakeReadable(committed);
+            }
+            catch
+            {
+                segment.Unmap();
+                throw;
+            }
+
+            return segment;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The compacted file beside <paramref name="path"/> when it is the segment of <paramref name="epoch"/>
+    /// (its writer committed it and has yet to rename it), opened by handle (which a rename does not
+    /// affect) and mapped; otherwise null.
+    /// </summary>
+    private static LocalVectorSegment? OpenCommittedCompaction(string path, int dimension, Guid epoch, long committed)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(CompactedPathFor(path), FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (Check(handle, dimension, epoch, committed) is not null)
+            {
+                handle.Dispose();
+                return null;
             }
 
             var segment = new LocalVectorSegment(handle, path, dimension, committed);

@@ -86,6 +86,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     /// <summary>Called at each durable step of a compaction ("copied", "committed", "switched"), so tests can stop one there as a crash would.</summary>
     internal Action<string>? OnCompactionStep { get; set; }
 
+    /// <summary>Called during the first open ("segment-opened": the state read and its segment opened, the rows not yet), so tests can let another process act there.</summary>
+    internal Action<string>? OnOpenStep { get; set; }
+
     /// <summary>True when queries rank by codes (a quantized kind, and enough rows to calibrate).</summary>
     internal bool UsesQuantizedScan
     {
@@ -660,14 +663,24 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             var database = Durable(() => LocalVectorDatabase.Open(_path));
             try
             {
-                var state = Durable(database.ReadState);
-                LocalVectorIndex? index = null;
-                if (state is not null)
+                // The state, the rows and the segment of one moment (see ReadConsistent); the snapshot of memory
+                // is written after, outside the read transaction.
+                var (state, index, snapshotDue) = Durable(() => database.ReadConsistent<(DatabaseState? State, LocalVectorIndex? Index, bool SnapshotDue)>(_maintains(), state =>
                 {
+                    if (state is null)
+                    {
+                        return (null, null, false);
+                    }
+
                     _epoch = state.Epoch;
                     _sequence = state.Sequence;
-                    Durable(() => database.OpenSegment(state, _maintains()));
-                    index = Load(database, state);
+                    OnOpenStep?.Invoke("segment-opened");
+                    var loaded = Load(database, state, out var due);
+                    return (state, loaded, due);
+                }));
+                if (snapshotDue)
+                {
+                    WriteSnapshot(database, index);
                 }
 
                 _database = database;
@@ -744,8 +757,10 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     /// snapshot cannot be trusted. The row count is checked against SQLite either way: a snapshot older
     /// than the tombstones that were pruned after it would otherwise bring deleted rows back.
     /// </summary>
-    private LocalVectorIndex Load(LocalVectorDatabase database, DatabaseState state)
+    /// <param name="snapshotDue">Whether memory should be written to the snapshot now (a long replay, a rebuild), once the caller's read is over.</param>
+    private LocalVectorIndex Load(LocalVectorDatabase database, DatabaseState state, out bool snapshotDue)
     {
+        snapshotDue = false;
         var dimension = state.Descriptor.Dimension;
         LocalVectorIndex? index;
         long snapshotSequence;
@@ -791,11 +806,8 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 
             // Codes made here (the file held another kind's) and files of an older version are written on close, so the next open reads them.
             _snapshotSequence = rewrite ? -1 : snapshotSequence;
-            if (replayed > Math.Max(10_000, index.Count / 10))
-            {
-                // A long replay would repeat on every start until the next clean close.
-                WriteSnapshot(database, index);
-            }
+            // A long replay would repeat on every start until the next clean close.
+            snapshotDue = replayed > Math.Max(10_000, index.Count / 10);
 
             return index;
         }
@@ -814,11 +826,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         rebuilt.FinishLoad();
         LoadedFrom = stored == 0 && reason == "missing" ? "empty" : $"rebuild: {reason}";
         _snapshotSequence = -1;
-        if (stored > 0)
-        {
-            WriteSnapshot(database, rebuilt);
-        }
-
+        snapshotDue = stored > 0;
         return rebuilt;
     }
 
