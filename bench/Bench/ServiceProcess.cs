@@ -111,6 +111,20 @@ internal sealed class ServiceProcess : IAsyncDisposable
         return (Value("_sum"), Value("_count"));
     }
 
+    /// <summary>A Prometheus counter on /metrics, summed over its label sets (NaN when the service does not export it).</summary>
+    public static async Task<double> CounterAsync(HttpClient http, string name)
+    {
+        var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var values = text.Split('\n')
+            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Length > name.Length && l[name.Length] is ' ' or '{')
+            .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
+            .ToList();
+        return values.Count == 0 ? double.NaN : values.Sum();
+    }
+
+    /// <summary>Methods the service's JIT has compiled so far: re-compilation during a measured window takes cores from the work measured.</summary>
+    public static Task<double> JitMethodsAsync(HttpClient http) => CounterAsync(http, "dotnet_jit_compiled_methods_total");
+
     public async ValueTask DisposeAsync()
     {
         if (!process.HasExited)

@@ -25,6 +25,8 @@ internal static class Telemetry
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddMeter(MeterName)
+                // The runtime's own meter: GC, JIT, thread pool and lock contention beside the service's figures.
+                .AddMeter("System.Runtime")
                 .AddPrometheusExporter())
             .WithTracing(tracing =>
             {
