@@ -40,7 +40,7 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
-    public async Task Given_a_running_service_Then_metrics_include_queue_depth_readiness_and_store_errors()
+    public async Task Given_a_running_service_Then_metrics_include_queue_depth_readiness_store_errors_and_the_runtime()
     {
         await using var factory = new ServiceFactory();
         var client = await factory.CreateReadyClientAsync();
@@ -57,5 +57,7 @@ public sealed class ObservabilityTests
         Assert.Contains("imageretrieval_ready 1", metrics, StringComparison.Ordinal);
         Assert.Contains("store=\"Local\"", metrics, StringComparison.Ordinal);
         Assert.Contains("operation=\"upsert\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("dotnet_jit_compiled_methods_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("dotnet_gc_collections_total", metrics, StringComparison.Ordinal);
     }
 }
