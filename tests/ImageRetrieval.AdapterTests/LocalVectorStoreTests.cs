@@ -619,6 +619,196 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         Assert.Equal(fetched.Keys.Concat(extra > 0 ? ["after-migration"] : []).Order(StringComparer.Ordinal), listed);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Given_bad_records_deep_in_a_large_batch_When_upserted_Then_the_first_ones_error_is_thrown_and_the_store_is_unchanged_and_usable(bool abandonInsteadOfDispose)
+    {
+        var collection = NewCollection();
+        var store = await CreateAsync(collection);
+        await store.UpsertAsync(Enumerable.Range(0, 300).Select(i => Record($"a{i:D4}", Random(i), ("v", 1))).ToList(), Ct);
+
+        // 1000 rows are 8 blocks prepared beside SQLite: the bad rows are in blocks 5 and 7, after blocks already inserted into the transaction.
+        var batch = Enumerable.Range(0, 1000).Select(i => i < 20
+            ? Record($"a{i:D4}", Random(10_000 + i), ("v", 2))
+            : Record($"b{i:D4}", i == 700 ? new float[Dimension] : Random(i + 1000), ("v", 2))).ToList();
+        batch[950] = new VectorRecord("b0950", Random(5), new Dictionary<string, JsonElement> { ["bad"] = JsonSerializer.SerializeToElement(new { nested = 1 }) });
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => store.UpsertAsync(batch, Ct));
+        Assert.Contains("'b0700'", error.Message);
+
+        await AssertOnlyTheFirstBatchAsync(store);
+        if (abandonInsteadOfDispose)
+        {
+            // kill -9 right after the failed batch: SQLite and the segment must say the same.
+            await AssertOnlyTheFirstBatchAsync(fixture.Open(collection));
+        }
+
+        batch[700] = Record("b0700", Random(1700), ("v", 2));
+        batch[950] = Record("b0950", Random(1950), ("v", 2));
+        await store.UpsertAsync(batch, Ct);
+        Assert.Equal(1280, await store.CountAsync(Ct));
+        if (!abandonInsteadOfDispose)
+        {
+            store.Dispose();
+        }
+
+        var reopened = fixture.Open(collection);
+        Assert.Equal(1280, await reopened.CountAsync(Ct));
+        var fetched = (await reopened.FetchAsync(["a0000", "a0019", "a0020", "b0700", "b0999"], includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        AssertClose(Random(10_000), fetched["a0000"].Vector.ToArray());
+        AssertClose(Random(10_019), fetched["a0019"].Vector.ToArray());
+        AssertClose(Random(20), fetched["a0020"].Vector.ToArray());
+        AssertClose(Random(1700), fetched["b0700"].Vector.ToArray());
+        AssertClose(Random(1999), fetched["b0999"].Vector.ToArray());
+        Assert.Equal(2, fetched["a0000"].Metadata["v"].GetInt32());
+        Assert.Equal(1, fetched["a0020"].Metadata["v"].GetInt32());
+        Assert.Equal("b0700", (await reopened.QueryAsync(new VectorQuery(Random(1700), TopK: 1), Ct))[0].Record.Id);
+    }
+
+    [Fact]
+    public async Task Given_a_disk_failure_while_a_batch_is_prepared_beside_sqlite_When_upserted_Then_the_store_is_unavailable_for_it_unchanged_and_usable_after()
+    {
+        var collection = NewCollection();
+        var store = await CreateAsync(collection);
+        await store.UpsertAsync(Enumerable.Range(0, 300).Select(i => Record($"a{i:D4}", Random(i), ("v", 1))).ToList(), Ct);
+        var batch = Enumerable.Range(0, 1000).Select(i => Record(i < 20 ? $"a{i:D4}" : $"b{i:D4}", Random(10_000 + i), ("v", 2))).ToList();
+
+        var blocks = new System.Collections.Concurrent.ConcurrentBag<int>();
+        store.OnBatchBlock = block =>
+        {
+            blocks.Add(block);
+            if (block == 6)
+            {
+                throw new IOException("No space left on device (test)");
+            }
+        };
+        var error = await Assert.ThrowsAsync<StoreUnavailableException>(() => store.UpsertAsync(batch, Ct));
+        Assert.Contains("No space left on device (test)", error.Message);
+        Assert.Contains(6, blocks);
+
+        await AssertOnlyTheFirstBatchAsync(store);
+        await AssertOnlyTheFirstBatchAsync(fixture.Open(collection));
+
+        store.OnBatchBlock = null;
+        await store.UpsertAsync(batch, Ct);
+        var reopened = fixture.Open(collection);
+        Assert.Equal(1280, await reopened.CountAsync(Ct));
+        var fetched = (await reopened.FetchAsync(batch.Select(r => r.Id).ToList(), includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        foreach (var record in batch)
+        {
+            AssertClose(record.Vector.ToArray(), fetched[record.Id].Vector.ToArray());
+        }
+    }
+
+    [Theory]
+    [InlineData(LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Quantized)]
+    public async Task Given_two_large_batches_of_the_same_ids_upserted_at_once_When_both_return_Then_every_id_has_the_same_batchs_write_in_memory_and_after_a_restart(LocalIndexKind kind)
+    {
+        var collection = NewCollection();
+        var store = fixture.Open(collection, new LocalVectorStoreOptions { Index = kind });
+        await store.EnsureCollectionAsync(new CollectionDescriptor(collection, "model-a", Dimension), Ct);
+
+        // Past the rows a quantized index needs to code them, so both batches code their rows beside SQLite.
+        await store.UpsertAsync(Enumerable.Range(0, 3000).Select(i => Record($"base{i:D4}", Random(50_000 + i))).ToList(), Ct);
+        var ids = Enumerable.Range(0, 1000).Select(i => $"x{i:D4}").ToList();
+        List<VectorRecord> Batch(int seed) => ids.Select((id, i) => Record(id, Random((seed * 10_000) + i), ("batch", seed))).ToList();
+        var first = Batch(1);
+        var second = Batch(2);
+
+        await Task.WhenAll(Task.Run(() => store.UpsertAsync(first, Ct)), Task.Run(() => store.UpsertAsync(second, Ct)));
+
+        var fetched = (await store.FetchAsync(ids, includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        var winner = fetched["x0000"].Metadata["batch"].GetInt32();
+        var expected = winner == 1 ? first : second;
+        Assert.All(expected, r => AssertClose(r.Vector.ToArray(), fetched[r.Id].Vector.ToArray()));
+        Assert.All(fetched.Values, r => Assert.Equal(winner, r.Metadata["batch"].GetInt32()));
+        foreach (var probe in new[] { 0, 511, 999 })
+        {
+            var hit = (await store.QueryAsync(new VectorQuery(expected[probe].Vector, TopK: 1), Ct))[0];
+            Assert.Equal(expected[probe].Id, hit.Record.Id);
+            Assert.Equal(1f, hit.Score, 1e-5f);
+        }
+
+        // No dispose: the restart replays SQLite, which must hold the same winner.
+        var restarted = fixture.Open(collection, new LocalVectorStoreOptions { Index = kind });
+        Assert.Equal(4000, await restarted.CountAsync(Ct));
+        var back = (await restarted.FetchAsync(ids, includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        Assert.All(expected, r => AssertClose(r.Vector.ToArray(), back[r.Id].Vector.ToArray()));
+    }
+
+    [Theory]
+    [InlineData(LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Quantized)]
+    public void Given_codes_made_before_the_upsert_When_taken_Then_they_equal_the_index_own_and_stale_ones_across_a_recalibration_are_not_taken(LocalIndexKind kind)
+    {
+        const int Dim = 40;
+        var own = new LocalVectorIndex(Dim, kind);
+        var given = new LocalVectorIndex(Dim, kind);
+        // The later rows spread wider in the first dimensions, so the re-calibration at 4096 rows changes the coding.
+        float[] Vector(int seed)
+        {
+            var rng = new Random(seed);
+            return LocalVectorIndex.Normalize(Enumerable.Range(0, Dim).Select(d => ((float)rng.NextDouble() - 0.3f) * (seed >= 3000 && d < 10 ? 4f : 1f)).ToArray(), "test vector");
+        }
+
+        for (var i = 0; i < 3000; i++)
+        {
+            own.Upsert($"r{i}", i, Vector(i), MetadataJson.Empty, default);
+            given.Upsert($"r{i}", i, Vector(i), MetadataJson.Empty, default);
+        }
+
+        // Coded with the parameters of 3000 rows; the index re-calibrates at 4096, so the later ones are stale by then.
+        var coding = given.Coding;
+        Assert.NotNull(coding);
+        // All coded first, as a batch does beside SQLite, then upserted.
+        var codes = new sbyte[1500][];
+        for (var i = 3000; i < 4500; i++)
+        {
+            codes[i - 3000] = new sbyte[given.CodeBytes];
+            given.EncodeInto(Vector(i), codes[i - 3000]);
+        }
+
+        for (var i = 3000; i < 4500; i++)
+        {
+            var id = i < 4200 ? $"r{i}" : $"r{i - 1200}";
+            own.Upsert(id, i, Vector(i), MetadataJson.Empty, default);
+            given.Upsert(id, i, Vector(i), MetadataJson.Empty, default, codes[i - 3000], coding);
+        }
+
+        Assert.NotSame(coding, given.Coding);
+        Assert.Equal(Chunks(own), Chunks(given));
+
+        static List<(string Id, long Slot, string Codes)> Chunks(LocalVectorIndex index)
+        {
+            var rows = new List<(string, long, string)>();
+            index.ForEachChunk((codes, ids, _, _, slots) =>
+            {
+                var stride = codes.Length / ids.Length;
+                for (var r = 0; r < ids.Length; r++)
+                {
+                    rows.Add((ids.Span[r], slots.Span[r], Convert.ToHexString(System.Runtime.InteropServices.MemoryMarshal.AsBytes(codes.Span.Slice(r * stride, stride)))));
+                }
+            });
+            return rows;
+        }
+    }
+
+    /// <summary>The 300 rows of the first batch and nothing of the failed one, in memory, by query and by listing.</summary>
+    private static async Task AssertOnlyTheFirstBatchAsync(LocalVectorStore store)
+    {
+        Assert.Equal(300, await store.CountAsync(Ct));
+        var fetched = (await store.FetchAsync(["a0000", "a0019", "b0020", "b0999"], includeVectors: true, Ct)).ToDictionary(r => r.Id);
+        Assert.Equal(["a0000", "a0019"], fetched.Keys.Order(StringComparer.Ordinal));
+        AssertClose(Random(0), fetched["a0000"].Vector.ToArray());
+        Assert.Equal(1, fetched["a0019"].Metadata["v"].GetInt32());
+        Assert.Equal("a0019", (await store.QueryAsync(new VectorQuery(Random(19), TopK: 1), Ct))[0].Record.Id);
+        var page = await store.ListAsync(1000, null, Ct);
+        Assert.Equal(300, page.Items.Count);
+        Assert.All(page.Items, r => Assert.StartsWith("a", r.Id, StringComparison.Ordinal));
+    }
+
     private string CopyFixture(string fixtureName)
     {
         var collection = NewCollection();

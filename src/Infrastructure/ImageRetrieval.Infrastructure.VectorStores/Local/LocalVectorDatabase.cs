@@ -61,7 +61,7 @@ internal sealed class LocalVectorDatabase : IDisposable
     ];
 
     /// <summary>Rows per INSERT statement in a batch; 4 parameters a row stays far below SQLite's 32766.</summary>
-    private const int RowsPerInsert = 128;
+    internal const int RowsPerInsert = 128;
 
     /// <summary>Times an open reads the state again when a compaction by another process moved the segment's epoch under it.</summary>
     private const int ConsistentReadAttempts = 5;
@@ -388,48 +388,39 @@ internal sealed class LocalVectorDatabase : IDisposable
     }
 
     /// <summary>
-    /// Inserts every row (ids distinct within the batch): the vectors go to the segment and are fsynced,
-    /// and one transaction deletes the rows in <paramref name="replacedSlots"/> (the earlier writes of
-    /// these ids) and records the new ones with their slots, so the batch is durable or absent. Returns
-    /// the batch's sequence and the first row's slot (row i has the i-th slot after it).
+    /// Inserts every row of <paramref name="batch"/> (ids distinct within it): one transaction deletes the
+    /// rows in <paramref name="replacedSlots"/> (the earlier writes of these ids) and records the new ones
+    /// with their slots, so the batch is durable or absent. Returns the batch's sequence and the first
+    /// row's slot (row i has the i-th slot after it).
     /// </summary>
     /// <remarks>
-    /// The segment write and its fsync run beside the transaction's statements (they touch different
-    /// files; a profile of a bulk fill had them at 14% and the statements at 24% of it), and the COMMIT
-    /// waits for the fsync: a row SQLite shows still always has its vector on disk.
+    /// The batch prepares its rows and writes their vectors to the segment on other threads while the
+    /// statements run (each INSERT waits only for the rows it binds), and the COMMIT waits for the
+    /// segment's fsync: a row SQLite shows still always has its vector on disk.
     /// </remarks>
-    /// <param name="rows">The rows, in slot order.</param>
-    /// <param name="vectors">Their unit vectors, row after row.</param>
     /// <param name="replacedSlots">Slots of the rows these replace.</param>
-    public (long Sequence, long FirstSlot) Upsert(IReadOnlyList<LocalVectorStore.PreparedRow> rows, ReadOnlyMemory<float> vectors, IReadOnlyList<long> replacedSlots)
+    public (long Sequence, long FirstSlot) Upsert(PreparedBatch batch, IReadOnlyList<long> replacedSlots)
     {
         lock (_gate)
         {
             var segment = _segment ?? throw new InvalidOperationException($"{Path} has no vector segment open; call EnsureCollectionAsync first.");
-            if (vectors.Length != rows.Count * segment.Dimension)
-            {
-                throw new ArgumentException($"{rows.Count} rows of {segment.Dimension} floats expected.", nameof(vectors));
-            }
 
             // A crash or a failed commit from here on leaves these slots past the committed count: never named, overwritten next time.
             var first = segment.Committed;
-            var slots = first + rows.Count;
-            var staged = Task.Run(() => segment.Stage(vectors.Span, first));
+            if (batch.FirstSlot != first)
+            {
+                throw new InvalidOperationException($"The batch was staged at slot {batch.FirstSlot}, but {Path} has {first} committed slots.");
+            }
+
+            var slots = first + batch.Rows.Length;
             try
             {
-                return (UpsertRows(rows, replacedSlots, segment, staged, slots), first);
+                return (UpsertRows(batch, replacedSlots, segment, slots), first);
             }
             catch
             {
-                // The caller reuses the vectors' buffer as soon as this returns: the write must be over.
-                try
-                {
-                    staged.Wait();
-                }
-                catch (AggregateException)
-                {
-                    // The first failure is the one to report.
-                }
+                // The caller reuses the batch's buffers as soon as this returns: no thread may still write them.
+                batch.Stop();
 
                 // Should SQLite have committed after all, the next append must not overwrite what it names.
                 try
@@ -579,9 +570,10 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    private long UpsertRows(IReadOnlyList<LocalVectorStore.PreparedRow> rows, IReadOnlyList<long> replacedSlots, LocalVectorSegment segment, Task<long> staged, long slots)
+    private long UpsertRows(PreparedBatch batch, IReadOnlyList<long> replacedSlots, LocalVectorSegment segment, long slots)
     {
-        var first = slots - rows.Count;
+        var rows = batch.Rows;
+        var first = slots - rows.Length;
         using var transaction = _connection.BeginTransaction();
         var sequence = NextSequence(transaction, slots);
         if (replacedSlots.Count > 0)
@@ -597,7 +589,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             }
         }
 
-        InsertRows(rows, first, sequence);
+        InsertRows(batch, first, sequence);
 
         // An id written again is no longer deleted; the common case (no tombstones at all) skips the lookups.
         using var resurrect = _connection.CreateCommand();
@@ -615,7 +607,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
 
         // The vectors must be on disk before the rows that name them are (an exception here rolls back).
-        staged.GetAwaiter().GetResult();
+        batch.Staged.GetAwaiter().GetResult();
         transaction.Commit();
         segment.Commit(slots);
         return sequence;
@@ -623,21 +615,24 @@ internal sealed class LocalVectorDatabase : IDisposable
 
     /// <summary>
     /// Inserts the batch's rows, row i at slot <paramref name="first"/> + i, in groups of
-    /// <see cref="RowsPerInsert"/> per statement (one call into SQLite per group) and the rest one by one.
+    /// <see cref="RowsPerInsert"/> per statement (one call into SQLite per group) and the rest one by one,
+    /// each group as soon as the batch has prepared it.
     /// The statements are prepared once per connection and bound by position through SQLite's own API:
     /// through ADO.NET every execution looked each of a statement's ~400 parameters up by name (a linear
     /// search in SQLite) and converted every id and name to UTF-8, which was most of the statements' cost
     /// in a bulk fill. Same SQL, same values, same column types (the metadata goes in as the UTF-8 BLOB it is).
     /// </summary>
-    private void InsertRows(IReadOnlyList<LocalVectorStore.PreparedRow> rows, long first, long sequence)
+    private void InsertRows(PreparedBatch batch, long first, long sequence)
     {
+        var rows = batch.Rows;
         var db = _connection.Handle ?? throw new InvalidOperationException($"{Path} is closed.");
         var start = 0;
-        if (rows.Count >= RowsPerInsert)
+        if (rows.Length >= RowsPerInsert)
         {
             var many = _insertMany ??= PrepareInsert(db, RowsPerInsert);
-            for (; start + RowsPerInsert <= rows.Count; start += RowsPerInsert)
+            for (; start + RowsPerInsert <= rows.Length; start += RowsPerInsert)
             {
+                batch.WaitRows(start + RowsPerInsert);
                 for (var r = 0; r < RowsPerInsert; r++)
                 {
                     BindRow(db, many, r, rows[start + r], first + start + r, sequence);
@@ -647,10 +642,11 @@ internal sealed class LocalVectorDatabase : IDisposable
             }
         }
 
-        if (start < rows.Count)
+        if (start < rows.Length)
         {
+            batch.WaitRows(rows.Length);
             var one = _insertOne ??= PrepareInsert(db, 1);
-            for (; start < rows.Count; start++)
+            for (; start < rows.Length; start++)
             {
                 BindRow(db, one, 0, rows[start], first + start, sequence);
                 Step(db, one);

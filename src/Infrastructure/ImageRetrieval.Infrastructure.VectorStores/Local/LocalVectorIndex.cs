@@ -144,10 +144,39 @@ internal sealed class LocalVectorIndex
     public bool Contains(string id) => _rowById.ContainsKey(id);
 
     /// <summary>
+    /// The parameters rows are coded with now, or null while rows get no codes. A calibration replaces the
+    /// object (never changes it), so codes made with it (<see cref="EncodeInto"/>) are current exactly
+    /// while <see cref="Coding"/> is still the same reference.
+    /// </summary>
+    internal object? Coding => UsesCodes ? _inverseScales : null;
+
+    /// <summary>Bytes of codes a row has (the 4-bit kind's two planes, high then low).</summary>
+    internal int CodeBytes => _int4 ? 2 * _codeStride : _codeStride;
+
+    /// <summary>
+    /// Codes a unit vector as <see cref="Upsert"/> would with the current <see cref="Coding"/>, into
+    /// <paramref name="codes"/> (<see cref="CodeBytes"/> long). Reads only the coding parameters, so a
+    /// batch runs it on several threads while the store's exclusive lock keeps them fixed.
+    /// </summary>
+    internal void EncodeInto(ReadOnlySpan<float> unitVector, Span<sbyte> codes)
+    {
+        if (_int4)
+        {
+            Int4Dot.EncodePlanes(unitVector, MemoryMarshal.AsBytes(codes[.._codeStride]), MemoryMarshal.AsBytes(codes.Slice(_codeStride, _codeStride)), _means, _inverseScales);
+        }
+        else
+        {
+            Quantize(unitVector, codes[.._codeStride], _inverseScales);
+        }
+    }
+
+    /// <summary>
     /// Inserts or replaces; <paramref name="unitVector"/> must already be L2-normalised; <paramref name="slot"/>
     /// is its place in the vector segment (which holds it already; an index without a segment copies it).
+    /// <paramref name="codes"/> made by <see cref="EncodeInto"/> with <paramref name="codedWith"/> are
+    /// taken as they are when that is still the <see cref="Coding"/>; otherwise the row is coded here.
     /// </summary>
-    public void Upsert(string id, long slot, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature)
+    public void Upsert(string id, long slot, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature, ReadOnlySpan<sbyte> codes = default, object? codedWith = null)
     {
         if (_segment is null)
         {
@@ -171,7 +200,18 @@ internal sealed class LocalVectorIndex
         chunk.Signatures[offset] = signature;
         if (UsesCodes)
         {
-            Encode(unitVector, chunk, offset);
+            if (codedWith is not null && ReferenceEquals(codedWith, _inverseScales) && codes.Length == CodeBytes)
+            {
+                codes[.._codeStride].CopyTo(chunk.Code(offset, _codeStride));
+                if (_int4)
+                {
+                    codes[_codeStride..].CopyTo(chunk.LowCode(offset, _codeStride));
+                }
+            }
+            else
+            {
+                Encode(unitVector, chunk, offset);
+            }
         }
 
         // Re-calibrating when the collection has doubled keeps the scales true to the data for O(1)

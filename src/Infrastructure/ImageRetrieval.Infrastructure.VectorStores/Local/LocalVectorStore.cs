@@ -50,6 +50,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     private long _sequence;
     private long _snapshotSequence = -1;
     private float[]? _batchVectors;
+    private sbyte[]? _batchCodes;
     private volatile bool _opened;
     private bool _disposed;
 
@@ -88,6 +89,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
 
     /// <summary>Called during the first open ("segment-opened": the state read and its segment opened, the rows not yet), so tests can let another process act there.</summary>
     internal Action<string>? OnOpenStep { get; set; }
+
+    /// <summary>Called with each block's number as an upsert's batch prepares it, on whichever thread does (tests make one fail there as a disk would).</summary>
+    internal Action<int>? OnBatchBlock { get; set; }
 
     /// <summary>True when queries rank by codes (a quantized kind, and enough rows to calibrate).</summary>
     internal bool UsesQuantizedScan
@@ -175,24 +179,32 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         {
             var index = RequireIndex();
             VectorRecordBatch.Validate(records, index.Dimension, _collection);
-            var dimension = index.Dimension;
-            var vectors = BatchBuffer(records.Count * dimension);
-            var rows = LastWriteOfEachId(Prepare(records, vectors, dimension), vectors, dimension);
-            var replaced = new List<long>();
-            foreach (var row in rows)
+            var distinct = HasDistinctIds(records);
+            var batch = NewBatch(records, distinct, index, database.Segment);
+            try
             {
-                if (index.SlotOf(row.Id) is var slot and >= 0)
+                var rows = batch.Rows;
+                var replaced = new List<long>();
+                for (var i = 0; i < rows.Length; i++)
                 {
-                    replaced.Add(slot);
+                    // Ids only, so this runs beside the workers (a prepared row's id is its record's).
+                    if (index.SlotOf(distinct ? records[i].Id : rows[i].Id) is var slot and >= 0)
+                    {
+                        replaced.Add(slot);
+                    }
+                }
+
+                (_sequence, var first) = Durable(() => database.Upsert(batch, replaced));
+
+                // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
+                for (var i = 0; i < rows.Length; i++)
+                {
+                    index.Upsert(rows[i].Id, first + i, batch.Vector(i), rows[i].MetadataBytes, rows[i].Signature, batch.Codes(i), batch.CodedWith);
                 }
             }
-
-            (_sequence, var first) = Durable(() => database.Upsert(rows, vectors.AsMemory(0, rows.Length * dimension), replaced));
-
-            // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
-            for (var i = 0; i < rows.Length; i++)
+            finally
             {
-                index.Upsert(rows[i].Id, first + i, vectors.AsSpan(i * dimension, dimension), rows[i].MetadataBytes, rows[i].Signature);
+                batch.Stop();
             }
         }, cancellationToken);
     }
@@ -700,10 +712,33 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     }
 
     /// <summary>
-    /// Checks and encodes a batch: unit vector bytes, metadata as stored (UTF-8 and the text column) and
-    /// its filter signature. This was a third of a bulk fill, all of it per-row CPU work, so large
-    /// batches are split across cores; the error thrown is the one the first bad record gives, as a
-    /// serial loop would throw.
+    /// The batch to write, its blocks already being prepared on the other cores (see <see cref="PreparedBatch"/>).
+    /// A batch that names an id twice (rare) is prepared whole first, as it always was, so that its kept rows
+    /// can be moved together before any is written; it still codes and writes its vectors beside SQLite.
+    /// </summary>
+    private PreparedBatch NewBatch(IReadOnlyList<VectorRecord> records, bool distinct, LocalVectorIndex index, LocalVectorSegment segment)
+    {
+        var dimension = index.Dimension;
+        var vectors = BatchBuffer(records.Count * dimension);
+        PreparedBatch batch;
+        if (distinct)
+        {
+            batch = new PreparedBatch(records, new PreparedRow[records.Count], vectors, CodeBuffer(index, records.Count), index, segment, segment.Committed, OnBatchBlock);
+        }
+        else
+        {
+            var rows = LastWriteOfEachId(Prepare(records, vectors, dimension), vectors, dimension);
+            batch = new PreparedBatch(null, rows, vectors, CodeBuffer(index, rows.Length), index, segment, segment.Committed, OnBatchBlock);
+        }
+
+        batch.Start(records.Count >= ParallelPrepareRows ? Environment.ProcessorCount - 1 : 0);
+        return batch;
+    }
+
+    /// <summary>
+    /// Checks and encodes a whole batch up front (only a batch that names an id twice, see <see cref="NewBatch"/>):
+    /// unit vector bytes, metadata as stored and its filter signature, large batches split across cores;
+    /// the error thrown is the one the first bad record gives, as a serial loop would throw.
     /// </summary>
     private static PreparedRow[] Prepare(IReadOnlyList<VectorRecord> records, float[] vectors, int dimension)
     {
@@ -894,6 +929,20 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
     }
 
+    private static bool HasDistinctIds(IReadOnlyList<VectorRecord> records)
+    {
+        var seen = new HashSet<string>(records.Count, StringComparer.Ordinal);
+        for (var i = 0; i < records.Count; i++)
+        {
+            if (!seen.Add(records[i].Id))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// A batch that writes an id twice keeps its last write (as separate batches would): SQLite rows are
     /// keyed by slot, so two rows of one id must never both be inserted. Rare, so the common case only
@@ -944,6 +993,29 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         }
 
         return _batchVectors;
+    }
+
+    /// <summary>The codes of the batch being written, row <c>i</c> at <c>i x CodeBytes</c>, reused as <see cref="BatchBuffer"/> is; null while the index codes no rows.</summary>
+    private sbyte[]? CodeBuffer(LocalVectorIndex index, int rows)
+    {
+        const int KeptBytes = 4 << 20;
+        if (index.Coding is null)
+        {
+            return null;
+        }
+
+        var bytes = rows * index.CodeBytes;
+        if (bytes > KeptBytes)
+        {
+            return GC.AllocateUninitializedArray<sbyte>(bytes);
+        }
+
+        if (_batchCodes is null || _batchCodes.Length < bytes)
+        {
+            _batchCodes = GC.AllocateUninitializedArray<sbyte>(Math.Max(bytes, Math.Min(KeptBytes, 2 * (_batchCodes?.Length ?? 0))));
+        }
+
+        return _batchCodes;
     }
 
     /// <summary>One record of a batch as SQLite stores it and memory holds it (its vector is in the batch buffer).</summary>
