@@ -133,10 +133,10 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
     }
 
     [Fact]
-    public async Task Given_a_compaction_copying_When_queries_and_a_write_arrive_Then_queries_answer_at_once_and_the_write_lands_after_it()
+    public async Task Given_a_compaction_copying_When_queries_writes_and_deletes_arrive_Then_all_answer_at_once_and_every_change_survives_the_switch()
     {
         var options = new LocalVectorStoreOptions { AutoCompact = false };
-        var (_, store, expected) = await ChurnedAsync(options);
+        var (collection, store, expected) = await ChurnedAsync(options);
         using var reached = new ManualResetEventSlim();
         using var resume = new ManualResetEventSlim();
         store.OnCompactionStep = at =>
@@ -149,32 +149,73 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         };
 
         var compaction = Task.Run(() => store.CompactAsync(Ct));
-        Assert.True(reached.Wait(Patience));
-        var write = Task.Run(() => store.UpsertAsync([Record("r0005", 505), Record("during", 606)], Ct));
         try
         {
-            // The write waits for the compaction; queries do not wait for either.
+            Assert.True(reached.Wait(Patience));
+
+            // The copy is done and the commit not yet: an overwrite of a copied row, a new row and deletes of
+            // copied rows land now, and queries see them.
+            await Task.Run(() => store.UpsertAsync([Record("r0005", 505, expected), Record("during", 606, expected)], Ct)).WaitAsync(Patience);
+            await Task.Run(() => store.DeleteAsync(["r0009", "r2001"], Ct)).WaitAsync(Patience);
+            expected.Remove("r0009");
+            expected.Remove("r2001");
             for (var i = 0; i < 5; i++)
             {
                 var hits = await Task.Run(() => store.QueryAsync(new VectorQuery(Vector(expected["r0100"]), TopK: 1), Ct)).WaitAsync(Patience);
                 Assert.Equal("r0100", hits[0].Record.Id);
             }
 
-            Assert.Equal(2500, await Task.Run(() => store.CountAsync(Ct)).WaitAsync(Patience));
-            await Task.WhenAny(write, Task.Delay(300));
-            Assert.False(write.IsCompleted);
+            Assert.Equal(2499, await Task.Run(() => store.CountAsync(Ct)).WaitAsync(Patience));
+            Assert.False(compaction.IsCompleted);
         }
         finally
         {
             resume.Set();
         }
 
+        // The two rows written meanwhile follow the 2500 copied; the slots of the three copied rows that were
+        // overwritten or deleted stay dead until the next compaction.
         var result = await compaction.WaitAsync(Patience);
-        await write.WaitAsync(Patience);
-        Assert.Equal(2500, result!.SlotsAfter);
-        (expected["r0005"], expected["during"]) = (505, 606);
+        Assert.Equal((2499L, 4000L, 2502L), (result!.Rows, result.SlotsBefore, result.SlotsAfter));
+        var segment = LocalVectorSegment.PathFor(store.DatabasePath);
+        Assert.Equal(HeaderBytes + (2502L * RowBytes), new FileInfo(segment).Length);
         await AssertRowsAsync(store, expected);
-        Assert.Equal(HeaderBytes + (2502L * RowBytes), new FileInfo(LocalVectorSegment.PathFor(store.DatabasePath)).Length);
+        await store.UpsertAsync([Record("after", 707, expected)], Ct);
+        store.Dispose();
+
+        var reopened = fixture.Open(collection, options);
+        await AssertRowsAsync(reopened, expected);
+        Assert.Equal("snapshot", reopened.LoadedFrom);
+        Assert.Equal((2500L, 2503L, 2500L), await reopened.CompactAsync(Ct) is { } again ? (again.Rows, again.SlotsBefore, again.SlotsAfter) : default);
+        await AssertRowsAsync(reopened, expected);
+        reopened.Dispose();
+        File.Delete(reopened.VectorFilePath);
+        await AssertRowsAsync(fixture.Open(collection, options), expected);
+    }
+
+    [Fact]
+    public async Task Given_a_compaction_When_its_token_is_cancelled_between_steps_Then_it_stops_before_its_commit_and_leaves_every_row_and_no_new_file()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (_, store, expected) = await ChurnedAsync(options);
+        var segment = LocalVectorSegment.PathFor(store.DatabasePath);
+        using var cancel = new CancellationTokenSource();
+        store.OnCompactionStep = at =>
+        {
+            if (at == "copied")
+            {
+                cancel.Cancel();
+            }
+        };
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.CompactAsync(cancel.Token));
+
+        Assert.False(File.Exists(LocalVectorSegment.CompactedPathFor(segment)));
+        Assert.Equal(HeaderBytes + (4000L * RowBytes), new FileInfo(segment).Length);
+        await AssertRowsAsync(store, expected);
+        store.OnCompactionStep = null;
+        Assert.Equal(2500, (await store.CompactAsync(Ct))!.SlotsAfter);
+        await AssertRowsAsync(store, expected);
     }
 
     [Fact]

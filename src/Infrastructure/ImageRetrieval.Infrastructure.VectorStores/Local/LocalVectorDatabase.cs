@@ -47,7 +47,6 @@ internal sealed class LocalVectorDatabase : IDisposable
             metadata TEXT NOT NULL,
             seq INTEGER NOT NULL
         );
-        CREATE INDEX IF NOT EXISTS rows_seq ON rows (seq);
         """;
 
     // Columns added after the first release; ALTER TABLE brings older files forward on open.
@@ -63,6 +62,9 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// <summary>Rows per INSERT statement in a batch; 4 parameters a row stays far below SQLite's 32766.</summary>
     internal const int RowsPerInsert = 128;
 
+    /// <summary>Rows a compaction copies into its renumbered table per statement (each its own short hold of the connection).</summary>
+    private const int CompactChunkRows = 16384;
+
     /// <summary>Times an open reads the state again when a compaction by another process moved the segment's epoch under it.</summary>
     private const int ConsistentReadAttempts = 5;
 
@@ -74,6 +76,9 @@ internal sealed class LocalVectorDatabase : IDisposable
     private byte[] _idBytes = new byte[256];
     private Guid _segmentEpoch;
 
+    // What a compaction's statements renumber by (see CompactedSlot): new slot i holds old slot _compactedSlots[i].
+    private long[] _compactedSlots = [];
+
     // The read transaction of ReadConsistent while it runs: the reads of an open join it (a command on a
     // connection with a transaction must name it).
     private SqliteTransaction? _snapshot;
@@ -82,6 +87,7 @@ internal sealed class LocalVectorDatabase : IDisposable
     {
         _connection = connection;
         Path = path;
+        connection.CreateFunction<long, long>("compacted_slot", CompactedSlot, isDeterministic: false);
     }
 
     public string Path { get; }
@@ -118,6 +124,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             Execute(connection, "PRAGMA wal_autocheckpoint=65536;");
             Execute(connection, "PRAGMA journal_size_limit=67108864;");
             Execute(connection, Schema);
+            EnsureSequenceIndex(connection);
             Migrate(connection);
             Execute(connection, "CREATE INDEX IF NOT EXISTS records_seq ON records (seq);");
             return new LocalVectorDatabase(connection, path);
@@ -464,8 +471,11 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    /// <summary>The slots the rows name, ascending: what a compaction keeps.</summary>
-    public long[] ReadLiveSlots()
+    /// <summary>
+    /// The slots the rows name, ascending (what a compaction keeps), and the segment's committed slot count
+    /// at that moment: every slot written later is at or past it.
+    /// </summary>
+    public (long[] Slots, long Committed) ReadLiveSlots()
     {
         lock (_gate)
         {
@@ -480,37 +490,46 @@ internal sealed class LocalVectorDatabase : IDisposable
                 slots[count++] = reader.GetInt64(0);
             }
 
-            return count == slots.Length ? slots : throw new InvalidDataException($"{Path} changed while its slots were read.");
+            return count == slots.Length ? (slots, Segment.Committed) : throw new InvalidDataException($"{Path} changed while its slots were read.");
+        }
+    }
+
+    /// <summary>The slots of the rows at or past <paramref name="from"/>, ascending: what was written since <see cref="ReadLiveSlots"/>.</summary>
+    public long[] ReadSlotsFrom(long from)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT slot FROM rows WHERE slot >= $from ORDER BY slot;";
+            command.Parameters.AddWithValue("$from", from);
+            var slots = new List<long>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                slots.Add(reader.GetInt64(0));
+            }
+
+            return [.. slots];
         }
     }
 
     /// <summary>
-    /// The commit point of a compaction whose new segment (holding the vectors of <paramref name="liveSlots"/>
-    /// in that order, with <paramref name="epoch"/> in its header) is durable beside the old one: in one
-    /// transaction every row gets its rank among <paramref name="liveSlots"/> as its slot, the committed
-    /// slot count becomes their number and the collection gets the new epoch (so no vector file that names
-    /// old slots is read again). Refused, with nothing changed, when the rows are not those slots.
+    /// The slow half of a compaction's renumbering, beside writes: a new table <c>rows_compacted</c> with
+    /// the rows of <paramref name="liveSlots"/> (from <see cref="ReadLiveSlots"/>), each at its rank among
+    /// them, copied a chunk of slots per statement so writes get the connection between chunks. A row
+    /// deleted meanwhile is copied or not, depending on the chunk's moment; <see cref="CommitCompaction"/>
+    /// settles both. Nothing reads the table before that commit, and a stop leaves it to the next compaction.
     /// </summary>
-    public void CommitCompaction(IReadOnlyList<long> liveSlots, Guid epoch)
+    public void PrepareCompaction(long[] liveSlots, Guid epoch, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            using var transaction = _connection.BeginTransaction();
+            cancellationToken.ThrowIfCancellationRequested();
             using var command = _connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "SELECT count(*), coalesce(min(slot), 0), coalesce(max(slot), 0) FROM rows;";
-            using (var reader = command.ExecuteReader())
-            {
-                reader.Read();
-                if (reader.GetInt64(0) != liveSlots.Count || (liveSlots.Count > 0 && (reader.GetInt64(1) != liveSlots[0] || reader.GetInt64(2) != liveSlots[^1])))
-                {
-                    throw new InvalidDataException($"{Path} holds other rows than the compaction copied.");
-                }
-            }
 
-            // Rows are keyed by slot: renumbering them is a rewrite of the table, fastest as one sequential
-            // insert into a new one (in slot order, so it appends to one end of its B-tree).
-            command.CommandText = """
+            // The index first: filled row by row with the chunks (sequences grow with slots, so mostly appends),
+            // not built in one long statement later.
+            command.CommandText = $"""
                 DROP TABLE IF EXISTS rows_compacted;
                 CREATE TABLE rows_compacted (
                     slot INTEGER PRIMARY KEY,
@@ -518,14 +537,93 @@ internal sealed class LocalVectorDatabase : IDisposable
                     metadata TEXT NOT NULL,
                     seq INTEGER NOT NULL
                 );
+                CREATE INDEX rows_seq_{epoch:N} ON rows_compacted (seq);
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        for (var start = 0; start < liveSlots.Length; start += CompactChunkRows)
+        {
+            var last = Math.Min(start + CompactChunkRows, liveSlots.Length) - 1;
+            lock (_gate)
+            {
+                // Under the gate: Dispose cancels before it closes the connection, which it does under the gate.
+                cancellationToken.ThrowIfCancellationRequested();
+                _compactedSlots = liveSlots;
+                using var command = _connection.CreateCommand();
+                command.CommandText = """
+                    INSERT INTO rows_compacted (slot, id, metadata, seq)
+                        SELECT compacted_slot(slot), id, metadata, seq FROM rows WHERE slot >= $first AND slot <= $last ORDER BY slot;
+                    """;
+                command.Parameters.AddWithValue("$first", liveSlots[start]);
+                command.Parameters.AddWithValue("$last", liveSlots[last]);
+                command.ExecuteNonQuery();
+            }
+        }
+    }
+
+    /// <summary>Drops the renumbered table of a compaction that did not commit (else the next compaction does).</summary>
+    public void DiscardCompaction()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "DROP TABLE IF EXISTS rows_compacted;";
+            command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// The commit point of a compaction whose new segment (new slot <c>i</c> holding the vector of old slot
+    /// <paramref name="slots"/>[i], with <paramref name="epoch"/> in its header) is durable beside the old
+    /// one, and whose rows <see cref="PrepareCompaction"/> copied up to <paramref name="appendedFrom"/>: in
+    /// one transaction the rows deleted since leave the new table (<paramref name="removedSlots"/>, new
+    /// slots no row names any more), the rows written since join it, it replaces <c>rows</c>, the committed
+    /// slot count becomes the new segment's and the collection gets the new epoch (so no vector file that
+    /// names old slots is read again). Refused, with nothing changed, when the new table would not hold
+    /// exactly the rows.
+    /// </summary>
+    public void CommitCompaction(long[] slots, IReadOnlyList<long> removedSlots, long appendedFrom, Guid epoch)
+    {
+        lock (_gate)
+        {
+            _compactedSlots = slots;
+            using var transaction = _connection.BeginTransaction();
+            using var command = _connection.CreateCommand();
+            command.Transaction = transaction;
+            if (removedSlots.Count > 0)
+            {
+                command.CommandText = "DELETE FROM rows_compacted WHERE slot = $slot;";
+                var slot = command.Parameters.Add("$slot", SqliteType.Integer);
+                foreach (var removed in removedSlots)
+                {
+                    slot.Value = removed;
+                    command.ExecuteNonQuery();
+                }
+
+                command.Parameters.Clear();
+            }
+
+            // A row past the copied slots that is not among the planned ones fails the statement (see CompactedSlot).
+            command.CommandText = """
                 INSERT INTO rows_compacted (slot, id, metadata, seq)
-                    SELECT row_number() OVER (ORDER BY slot) - 1, id, metadata, seq FROM rows ORDER BY slot;
+                    SELECT compacted_slot(slot), id, metadata, seq FROM rows WHERE slot >= $from ORDER BY slot;
+                """;
+            command.Parameters.AddWithValue("$from", appendedFrom);
+            command.ExecuteNonQuery();
+            command.CommandText = "SELECT (SELECT count(*) FROM rows_compacted) - (SELECT count(*) FROM rows);";
+            if ((long)command.ExecuteScalar()! != 0)
+            {
+                throw new InvalidDataException($"{Path} holds other rows than the compaction copied.");
+            }
+
+            command.Parameters.Clear();
+            command.CommandText = """
                 DROP TABLE rows;
                 ALTER TABLE rows_compacted RENAME TO rows;
-                CREATE INDEX rows_seq ON rows (seq);
                 UPDATE collection SET slots = $slots, epoch = $epoch WHERE singleton = 1;
                 """;
-            command.Parameters.AddWithValue("$slots", liveSlots.Count);
+            command.Parameters.AddWithValue("$slots", slots.Length);
             command.Parameters.AddWithValue("$epoch", epoch.ToString("N"));
             command.ExecuteNonQuery();
             transaction.Commit();
@@ -543,6 +641,16 @@ internal sealed class LocalVectorDatabase : IDisposable
             Segment.TakeOver(next);
             _segmentEpoch = epoch;
         }
+    }
+
+    /// <summary>
+    /// SQL function <c>compacted_slot(slot)</c>: the new slot of a row at old <c>slot</c> (its rank among the
+    /// slots the compaction keeps); a row at any other slot fails the statement, and the compaction with it.
+    /// </summary>
+    private long CompactedSlot(long slot)
+    {
+        var at = Array.BinarySearch(_compactedSlots, slot);
+        return at >= 0 ? at : throw new InvalidDataException($"A row of {Path} is at slot {slot}, which the compaction did not copy.");
     }
 
     /// <summary>Touches the file through SQLite: fails when the file is gone, locked or corrupt.</summary>
@@ -774,6 +882,21 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
 
         return ids;
+    }
+
+    /// <summary>
+    /// The index of <c>rows</c> by sequence, which replays read by. A compaction builds the renumbered table
+    /// with an index of its own (named after its epoch, as the old table's still exists then) that the
+    /// table keeps when it becomes <c>rows</c>: any index of that name family counts.
+    /// </summary>
+    private static void EnsureSequenceIndex(SqliteConnection connection)
+    {
+        using var probe = connection.CreateCommand();
+        probe.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rows' AND name LIKE 'rows_seq%';";
+        if ((long)probe.ExecuteScalar()! == 0)
+        {
+            Execute(connection, "CREATE INDEX rows_seq ON rows (seq);");
+        }
     }
 
     private static void Migrate(SqliteConnection connection)

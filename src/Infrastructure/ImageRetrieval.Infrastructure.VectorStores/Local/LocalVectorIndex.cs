@@ -1054,23 +1054,26 @@ internal sealed class LocalVectorIndex
     }
 
     /// <summary>
-    /// For a compaction that keeps <paramref name="liveSlots"/> (ascending; new slot <c>i</c> is old slot
-    /// <c>liveSlots[i]</c>): each row's new slot, by row, or null when the rows do not name exactly those
-    /// slots (memory and SQLite disagree, and nothing may be renumbered). Reads only: run it beside queries.
+    /// For a compaction that keeps <paramref name="slots"/> (ascending; new slot <c>i</c> is old slot
+    /// <c>slots[i]</c>): each row's new slot, by row, and in <paramref name="unnamed"/> the new slots no
+    /// row names (rows deleted or overwritten while the compaction copied: their slots stay dead in the
+    /// new file), or null when a row names a slot not among them (memory and SQLite disagree, and nothing
+    /// may be renumbered). Reads only: run it beside queries.
     /// </summary>
-    internal int[]? PlanSlotRenumbering(long[] liveSlots)
+    internal int[]? PlanSlotRenumbering(long[] slots, out long[] unnamed)
     {
-        if (_segment is null || liveSlots.Length != Count)
+        unnamed = [];
+        if (_segment is null || slots.Length < Count)
         {
             return null;
         }
 
         var planned = new int[Count];
-        var named = new bool[Count];
+        var named = new bool[slots.Length];
         for (var row = 0; row < Count; row++)
         {
             var (chunk, offset) = Locate(row);
-            var at = Array.BinarySearch(liveSlots, chunk.Slots[offset]);
+            var at = Array.BinarySearch(slots, chunk.Slots[offset]);
             if (at < 0 || named[at])
             {
                 return null;
@@ -1078,6 +1081,20 @@ internal sealed class LocalVectorIndex
 
             planned[row] = at;
             named[at] = true;
+        }
+
+        if (slots.Length > Count)
+        {
+            var free = new long[slots.Length - Count];
+            for (int i = 0, n = 0; i < named.Length; i++)
+            {
+                if (!named[i])
+                {
+                    free[n++] = i;
+                }
+            }
+
+            unnamed = free;
         }
 
         return planned;

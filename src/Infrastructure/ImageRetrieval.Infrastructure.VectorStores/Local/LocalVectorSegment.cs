@@ -47,6 +47,9 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
     /// <summary>Rows a compaction copies per write: 3 MiB at 768-d.</summary>
     private const int CompactBlockRows = 1024;
 
+    /// <summary>Blocks a compaction writes between fsyncs: 48 MiB at 768-d.</summary>
+    private const int FlushEveryBlocks = 16;
+
     private SafeFileHandle _handle;
     private readonly int _rowBytes;
 
@@ -186,30 +189,80 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
     /// Writes the vectors of <paramref name="slots"/> (committed slots of this segment, ascending) one
     /// after another into a new segment of <paramref name="epoch"/> at <see cref="CompactedPathFor"/>
     /// (new slot <c>i</c> holds old slot <c>slots[i]</c>) and makes it durable (file and directory
-    /// fsynced), so the database may then commit the new slots. Reads this segment's map: the caller
-    /// keeps it from being reset or disposed meanwhile.
+    /// fsynced). Reads the file through a handle of its own, not this segment's map: it runs beside
+    /// writes, and a recreate or a close may unmap meanwhile (what it then read is never committed).
     /// </summary>
-    public string WriteCompacted(ReadOnlySpan<long> slots, Guid epoch, CancellationToken cancellationToken)
+    public string WriteCompacted(long[] slots, Guid epoch, CancellationToken cancellationToken)
     {
         var target = CompactedPathFor(Path);
+        using var source = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         using var handle = File.OpenHandle(target, FileMode.Create, FileAccess.ReadWrite, FileShare.Read);
         Initialise(handle, target, Dimension, epoch);
         RandomAccess.SetLength(handle, HeaderSize + (slots.Length * (long)_rowBytes));
         var buffer = new float[CompactBlockRows * Dimension];
+
+        // Old slots are read a span at a time (the dead ones between them too) when the span is at most
+        // this many slots; sparser live rows one by one.
+        const int SpanRows = 4 * CompactBlockRows;
+        var span = new byte[SpanRows * _rowBytes];
         for (var start = 0; start < slots.Length; start += CompactBlockRows)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            var rows = Math.Min(CompactBlockRows, slots.Length - start);
+            var bytes = MemoryMarshal.AsBytes(buffer.AsSpan(0, rows * Dimension));
+            var (first, last) = (slots[start], slots[start + rows - 1]);
+            if (last - first < SpanRows)
+            {
+                var read = span.AsSpan(0, (int)(last - first + 1) * _rowBytes);
+                ReadExactly(source, read, HeaderSize + (first * _rowBytes), Path);
+                for (var r = 0; r < rows; r++)
+                {
+                    read.Slice((int)(slots[start + r] - first) * _rowBytes, _rowBytes).CopyTo(bytes[(r * _rowBytes)..]);
+                }
+            }
+            else
+            {
+                for (var r = 0; r < rows; r++)
+                {
+                    ReadExactly(source, bytes.Slice(r * _rowBytes, _rowBytes), HeaderSize + (slots[start + r] * _rowBytes), Path);
+                }
+            }
+
+            RandomAccess.Write(handle, bytes, HeaderSize + (start * (long)_rowBytes));
+            if ((start / CompactBlockRows) % FlushEveryBlocks == FlushEveryBlocks - 1)
+            {
+                // A little at a time: gigabytes left dirty for one fsync at the end made the fsync of a write
+                // beside it (which holds queries up) wait seconds for them.
+                RandomAccess.FlushToDisk(handle);
+            }
+        }
+
+        RandomAccess.FlushToDisk(handle);
+        return target;
+    }
+
+    /// <summary>
+    /// Appends the vectors of <paramref name="slots"/> (committed slots written after <see cref="WriteCompacted"/>
+    /// read its slots) to the compacted file from its slot <paramref name="at"/> on, and fsyncs it. Reads
+    /// this segment's map: the caller holds off writes, recreates and closes meanwhile.
+    /// </summary>
+    public void AppendCompacted(ReadOnlySpan<long> slots, long at)
+    {
+        using var handle = File.OpenHandle(CompactedPathFor(Path), FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        RandomAccess.SetLength(handle, HeaderSize + ((at + slots.Length) * _rowBytes));
+        var buffer = new float[Math.Min(CompactBlockRows, slots.Length) * Dimension];
+        for (var start = 0; start < slots.Length; start += CompactBlockRows)
+        {
             var rows = Math.Min(CompactBlockRows, slots.Length - start);
             for (var r = 0; r < rows; r++)
             {
                 Row(slots[start + r]).CopyTo(buffer.AsSpan(r * Dimension, Dimension));
             }
 
-            RandomAccess.Write(handle, MemoryMarshal.AsBytes(buffer.AsSpan(0, rows * Dimension)), HeaderSize + (start * (long)_rowBytes));
+            RandomAccess.Write(handle, MemoryMarshal.AsBytes(buffer.AsSpan(0, rows * Dimension)), HeaderSize + ((at + start) * _rowBytes));
         }
 
         RandomAccess.FlushToDisk(handle);
-        return target;
     }
 
     /// <summary>
