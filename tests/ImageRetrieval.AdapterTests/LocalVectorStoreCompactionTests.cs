@@ -2,6 +2,7 @@ using System.Text.Json;
 using ImageRetrieval.Infrastructure.Abstractions;
 using ImageRetrieval.Infrastructure.Adapters;
 using ImageRetrieval.Infrastructure.VectorStores.Local;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ImageRetrieval.AdapterTests;
@@ -189,6 +190,10 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         Assert.Equal((2500L, 2503L, 2500L), await reopened.CompactAsync(Ct) is { } again ? (again.Rows, again.SlotsBefore, again.SlotsAfter) : default);
         await AssertRowsAsync(reopened, expected);
         reopened.Dispose();
+
+        // The renumbered table took the place of the old one with its own index by sequence, and the opens
+        // in between added none: one index on the rows, no table left over.
+        Assert.Equal(("1", "0"), SchemaCounts(reopened.DatabasePath));
         File.Delete(reopened.VectorFilePath);
         await AssertRowsAsync(fixture.Open(collection, options), expected);
     }
@@ -371,6 +376,16 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         await opened.BackgroundCompaction!.WaitAsync(Patience);
         Assert.Equal(HeaderBytes + (299L * RowBytes), new FileInfo(segment).Length);
         await AssertRowsAsync(opened, expected);
+    }
+
+    private static (string Indexes, string LeftOver) SchemaCounts(string databasePath)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rows') || ' ' || (SELECT count(*) FROM sqlite_master WHERE name = 'rows_compacted');";
+        var counts = ((string)command.ExecuteScalar()!).Split(' ');
+        return (counts[0], counts[1]);
     }
 
     /// <summary>A second store on the writer's file in the role of a process beside it (a re-index, a search): it does not own the files.</summary>
