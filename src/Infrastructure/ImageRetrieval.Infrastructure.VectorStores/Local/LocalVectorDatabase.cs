@@ -395,9 +395,9 @@ internal sealed class LocalVectorDatabase : IDisposable
     }
 
     /// <summary>
-    /// Inserts every row of <paramref name="batch"/> (ids distinct within it): one transaction deletes the
-    /// rows in <paramref name="replacedSlots"/> (the earlier writes of these ids) and records the new ones
-    /// with their slots, so the batch is durable or absent. Returns the batch's sequence and the first
+    /// Inserts every row of <paramref name="batch"/> (ids distinct within it): one transaction records the
+    /// new rows with their slots and deletes the rows they replace (the earlier writes of these ids, by the
+    /// slots memory holds for them), so the batch is durable or absent. Returns the batch's sequence and the first
     /// row's slot (row i has the i-th slot after it).
     /// </summary>
     /// <remarks>
@@ -405,8 +405,7 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// statements run (each INSERT waits only for the rows it binds), and the COMMIT waits for the
     /// segment's fsync: a row SQLite shows still always has its vector on disk.
     /// </remarks>
-    /// <param name="replacedSlots">Slots of the rows these replace.</param>
-    public (long Sequence, long FirstSlot) Upsert(PreparedBatch batch, IReadOnlyList<long> replacedSlots)
+    public (long Sequence, long FirstSlot) Upsert(PreparedBatch batch)
     {
         lock (_gate)
         {
@@ -422,7 +421,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             var slots = first + batch.Rows.Length;
             try
             {
-                return (UpsertRows(batch, replacedSlots, segment, slots), first);
+                return (UpsertRows(batch, segment, slots), first);
             }
             catch
             {
@@ -678,12 +677,16 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    private long UpsertRows(PreparedBatch batch, IReadOnlyList<long> replacedSlots, LocalVectorSegment segment, long slots)
+    private long UpsertRows(PreparedBatch batch, LocalVectorSegment segment, long slots)
     {
         var rows = batch.Rows;
         var first = slots - rows.Length;
         using var transaction = _connection.BeginTransaction();
         var sequence = NextSequence(transaction, slots);
+        InsertRows(batch, first, sequence);
+
+        // After the inserts, which need no more than their own rows prepared (the replaced slots are all older than these).
+        var replacedSlots = batch.ReplacedSlots();
         if (replacedSlots.Count > 0)
         {
             using var replace = _connection.CreateCommand();
@@ -696,8 +699,6 @@ internal sealed class LocalVectorDatabase : IDisposable
                 replace.ExecuteNonQuery();
             }
         }
-
-        InsertRows(batch, first, sequence);
 
         // An id written again is no longer deleted; the common case (no tombstones at all) skips the lookups.
         using var resurrect = _connection.CreateCommand();

@@ -181,22 +181,11 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         {
             var index = RequireIndex();
             VectorRecordBatch.Validate(records, index.Dimension, _collection);
-            var distinct = HasDistinctIds(records);
-            var batch = NewBatch(records, distinct, index, database.Segment);
+            var batch = NewBatch(records, HasDistinctIds(records), index, database.Segment);
             try
             {
+                (_sequence, var first) = Durable(() => database.Upsert(batch));
                 var rows = batch.Rows;
-                var replaced = new List<long>();
-                for (var i = 0; i < rows.Length; i++)
-                {
-                    // Ids only, so this runs beside the workers (a prepared row's id is its record's).
-                    if (index.SlotOf(distinct ? records[i].Id : rows[i].Id) is var slot and >= 0)
-                    {
-                        replaced.Add(slot);
-                    }
-                }
-
-                (_sequence, var first) = Durable(() => database.Upsert(batch, replaced));
 
                 // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
                 for (var i = 0; i < rows.Length; i++)

@@ -6,7 +6,8 @@ namespace ImageRetrieval.Infrastructure.VectorStores.Local;
 /// <summary>
 /// One upsert batch, prepared in blocks of <see cref="BlockRows"/> rows while SQLite inserts the blocks
 /// before them: a block's records are checked and encoded (unit vector, stored metadata, filter
-/// signature, the memory index's codes) and its vectors written to their segment slots, on a pool
+/// signature, the memory index's codes), the slots of the rows they replace looked up, and its vectors
+/// written to their segment slots, on a pool
 /// worker or on the writing thread itself whenever the block it needs next is not ready; the thread
 /// that finishes the last block fsyncs the segment (<see cref="Staged"/>). A bulk fill ran on about one
 /// core with this work and SQLite's one after the other. Nothing here is visible to anyone: memory
@@ -34,6 +35,7 @@ internal sealed class PreparedBatch
     private readonly object _gate = new();
     private readonly bool[] _done;
     private readonly Exception?[] _failures;
+    private readonly long[] _replaced;
     private readonly TaskCompletionSource _staged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _claimed;
     private int _pending;
@@ -66,6 +68,7 @@ internal sealed class PreparedBatch
         _pending = _blocks;
         _done = new bool[_blocks];
         _failures = new Exception?[_blocks];
+        _replaced = new long[_count];
         if (_blocks == 0)
         {
             _staged.SetResult();
@@ -82,6 +85,24 @@ internal sealed class PreparedBatch
 
     /// <summary>Completes once every row's vector is written and fsynced in its slot; faults with the first failure.</summary>
     public Task Staged => _staged.Task;
+
+    /// <summary>
+    /// The slots of the rows that the batch's rows replace (earlier writes of their ids), once every row
+    /// is prepared (after <see cref="WaitRows"/> of all of them).
+    /// </summary>
+    public List<long> ReplacedSlots()
+    {
+        var slots = new List<long>();
+        foreach (var slot in _replaced)
+        {
+            if (slot >= 0)
+            {
+                slots.Add(slot);
+            }
+        }
+
+        return slots;
+    }
 
     /// <summary>Row <paramref name="row"/>'s codes, or empty when none were made.</summary>
     public ReadOnlySpan<sbyte> Codes(int row) => _codes is null ? default : _codes.AsSpan(row * _codeBytes, _codeBytes);
@@ -207,6 +228,8 @@ internal sealed class PreparedBatch
                         Prepare(row);
                     }
 
+                    // A read of memory's id map, which changes only after the commit (under the same exclusive lock).
+                    _replaced[row] = _index.SlotOf(Rows[row].Id);
                     if (_codes is not null)
                     {
                         _index.EncodeInto(Vector(row), _codes.AsSpan(row * _codeBytes, _codeBytes));
