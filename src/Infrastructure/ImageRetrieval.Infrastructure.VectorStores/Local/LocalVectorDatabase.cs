@@ -405,7 +405,8 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// statements run (each INSERT waits only for the rows it binds), and the COMMIT waits for the
     /// segment's fsync: a row SQLite shows still always has its vector on disk.
     /// </remarks>
-    public (long Sequence, long FirstSlot) Upsert(PreparedBatch batch)
+    /// <param name="inserted">Called once every row is in the transaction, before the waits for the segment's fsync and the commit.</param>
+    public (long Sequence, long FirstSlot) Upsert(PreparedBatch batch, Action? inserted = null)
     {
         lock (_gate)
         {
@@ -421,7 +422,7 @@ internal sealed class LocalVectorDatabase : IDisposable
             var slots = first + batch.Rows.Length;
             try
             {
-                return (UpsertRows(batch, segment, slots), first);
+                return (UpsertRows(batch, segment, slots, inserted), first);
             }
             catch
             {
@@ -677,7 +678,7 @@ internal sealed class LocalVectorDatabase : IDisposable
         }
     }
 
-    private long UpsertRows(PreparedBatch batch, LocalVectorSegment segment, long slots)
+    private long UpsertRows(PreparedBatch batch, LocalVectorSegment segment, long slots, Action? inserted)
     {
         var rows = batch.Rows;
         var first = slots - rows.Length;
@@ -715,8 +716,11 @@ internal sealed class LocalVectorDatabase : IDisposable
             }
         }
 
+        inserted?.Invoke();
+
         // The vectors must be on disk before the rows that name them are (an exception here rolls back).
         batch.Staged.GetAwaiter().GetResult();
+        batch.BeforeCommit();
         transaction.Commit();
         segment.Commit(slots);
         return sequence;

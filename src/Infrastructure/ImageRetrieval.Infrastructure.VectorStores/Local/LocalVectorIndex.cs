@@ -178,6 +178,96 @@ internal sealed class LocalVectorIndex
     /// </summary>
     public void Upsert(string id, long slot, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature, ReadOnlySpan<sbyte> codes = default, object? codedWith = null)
     {
+        Put(id, slot, unitVector, metadata, signature, codes, codedWith);
+        CalibrateWhenDue();
+    }
+
+    /// <summary>
+    /// Re-calibrates when the collection has doubled since the last calibration, which keeps the scales
+    /// true to the data for O(1) amortised work per row. Reads every row's vector, so only once their
+    /// slots are committed.
+    /// </summary>
+    internal void CalibrateWhenDue()
+    {
+        if (_quantized && Count >= QuantizeMinRows && Count >= 2L * _calibratedRows)
+        {
+            Calibrate();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Upsert"/> of a batch's rows whose slots are not committed yet, beside the commit: nothing
+    /// is re-calibrated (that reads committed vectors; <see cref="CalibrateWhenDue"/> after the commit codes
+    /// every row again if it is due), and what each row replaced goes to <paramref name="undo"/>, so that
+    /// <see cref="Revert"/> can put memory back should the commit fail. Only under the store's exclusive lock.
+    /// </summary>
+    internal void UpsertPending(PreparedBatch batch, PendingRows undo)
+    {
+        var rows = batch.Rows;
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var row = rows[i];
+            if (batch.ReplacedSlot(i) >= 0 && _rowById.TryGetValue(row.Id, out var existing))
+            {
+                var (chunk, offset) = Locate(existing);
+                sbyte[]? codes = null;
+                if (UsesCodes && chunk.Codes is not null)
+                {
+                    codes = new sbyte[CodeBytes];
+                    chunk.Code(offset, _codeStride).CopyTo(codes);
+                    if (_int4)
+                    {
+                        chunk.LowCode(offset, _codeStride).CopyTo(codes.AsSpan(_codeStride));
+                    }
+                }
+
+                undo.Replaced.Add((existing, chunk.Slots[offset], chunk.Metadata[offset], chunk.Signatures[offset], codes));
+            }
+
+            Put(row.Id, batch.FirstSlot + i, batch.Vector(i), row.MetadataBytes, row.Signature, batch.Codes(i), batch.CodedWith);
+        }
+    }
+
+    /// <summary>Undoes an <see cref="UpsertPending"/> (whole or cut short): the rows it added are dropped (they are the last ones), the ones it replaced get back what they held.</summary>
+    internal void Revert(PendingRows undo)
+    {
+        for (var row = Count - 1; row >= undo.CountBefore; row--)
+        {
+            var (chunk, offset) = Locate(row);
+            _rowById.Remove(chunk.Ids[offset]);
+            _sortedIds?.Remove(chunk.Ids[offset]);
+            chunk.Ids[offset] = null!;
+            chunk.Metadata[offset] = null!;
+        }
+
+        Count = Math.Min(Count, undo.CountBefore);
+        foreach (var (row, slot, metadata, signature, codes) in undo.Replaced)
+        {
+            var (chunk, offset) = Locate(row);
+            chunk.Slots[offset] = slot;
+            chunk.Metadata[offset] = metadata;
+            chunk.Signatures[offset] = signature;
+            if (codes is not null)
+            {
+                codes.AsSpan(0, _codeStride).CopyTo(chunk.Code(offset, _codeStride));
+                if (_int4)
+                {
+                    codes.AsSpan(_codeStride).CopyTo(chunk.LowCode(offset, _codeStride));
+                }
+            }
+        }
+    }
+
+    /// <summary>What an <see cref="UpsertPending"/> changed: the row count before it and each replaced row's former slot, metadata, signature and codes.</summary>
+    internal sealed class PendingRows(int countBefore)
+    {
+        public int CountBefore { get; } = countBefore;
+
+        public List<(int Row, long Slot, byte[] Metadata, FilterSignature Signature, sbyte[]? Codes)> Replaced { get; } = [];
+    }
+
+    private void Put(string id, long slot, ReadOnlySpan<float> unitVector, byte[] metadata, FilterSignature signature, ReadOnlySpan<sbyte> codes, object? codedWith)
+    {
         if (_segment is null)
         {
             KeepVector(slot, unitVector);
@@ -212,13 +302,6 @@ internal sealed class LocalVectorIndex
             {
                 Encode(unitVector, chunk, offset);
             }
-        }
-
-        // Re-calibrating when the collection has doubled keeps the scales true to the data for O(1)
-        // amortised work per row.
-        if (_quantized && Count >= QuantizeMinRows && Count >= 2L * _calibratedRows)
-        {
-            Calibrate();
         }
     }
 

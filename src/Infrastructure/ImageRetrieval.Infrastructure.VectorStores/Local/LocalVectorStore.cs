@@ -92,7 +92,7 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
     /// <summary>Called during the first open ("segment-opened": the state read and its segment opened, the rows not yet), so tests can let another process act there.</summary>
     internal Action<string>? OnOpenStep { get; set; }
 
-    /// <summary>Called with each block's number as an upsert's batch prepares it, on whichever thread does (tests make one fail there as a disk would).</summary>
+    /// <summary>Called with each block's number as an upsert's batch prepares it, and with -1 just before its commit, on whichever thread does (tests make one fail there as a disk would).</summary>
     internal Action<int>? OnBatchBlock { get; set; }
 
     /// <summary>True when queries rank by codes (a quantized kind, and enough rows to calibrate).</summary>
@@ -182,16 +182,24 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
             var index = RequireIndex();
             VectorRecordBatch.Validate(records, index.Dimension, _collection);
             var batch = NewBatch(records, HasDistinctIds(records), index, database.Segment);
+            var committed = false;
             try
             {
-                (_sequence, var first) = Durable(() => database.Upsert(batch));
-                var rows = batch.Rows;
-
-                // Memory keeps the stored bytes, not the caller's JsonElements (whose document the caller may dispose).
-                for (var i = 0; i < rows.Length; i++)
+                // Memory takes the batch beside the commit (see PreparedBatch.ApplyBesideCommit); it keeps the
+                // stored bytes, not the caller's JsonElements (whose document the caller may dispose).
+                _sequence = Durable(() => database.Upsert(batch, batch.ApplyBesideCommit)).Sequence;
+                committed = true;
+                batch.FinishApply();
+                index.CalibrateWhenDue();
+            }
+            catch
+            {
+                if (!committed)
                 {
-                    index.Upsert(rows[i].Id, first + i, batch.Vector(i), rows[i].MetadataBytes, rows[i].Signature, batch.Codes(i), batch.CodedWith);
+                    batch.RevertApply();
                 }
+
+                throw;
             }
             finally
             {

@@ -41,6 +41,10 @@ internal sealed class PreparedBatch
     private int _pending;
     private int _waited;
     private volatile bool _stopped;
+    private int _applyClaimed;
+    private bool _applyFinished;
+    private LocalVectorIndex.PendingRows? _applied;
+    private Exception? _applyFailure;
     private Exception? _firstFailure;
 
     /// <param name="records">The records, row i from record i; null when <paramref name="rows"/> and the
@@ -48,7 +52,7 @@ internal sealed class PreparedBatch
     /// <param name="rows">Row i is written at slot <paramref name="firstSlot"/> + i.</param>
     /// <param name="vectors">Row i's unit vector at i x dimension (written here when <paramref name="records"/> are given).</param>
     /// <param name="codes">Row i's codes at i x <see cref="LocalVectorIndex.CodeBytes"/>, or null when the index codes no rows now.</param>
-    /// <param name="onBlock">Called with each block's number before its vectors are written (tests fail one there, as a disk would).</param>
+    /// <param name="onBlock">Called with each block's number before its vectors are written, and with -1 just before the commit (tests fail one there, as a disk would).</param>
     public PreparedBatch(IReadOnlyList<VectorRecord>? records, LocalVectorStore.PreparedRow[] rows, float[] vectors, sbyte[]? codes, LocalVectorIndex index, LocalVectorSegment segment, long firstSlot, Action<int>? onBlock = null)
     {
         _onBlock = onBlock;
@@ -102,6 +106,47 @@ internal sealed class PreparedBatch
         }
 
         return slots;
+    }
+
+    /// <summary>Called by the writing thread just before the commit (see the constructor's onBlock).</summary>
+    public void BeforeCommit() => _onBlock?.Invoke(-1);
+
+    /// <summary>The slot of the row that row <paramref name="row"/> replaces, or -1 (once it is prepared).</summary>
+    public long ReplacedSlot(int row) => _replaced[row];
+
+    /// <summary>
+    /// Once every row is inserted into the (uncommitted) transaction: memory takes the batch on a pool
+    /// worker while the writing thread waits for the segment's fsync and SQLite's commit, both mostly
+    /// waiting for the disk (memory was a seventh of a bulk fill, after the commit). Queries cannot see it:
+    /// the store's exclusive lock is held throughout. <see cref="FinishApply"/> after the commit,
+    /// <see cref="RevertApply"/> after a failure.
+    /// </summary>
+    public void ApplyBesideCommit() => ThreadPool.UnsafeQueueUserWorkItem(static batch => batch.TryApply(), this, preferLocal: false);
+
+    /// <summary>After the commit: returns once memory holds the batch (applying it on this thread if no worker has begun).</summary>
+    public void FinishApply()
+    {
+        TryApply();
+        WaitApplied();
+        if (_applyFailure is { } failure)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    /// <summary>After a failed write: memory as it was before the batch (an apply not begun never will).</summary>
+    public void RevertApply()
+    {
+        if (Interlocked.Exchange(ref _applyClaimed, 1) == 0)
+        {
+            return;
+        }
+
+        WaitApplied();
+        if (_applied is { } applied)
+        {
+            _index.Revert(applied);
+        }
     }
 
     /// <summary>Row <paramref name="row"/>'s codes, or empty when none were made.</summary>
@@ -159,6 +204,41 @@ internal sealed class PreparedBatch
         catch (AggregateException)
         {
             // Reported where it happened (WaitRows or the commit's wait for the segment).
+        }
+    }
+
+    private void TryApply()
+    {
+        if (Interlocked.Exchange(ref _applyClaimed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _applied = new LocalVectorIndex.PendingRows(_index.Count);
+            _index.UpsertPending(this, _applied);
+        }
+        catch (Exception ex)
+        {
+            _applyFailure = ex;
+        }
+
+        lock (_gate)
+        {
+            _applyFinished = true;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    private void WaitApplied()
+    {
+        lock (_gate)
+        {
+            while (!_applyFinished)
+            {
+                Monitor.Wait(_gate);
+            }
         }
     }
 
