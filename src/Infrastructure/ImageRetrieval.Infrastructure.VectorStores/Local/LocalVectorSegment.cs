@@ -397,6 +397,20 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
     public void Flush() => RandomAccess.FlushToDisk(_handle);
 
     /// <summary>
+    /// Asks the kernel to start writing staged rows to the disk now (Linux <c>sync_file_range</c>), so that
+    /// the <see cref="Flush"/> before their commit waits only for what is left: a bulk fill's batches spent
+    /// a fifth of their time in that fsync after the last row was staged. Advisory: durability still comes
+    /// from <see cref="Flush"/>, and elsewhere, or when the call fails, nothing happens.
+    /// </summary>
+    public void StartWriteback(long first, int rows)
+    {
+        if (OperatingSystem.IsLinux() && rows > 0)
+        {
+            _ = SyncFileRange((int)_handle.DangerousGetHandle(), HeaderSize + (first * _rowBytes), (long)rows * _rowBytes, SyncFileRangeWrite);
+        }
+    }
+
+    /// <summary>
     /// After the SQLite commit that names slots up to <paramref name="slots"/>: those become readable
     /// through <see cref="Row"/>. Called under the store's exclusive lock (no reader is inside
     /// <see cref="Row"/> while the extent table grows).
@@ -547,6 +561,12 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
 
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     private static partial int UnmapFile(nint address, nuint length);
+
+    // SYNC_FILE_RANGE_WRITE: start write-out of the range's dirty pages, without waiting for it.
+    private const uint SyncFileRangeWrite = 2;
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(int fd, long offset, long length, uint flags);
 
     private static string? Check(SafeFileHandle handle, int dimension, Guid epoch, long committed)
     {

@@ -320,6 +320,7 @@ internal sealed class PreparedBatch
                 if (!_stopped)
                 {
                     _segment.Stage(_vectors.AsSpan(start * _dimension, (end - start) * _dimension), _firstSlot + start, flush: false);
+                    _segment.StartWriteback(_firstSlot + start, end - start);
                 }
             }
         }
