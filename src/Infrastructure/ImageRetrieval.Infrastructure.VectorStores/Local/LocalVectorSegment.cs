@@ -117,18 +117,7 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
                 Initialise(handle, path, dimension, epoch);
             }
 
-            var segment = new LocalVectorSegment(handle, path, dimension, committed);
-            try
-            {
-                segment.MakeReadable(committed);
-            }
-            catch
-            {
-                segment.Unmap();
-                throw;
-            }
-
-            return segment;
+            return Map(handle, path, dimension, committed);
         }
         catch
         {
@@ -162,24 +151,30 @@ internal sealed unsafe partial class LocalVectorSegment : IDisposable
                 return null;
             }
 
-            var segment = new LocalVectorSegment(handle, path, dimension, committed);
-            try
-            {
-                segment.MakeReadable(committed);
-            }
-            catch
-            {
-                segment.Unmap();
-                throw;
-            }
-
-            return segment;
+            return Map(handle, path, dimension, committed);
         }
         catch
         {
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The segment over a checked <paramref name="handle"/>, its committed slots mapped; the handle stays the caller's to close on failure.</summary>
+    private static LocalVectorSegment Map(SafeFileHandle handle, string path, int dimension, long committed)
+    {
+        var segment = new LocalVectorSegment(handle, path, dimension, committed);
+        try
+        {
+            segment.MakeReadable(committed);
+        }
+        catch
+        {
+            segment.Unmap();
+            throw;
+        }
+
+        return segment;
     }
 
     /// <summary>Where a compaction writes the segment that replaces <paramref name="path"/>.</summary>
