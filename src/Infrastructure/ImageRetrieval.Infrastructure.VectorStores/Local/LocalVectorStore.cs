@@ -818,18 +818,9 @@ internal sealed partial class LocalVectorStore : IVectorStore, IDisposable
         var errors = new ArgumentException?[records.Count];
         void PrepareOne(int i)
         {
-            var record = records[i];
             try
             {
-                MetadataJson.Validate(record.Id, record.Metadata);
-                if (!LocalVectorIndex.TryNormalizeInto(record.Vector.Span, vectors.AsSpan(i * dimension, dimension)))
-                {
-                    // The message is built only for the bad row (it was a string allocation a row).
-                    throw LocalVectorIndex.NotNormalizable($"The vector of record '{record.Id}'", "vector");
-                }
-
-                var metadata = MetadataJson.Encode(record.Metadata, out var signature);
-                rows[i] = new PreparedRow(record.Id, metadata, signature);
+                rows[i] = PreparedBatch.PrepareRow(records[i], vectors.AsSpan(i * dimension, dimension));
             }
             catch (ArgumentException ex)
             {

@@ -345,19 +345,24 @@ internal sealed class PreparedBatch
         }
     }
 
-    private void Prepare(int row)
+    /// <summary>
+    /// One record checked and encoded: its unit vector into <paramref name="unit"/>, its metadata as stored and
+    /// its filter signature; a bad record throws its <see cref="ArgumentException"/>.
+    /// </summary>
+    public static LocalVectorStore.PreparedRow PrepareRow(VectorRecord record, Span<float> unit)
     {
-        var record = _records![row];
         MetadataJson.Validate(record.Id, record.Metadata);
-        if (!LocalVectorIndex.TryNormalizeInto(record.Vector.Span, _vectors.AsSpan(row * _dimension, _dimension)))
+        if (!LocalVectorIndex.TryNormalizeInto(record.Vector.Span, unit))
         {
             // The message is built only for the bad row (it was a string allocation a row).
             throw LocalVectorIndex.NotNormalizable($"The vector of record '{record.Id}'", "vector");
         }
 
         var metadata = MetadataJson.Encode(record.Metadata, out var signature);
-        Rows[row] = new LocalVectorStore.PreparedRow(record.Id, metadata, signature);
+        return new LocalVectorStore.PreparedRow(record.Id, metadata, signature);
     }
+
+    private void Prepare(int row) => Rows[row] = PrepareRow(_records![row], _vectors.AsSpan(row * _dimension, _dimension));
 
     /// <summary>After the last block: the segment's fsync, unless the batch failed or was stopped (nothing will name these slots).</summary>
     private void Complete()
