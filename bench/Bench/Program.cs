@@ -13,6 +13,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           accuracy   [--model DIR] [--photos DIR] [--batch 1,8] [--threads 2] [--seconds 6] [--out FILE]  (default: the ResNet-18 layout, built on first use)
           service    [--model DIR] [--precision fp32,int8] [--threads 2] [--clients 4] [--files 2] [--seconds 30] [--warmup 10] [--searches 40]
                      [--mixed-model tests/fixtures/models/vit-tiny|none] [--mixed-seconds 30] [--mixed-ingest-clients 3] [--mixed-search-clients 3] [--anchor TORCH_OUTPUT] [--host HOST.dll] [--set K=V;K=V]
+          startup    [--host A.dll,B.dll] [--model tests/fixtures/models/vit-tiny] [--precision fp32|int8] [--rounds 3] [--searches 20] [--set K=V;K=V]  (a fresh Host's time to ready and first requests)
           parity     [--model tests/fixtures/models/vit-tiny] [--reference tests/fixtures/parity/vit-tiny.json] [--photos DIR]
           search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000] [--modes exact,quantized,int4] [--metadata catalog|none] [--data random|clustered]
           compact    [--rows 100000] [--dim 768] [--dead 0.5] [--phase all|fill|compact|verify] [--dir DIR]  (the Local store's segment compaction, queries and a write beside it)
@@ -57,6 +58,9 @@ try
             break;
         case "service":
             await ServiceBench.RunAsync(options, report);
+            break;
+        case "startup":
+            await ServiceBench.StartupAsync(options, report);
             break;
         case "search":
             await SearchBench.RunAsync(options, report);

@@ -118,6 +118,75 @@ internal static class ServiceBench
             $"{warmup:0} s of ingest warm-up, then {seconds:0} s measured. The HTTP clients run in the bench process on the same cores. Service CPU = the Host process's user+system time over the measured ingest / images.");
     }
 
+    /// <summary>
+    /// `Bench startup`: how soon a fresh Host is ready and how long its first requests take, for one or more builds of
+    /// it (a plain publish against a ReadyToRun one, say), alternating between them round by round so a noisy machine
+    /// hurts each alike. Start-up is what every deploy and every scale-out pays before a pod takes traffic.
+    /// </summary>
+    public static async Task StartupAsync(BenchOptions options, Report report)
+    {
+        var hosts = options.GetList("host", ServiceProcess.DefaultHostDll());
+        var modelDir = options.Get("model", "tests/fixtures/models/vit-tiny");
+        var quantized = options.Get("precision", "fp32") == "int8";
+        var rounds = options.GetInt("rounds", 3);
+        var threads = options.GetInt("threads", 2);
+        var files = options.GetInt("files", 2);
+        var searches = options.GetInt("searches", 20);
+        var extra = ParseSettings(options.Get("set", ""));
+        var photos = CameraSizedJpegs(Fixtures.LoadPhotos(options.Get("photos", Fixtures.DefaultPhotos)));
+        var runs = hosts.ToDictionary(h => h, _ => new List<StartupRun>());
+        for (var round = 0; round < rounds; round++)
+        {
+            foreach (var host in round % 2 == 0 ? hosts : hosts.Reverse())
+            {
+                var clock = Stopwatch.StartNew();
+                await using var service = await ServiceProcess.StartAsync(host, Settings(modelDir, quantized, threads, 8, extra), TimeSpan.FromMinutes(3));
+                var ready = clock.Elapsed.TotalSeconds;
+                var cpuReady = service.CpuSeconds();
+                using var http = Client(service);
+                var jitReady = await ServiceProcess.JitMethodsAsync(http);
+                var firstIngest = await PostImagesAsync(http, photos, files);
+                var firstSearch = await SearchAsync(http, photos, 1, null);
+                var warm = await SearchAsync(http, photos, searches, null);
+                var jitAfter = await ServiceProcess.JitMethodsAsync(http);
+                runs[host].Add(new StartupRun(ready, cpuReady, jitReady, firstIngest.Ms, firstSearch.Latency.Percentile(50), warm.Latency.Percentile(50), jitAfter - jitReady,
+                    firstIngest.Succeeded && firstSearch.Failures == 0 && warm.Failures == 0));
+            }
+        }
+
+        report.Column("host").Column("runs").Column("ready_s", "0.00").Column("cpu_at_ready_s", "0.00").Column("jit_at_ready").Column("first_ingest_ms", "0")
+            .Column("first_search_ms", "0").Column("search_p50_ms", "0.0").Column("jit_first_requests").Column("all_succeeded");
+        foreach (var (host, list) in runs)
+        {
+            static double Median(IEnumerable<double> values)
+            {
+                var sorted = values.Order().ToArray();
+                return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+            }
+
+            report.Row(new Dictionary<string, object>
+            {
+                ["host"] = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(host))) ?? host,
+                ["runs"] = list.Count,
+                ["ready_s"] = Median(list.Select(r => r.ReadySeconds)),
+                ["cpu_at_ready_s"] = Median(list.Select(r => r.CpuAtReadySeconds)),
+                ["jit_at_ready"] = Median(list.Select(r => r.JitAtReady)),
+                ["first_ingest_ms"] = Median(list.Select(r => r.FirstIngestMs)),
+                ["first_search_ms"] = Median(list.Select(r => r.FirstSearchMs)),
+                ["search_p50_ms"] = Median(list.Select(r => r.SearchP50Ms)),
+                ["jit_first_requests"] = Median(list.Select(r => r.JitFirstRequests)),
+                ["all_succeeded"] = list.All(r => r.Succeeded),
+            });
+        }
+
+        report.Note($"Medians over {rounds} rounds; the hosts alternate in order round by round. Each round: a fresh Host ({modelDir}{(quantized ? ", int8" : "")}, {threads} intra-op threads, " +
+            $"Local stores in a new temp dir) is started with `dotnet HOST.dll`; ready = until /healthz/ready answers 200 (polled every 50 ms), CPU = the Host's user+system time then, jit = " +
+            $"dotnet_jit_compiled_methods_total on /metrics; then one ingest request of {files} camera-sized JPEGs, one search, and {searches} more searches (their p50).");
+        report.Note("Hosts: " + string.Join("; ", hosts.Select(Path.GetFullPath)));
+    }
+
+    private sealed record StartupRun(double ReadySeconds, double CpuAtReadySeconds, double JitAtReady, double FirstIngestMs, double FirstSearchMs, double SearchP50Ms, double JitFirstRequests, bool Succeeded);
+
     private static async Task MixedAsync(Report report, string hostDll, string modelDir, int threads, int maxBatch, int files, List<Photo> photos, double seconds, int searches,
         Dictionary<string, string> extra, int ingestClients, int searchClients)
     {
@@ -312,19 +381,10 @@ internal static class ServiceBench
             int images = 0, requests = 0, failures = 0;
             while (clock.Elapsed < duration)
             {
-                using var form = new MultipartFormDataContent();
-                for (var f = 0; f < files; f++)
-                {
-                    var n = Interlocked.Increment(ref sequence);
-                    form.Add(Jpeg(Unique(photos[(int)(n % photos.Count)].Bytes, n)), "files", $"photo-{n}.jpg");
-                }
-
-                var t = Stopwatch.GetTimestamp();
-                using var response = await http.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
-                await response.Content.ReadAsByteArrayAsync();
-                latency.Add(Timing.Ms(t));
+                var post = await PostImagesAsync(http, photos, files);
+                latency.Add(post.Ms);
                 requests++;
-                if (response.IsSuccessStatusCode)
+                if (post.Succeeded)
                 {
                     images += files;
                 }
@@ -338,6 +398,22 @@ internal static class ServiceBench
         }));
         var seconds = clock.Elapsed.TotalSeconds;
         return Merge(parts) with { Seconds = seconds };
+    }
+
+    /// <summary>One ingest request of <paramref name="files"/> new JPEGs (unique bytes, so never a duplicate).</summary>
+    private static async Task<(double Ms, bool Succeeded)> PostImagesAsync(HttpClient http, List<Photo> photos, int files)
+    {
+        using var form = new MultipartFormDataContent();
+        for (var f = 0; f < files; f++)
+        {
+            var n = Interlocked.Increment(ref sequence);
+            form.Add(Jpeg(Unique(photos[(int)(n % photos.Count)].Bytes, n)), "files", $"photo-{n}.jpg");
+        }
+
+        var t = Stopwatch.GetTimestamp();
+        using var response = await http.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
+        await response.Content.ReadAsByteArrayAsync();
+        return (Timing.Ms(t), response.IsSuccessStatusCode);
     }
 
     /// <summary>Sequential searches, one at a time: <paramref name="count"/> of them or until cancelled.</summary>
