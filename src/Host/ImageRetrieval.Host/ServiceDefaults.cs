@@ -44,6 +44,7 @@ internal static class ServiceDefaults
         app.UseApiRateLimiting();
         app.UseRequestLimits();
         app.UseApiKeys();
+        app.UseKnownJsonCharsets();
         app.UseBufferedBodyBudget();
         app.MapApiDocument();
         app.MapHealthEndpoints();

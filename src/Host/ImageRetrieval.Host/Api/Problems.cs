@@ -1,16 +1,17 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using FluentValidation;
 using ImageRetrieval.Infrastructure.Abstractions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace ImageRetrieval.Host.Api;
 
 internal static partial class ProblemSetup
 {
     /// <summary>Every problem, including those the framework writes for 404/405/413/415, gets a stable <c>type</c> and the trace id.</summary>
-    public static IServiceCollection AddProblemDetailsWithStableTypes(this IServiceCollection services) =>
+    public static IServiceCollection AddProblemDetailsWithStableTypes(this IServiceCollection services)
+    {
         services
             // Binding failures (limit=abc) throw in every environment, so they reach the handler and name their parameter.
             .Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true)
@@ -25,6 +26,11 @@ internal static partial class ProblemSetup
             problem.Instance ??= context.HttpContext.Request.Path;
             problem.Extensions.TryAdd("traceId", System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
         });
+
+        // After the framework's writer, which AddProblemDetails registered: it answers only clients whose Accept names JSON.
+        services.AddSingleton<IProblemDetailsWriter, ProblemJsonFallbackWriter>();
+        return services;
+    }
 
     /// <summary>Our slug for a problem the framework writes with only a status (routing, binding, body limits).</summary>
     private static string SlugFor(int status) => status switch
@@ -64,18 +70,22 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var problem = exception switch
+        ProblemDetails? problem;
+        try
         {
-            ValidationException validation => Validation(validation),
-            // Store failures carry provider bodies and local paths in their messages: those go to the log, never to the caller.
-            StoreUnavailableException unavailable => StoreUnavailable(httpContext, unavailable),
-            StoreRequestException rejected => StoreRejected(rejected),
-            InvalidCursorException cursor => Problem.InvalidField("cursor", cursor.Message).ToProblemDetails(),
-            ServiceProblemException known => known.Problem.ToProblemDetails(),
-            BadHttpRequestException bad => BadRequest(bad),
-            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => null,
-            _ => null,
-        };
+            problem = Describe(httpContext, exception);
+        }
+#pragma warning disable CA1031 // Whatever describing it throws, the caller still gets an answer for the original exception.
+        catch (Exception failure)
+#pragma warning restore CA1031
+        {
+            // An exception escaping a handler makes the middleware rethrow the original one: the client would get a
+            // bodiless 500 (a test server hands it the exception), even for its own mistake such as limit=abc.
+            LogDescribeFailed(logger, failure, exception.GetType().Name, httpContext.Request.Method, httpContext.Request.Path);
+            problem = exception is BadHttpRequestException bad
+                ? new ProblemDetails { Status = bad.StatusCode, Title = "Bad request", Detail = bad.Message }
+                : null;
+        }
 
         if (problem is null)
         {
@@ -106,6 +116,21 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
+    /// <summary>The problem an exception stands for, or null for one that is not the caller's doing nor a known outage.</summary>
+    private static ProblemDetails? Describe(HttpContext httpContext, Exception exception) =>
+        exception switch
+        {
+            ValidationException validation => Validation(validation),
+            // Store failures carry provider bodies and local paths in their messages: those go to the log, never to the caller.
+            StoreUnavailableException unavailable => StoreUnavailable(httpContext, unavailable),
+            StoreRequestException rejected => StoreRejected(rejected),
+            InvalidCursorException cursor => Problem.InvalidField("cursor", cursor.Message).ToProblemDetails(),
+            ServiceProblemException known => known.Problem.ToProblemDetails(),
+            BadHttpRequestException bad => BadRequest(bad),
+            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => null,
+            _ => null,
+        };
+
     private static ProblemDetails StoreUnavailable(HttpContext context, StoreUnavailableException exception)
     {
         var wait = exception.RetryAfter is { } asked && asked > TimeSpan.Zero ? asked : DefaultRetryAfter;
@@ -126,10 +151,8 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     private static ProblemDetails BadRequest(BadHttpRequestException exception)
     {
-        // "Failed to bind parameter \"int limit\" from \"abc\"." / "Required parameter \"IFormFile file\" was not provided from form."
-        if (exception.StatusCode == StatusCodes.Status400BadRequest && ParameterName().Match(exception.Message) is { Success: true } match)
+        if (exception.StatusCode == StatusCodes.Status400BadRequest && ParameterNameOf(exception.Message) is { } field)
         {
-            var field = match.Groups["name"].Value;
             var errors = new Dictionary<string, string[]> { [field] = [exception.Message] };
             return new HttpValidationProblemDetails(errors)
             {
@@ -161,12 +184,79 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     private static string ToCamelCase(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name[1..];
 
-    [GeneratedRegex("""parameter "(?:[^"]*\s)?(?<name>[A-Za-z_][A-Za-z0-9_]*)" """, RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
-    private static partial Regex ParameterName();
+    /// <summary>
+    /// The parameter a binding failure names: <c>limit</c> in "Failed to bind parameter "int limit" from "abc".", <c>request</c>
+    /// in "Implicit body inferred for parameter "request" but no body was provided.", else null. A plain search, not a regex
+    /// with a match timeout: a process's first binding failure compiled the generated matcher inside its 100 ms, which a
+    /// busy 2-core machine overran now and then; the timeout escaped this handler and the caller got a 500 for limit=abc.
+    /// </summary>
+    internal static string? ParameterNameOf(string message)
+    {
+        const string marker = "parameter \"";
+        var start = message.IndexOf(marker, StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return null;
+        }
+
+        // "int limit", "Nullable<int> topK", "IFormFile file", "request": the name is the last word between the quotes.
+        var quoted = message.AsSpan(start + marker.Length);
+        var end = quoted.IndexOf('"');
+        if (end <= 0)
+        {
+            return null;
+        }
+
+        var declaration = quoted[..end];
+        var name = declaration[(declaration.LastIndexOfAny(' ', '\t') + 1)..];
+        return IsIdentifier(name) ? name.ToString() : null;
+    }
+
+    private static bool IsIdentifier(ReadOnlySpan<char> name)
+    {
+        if (name.IsEmpty || !(char.IsAsciiLetter(name[0]) || name[0] == '_'))
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c == '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Service problem on {Method} {Path} answered {Status}: {Detail}")]
     private static partial void LogServiceProblem(ILogger logger, Exception exception, string method, string path, int status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Describing a {ExceptionType} for {Method} {Path} failed; answering a plain problem")]
+    private static partial void LogDescribeFailed(ILogger logger, Exception exception, string exceptionType, string method, string path);
+}
+
+/// <summary>
+/// Writes the problem as <c>application/problem+json</c> when the framework's writer will not because the request's
+/// Accept names neither JSON nor problem+json (an image client's <c>Accept: image/jpeg</c>, a browser's <c>text/html</c>).
+/// Without it a 404 from the exception handler finds no writer, and the middleware turns that into a 500; other errors
+/// go out with an empty body or a plain-text line. A problem the client did not ask for beats one it cannot see.
+/// </summary>
+internal sealed class ProblemJsonFallbackWriter(IOptions<ProblemDetailsOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json) : IProblemDetailsWriter
+{
+    public bool CanWrite(ProblemDetailsContext context) => true;
+
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        problem.Status ??= context.HttpContext.Response.StatusCode;
+        problem.Title ??= ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        options.Value.CustomizeProblemDetails?.Invoke(context);
+        var typeInfo = json.Value.SerializerOptions.GetTypeInfo(problem.GetType());
+        return new ValueTask(context.HttpContext.Response.WriteAsJsonAsync(problem, typeInfo, "application/problem+json", context.HttpContext.RequestAborted));
+    }
 }

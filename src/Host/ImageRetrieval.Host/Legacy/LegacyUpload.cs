@@ -30,7 +30,9 @@ internal sealed record LegacyUpload(ImageUpload? Image, LegacyHttpValidationErro
             {
                 file = (await request.ReadFormAsync(cancellationToken)).Files.GetFile(FileField);
             }
-            catch (InvalidDataException)
+            // A malformed form (InvalidDataException) and one cut short (IOException: the body ended before the closing
+            // boundary) are both the caller's; Starlette answered both with these words.
+            catch (Exception ex) when (ex is InvalidDataException || (ex is IOException && !request.HttpContext.RequestAborted.IsCancellationRequested))
             {
                 return new LegacyUpload(null, null, new LegacyHttpError("There was an error parsing the body"));
             }

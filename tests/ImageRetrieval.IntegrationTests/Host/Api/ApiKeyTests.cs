@@ -20,6 +20,13 @@ public sealed class ApiKeyTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await Send(client, "wrong-key")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Send(client, "second-key")).StatusCode);
 
+        // A browser asks for HTML: the refusal is still the problem (it was a 500 when no writer took text/html).
+        using var fromBrowser = new HttpRequestMessage(HttpMethod.Get, Images) { Headers = { Accept = { new("text/html") } } };
+        using var refused = await client.SendAsync(fromBrowser);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("urn:image-retrieval:problem:unauthorized", (await refused.Content.ReadFromJsonAsync<JsonObject>())!["type"]!.GetValue<string>());
+
         using var upload = Multipart.Files("files", Paths.PhotoFiles[0]);
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync(Images, upload)).StatusCode);
 

@@ -152,6 +152,19 @@ public sealed class LegacyApiTests(LegacyServiceOn service) : IClassFixture<Lega
 
     [Theory]
     [MemberData(nameof(UploadRoutes))]
+    public async Task Given_a_multipart_body_cut_off_before_its_closing_boundary_Then_400_with_a_detail_string(string route)
+    {
+        using var content = new ByteArrayContent(Encoding.ASCII.GetBytes(
+            "--cut\r\nContent-Disposition: form-data; name=\"file\"; filename=\"image.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nthe first bytes of a jpeg"));
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=cut");
+
+        using var response = await service.Client.PostAsync(Route(route), content);
+
+        Assert.Equal("There was an error parsing the body", await AssertDetailAsync(response));
+    }
+
+    [Theory]
+    [MemberData(nameof(UploadRoutes))]
     public async Task Given_no_file_field_Then_422_in_fastapi_validation_shape(string route)
     {
         // The image under another field name, a form without files (what requests sends for data= alone), and no body: FastAPI answered each with the same 422.

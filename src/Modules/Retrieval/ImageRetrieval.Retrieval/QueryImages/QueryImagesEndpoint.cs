@@ -46,8 +46,9 @@ internal static class QueryImagesEndpoint
     private static async Task<Ok<SearchResponse>> HandleAsync(
         QueryRequest request, HttpContext context, IMediator mediator, IOptions<ImageLimitsOptions> limits, IOptions<ServiceOptions> service, CancellationToken cancellationToken)
     {
-        var terms = (request.Terms ?? []).Select((t, i) => new QueryTerm(
-            t.Text, t.ImageId, t.Image is null ? null : Decode(t.Image, i, limits.Value), t.Vector, t.Weight ?? 1f)).ToList();
+        var terms = (request.Terms ?? []).Select((t, i) => t is null
+            ? throw new ValidationException(new[] { new ValidationFailure($"terms[{i}]", $"terms[{i}] is null; a term is an object with one of text, imageId, image or vector.") })
+            : new QueryTerm(t.Text, t.ImageId, t.Image is null ? null : Decode(t.Image, i, limits.Value), t.Vector, t.Weight ?? 1f)).ToList();
         var result = await mediator.Send(new Contracts.QueryImages(terms, request.TopK ?? 10, request.MinScore, request.Filter), cancellationToken);
         return TypedResults.Ok(SearchResponse.From(result, context, service.Value.PublicBaseUrl));
     }

@@ -67,6 +67,9 @@ internal sealed class QueryImagesHandler(IMediator mediator) : IRequestHandler<C
     {
         var sum = new float[dimension];
         var scaled = new float[dimension];
+        // The direction does not change when every weight is divided by the largest, and then no sum can overflow:
+        // weights such as 1e20 (finite, so valid) made the sum's norm infinite and the query vector NaN.
+        var largest = terms.Max(t => MathF.Abs(t.Weight));
         for (var i = 0; i < terms.Count; i++)
         {
             var norm = TensorPrimitives.Norm(embeddings[i]);
@@ -75,7 +78,7 @@ internal sealed class QueryImagesHandler(IMediator mediator) : IRequestHandler<C
                 throw Invalid($"terms[{i}]", "The term's vector is zero (or not finite), so it has no direction to search in.");
             }
 
-            TensorPrimitives.Multiply(embeddings[i], terms[i].Weight / norm, scaled);
+            TensorPrimitives.Multiply(embeddings[i], largest > 0 ? terms[i].Weight / largest / norm : 0f, scaled);
             TensorPrimitives.Add(sum, scaled, sum);
         }
 
