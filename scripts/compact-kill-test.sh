@@ -3,7 +3,9 @@
 # (ROWS x DIM, half the rows deleted), and per round copies it, runs `Bench compact --phase compact` on the
 # copy, kills it with SIGKILL after a random delay, and runs `--phase verify` (every live row with its own
 # vector and metadata, no deleted row back, the row count right), printing which state the segment was
-# left in (old: the uncompacted size, new: compacted, and whether a .compact file was left behind).
+# left in (old: the uncompacted size, new: compacted, and whether a .compact file was left behind) and how
+# the verifying open filled memory (snapshot: the vector file, renumbered by a committed compaction;
+# rebuild: SQLite row by row).
 # The delays are spread over how long one unkilled compact phase takes here (measured first), so kills land
 # before, during and after the commit. Knobs: ROUNDS (40), ROWS (20000), DIM (768), MAX_DELAY_MS (measured),
 # WORK (/tmp/ir-compact-kill).
@@ -48,9 +50,11 @@ for round in $(seq 1 "$ROUNDS"); do
     cat "$WORK/verify.log"
     exit 1
   fi
-  echo "round $round: killed after ${delay} ms, segment $state, verified"
-  seen[$state]=$((${seen[$state]:-0} + 1))
+  loaded=$(sed -n 's/.*opened from \(.*\) in [0-9.]* s$/\1/p' "$WORK/verify.log")
+  echo "round $round: killed after ${delay} ms, segment $state, verified, opened from $loaded"
+  key="$state, opened from ${loaded%%:*}"
+  seen[$key]=$((${seen[$key]:-0} + 1))
 done
 
-for state in "${!seen[@]}"; do echo "left $state: ${seen[$state]} rounds"; done
+for key in "${!seen[@]}"; do echo "left $key: ${seen[$key]} rounds"; done
 echo "all $ROUNDS rounds opened with every committed row"

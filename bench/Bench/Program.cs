@@ -16,7 +16,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           startup    [--host A.dll,B.dll] [--model tests/fixtures/models/vit-tiny] [--precision fp32|int8] [--rounds 3] [--searches 20] [--set K=V;K=V]  (a fresh Host's time to ready and first requests)
           parity     [--model tests/fixtures/models/vit-tiny] [--reference tests/fixtures/parity/vit-tiny.json] [--photos DIR]
           search     [--rows 100000] [--dim 768] [--queries 200] [--topk 10] [--upsert-batch 1000] [--modes exact,quantized,int4] [--metadata catalog|none] [--data random|clustered]
-          compact    [--rows 100000] [--dim 768] [--dead 0.5] [--phase all|fill|compact|verify] [--dir DIR]  (the Local store's segment compaction, queries and a write beside it)
+          compact    [--rows 100000] [--dim 768] [--dead 0.5] [--phase all|fill|compact|verify] [--dir DIR] [--close true|false]  (the Local store's segment compaction, queries and a write beside it)
           scan       [--rows 1000000] [--dim 768] [--queries 50] [--rounds 2] [--first-pass 0,2000,4000,8000] [--bare-every 5] [--serial false]  (the Local index's 4-bit scan alone, in-process; 0 = default)
         common:      [--results bench/results]  (appends to latest.jsonl and latest.md there)
         """);
