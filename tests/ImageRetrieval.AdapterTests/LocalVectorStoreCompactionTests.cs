@@ -36,6 +36,9 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
 
         Assert.NotNull(result);
         Assert.Equal((2500, 4000L, 2500L), (result.Rows, result.SlotsBefore, result.SlotsAfter));
+
+        // No other handle had the old file: its blocks were freed a step at a time, not by one close.
+        Assert.Equal(OperatingSystem.IsLinux(), result.FreedInSteps);
         Assert.Equal(HeaderBytes + (2500L * RowBytes), new FileInfo(segment).Length);
         Assert.False(File.Exists(LocalVectorSegment.CompactedPathFor(segment)));
         await AssertRowsAsync(store, expected);
@@ -80,11 +83,12 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
     }
 
     [Theory]
-    [InlineData("copied", false)]
-    [InlineData("copied", true)]
-    [InlineData("committed", false)]
-    [InlineData("switched", false)]
-    public async Task Given_a_compaction_stopped_at_a_step_as_by_kill_9_When_the_files_are_opened_by_a_new_store_Then_every_committed_row_is_there(string step, bool tornCopy)
+    [InlineData("copied", false, "snapshot")]
+    [InlineData("copied", true, "snapshot")]
+    [InlineData("committed", false, "snapshot")]
+    [InlineData("committed", true, "rebuild: from an earlier collection epoch")]
+    [InlineData("switched", false, "snapshot")]
+    public async Task Given_a_compaction_stopped_at_a_step_as_by_kill_9_When_the_files_are_opened_by_a_new_store_Then_every_committed_row_is_there(string step, bool torn, string loadedFrom)
     {
         var options = new LocalVectorStoreOptions { AutoCompact = false };
         var (collection, crashed, expected) = await ChurnedAsync(options);
@@ -106,11 +110,20 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         try
         {
             Assert.True(reached.Wait(Patience));
-            if (tornCopy)
+            var renumbered = LocalVectorFile.CompactedPathFor(crashed.VectorFilePath);
+            Assert.Equal(step != "switched", File.Exists(renumbered));
+            if (torn && step == "copied")
             {
                 // A stop in the middle of the copy: a new file cut short, which no commit names.
                 await using var file = new FileStream(LocalVectorSegment.CompactedPathFor(segment), FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
                 file.SetLength(HeaderBytes + (100 * RowBytes) + 7);
+            }
+            else if (torn)
+            {
+                // The renumbered vector file of a committed compaction, damaged (as a disk that lost its last
+                // writes would leave it): ignored and removed, and the rows come from SQLite.
+                await using var file = new FileStream(renumbered, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+                file.SetLength(file.Length - 5);
             }
 
             var survivor = fixture.Open(collection, options);
@@ -118,7 +131,10 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
             var compacted = step != "copied";
             Assert.Equal(HeaderBytes + ((compacted ? 2500L : 4000L) * RowBytes), new FileInfo(segment).Length);
             Assert.False(File.Exists(LocalVectorSegment.CompactedPathFor(segment)));
-            Assert.Equal(compacted ? "rebuild: from an earlier collection epoch" : "snapshot", survivor.LoadedFrom);
+            Assert.False(File.Exists(renumbered));
+
+            // A committed compaction left its vector file renumbered, so the open that follows a kill reads it.
+            Assert.Equal(loadedFrom, survivor.LoadedFrom);
 
             // The survivor writes on (after the copied step it could compact again) and a third store reads all of it.
             await survivor.UpsertAsync([Record("r0003", 303), Record("later", 777)], Ct);
@@ -131,6 +147,62 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
             resume.Set();
             await Assert.ThrowsAsync<IOException>(() => running);
         }
+    }
+
+    [Theory]
+    [InlineData(LocalIndexKind.Int4)]
+    [InlineData(LocalIndexKind.Quantized)]
+    [InlineData(LocalIndexKind.Exact)]
+    public async Task Given_compactions_with_writes_before_between_and_after_them_When_the_process_is_killed_before_a_clean_close_Then_the_next_open_reads_the_renumbered_vector_file_and_replays_only_the_writes_after_it(LocalIndexKind kind)
+    {
+        var options = new LocalVectorStoreOptions { Index = kind, AutoCompact = false };
+        var (collection, store, expected) = await ChurnedAsync(options);
+
+        // After the vector file's sequence and before the compaction: an overwrite, a delete, a new row.
+        await store.UpsertAsync([Record("r0002", 202, expected), Record("before", 4_001, expected)], Ct);
+        await store.DeleteAsync(["r1001", "r0004"], Ct);
+        expected.Remove("r1001");
+        expected.Remove("r0004");
+        var first = await store.CompactAsync(Ct);
+        Assert.True(first!.SnapshotRenumbered);
+        Assert.Equal((2499L, 4002L, 2499L), (first.Rows, first.SlotsBefore, first.SlotsAfter));
+
+        // Between two compactions (the second renumbers the first's file) and after the second.
+        await store.UpsertAsync([Record("r0006", 606, expected), Record("between", 4_002, expected)], Ct);
+        await store.DeleteAsync(["r0010"], Ct);
+        expected.Remove("r0010");
+        var second = await store.CompactAsync(Ct);
+        Assert.True(second!.SnapshotRenumbered);
+        Assert.Equal((2499L, 2501L, 2499L), (second.Rows, second.SlotsBefore, second.SlotsAfter));
+        await store.UpsertAsync([Record("r0008", 808, expected), Record("after", 4_003, expected)], Ct);
+        await store.DeleteAsync(["r0012"], Ct);
+        expected.Remove("r0012");
+        var hits = await TopHitsAsync(store);
+
+        // `store` is never closed: its files are as a kill -9 now leaves them.
+        var reopened = fixture.Open(collection, options);
+        await AssertRowsAsync(reopened, expected);
+        Assert.Equal("snapshot+replay", reopened.LoadedFrom);
+        Assert.Equal(hits, await TopHitsAsync(reopened));
+        Assert.False(File.Exists(LocalVectorFile.CompactedPathFor(reopened.VectorFilePath)));
+        Assert.Equal(kind != LocalIndexKind.Exact, reopened.UsesQuantizedScan);
+    }
+
+    [Fact]
+    public async Task Given_no_vector_file_of_the_segment_epoch_When_compacted_Then_the_compaction_still_commits_and_an_open_after_a_kill_rebuilds_every_row()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (collection, store, expected) = await ChurnedAsync(options);
+        File.Delete(store.VectorFilePath);
+
+        var result = await store.CompactAsync(Ct);
+
+        Assert.False(result!.SnapshotRenumbered);
+        Assert.Equal(2500, result.SlotsAfter);
+        Assert.False(File.Exists(LocalVectorFile.CompactedPathFor(store.VectorFilePath)));
+        var reopened = fixture.Open(collection, options);
+        await AssertRowsAsync(reopened, expected);
+        Assert.Equal("rebuild: missing", reopened.LoadedFrom);
     }
 
     [Fact]
@@ -329,10 +401,61 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
 
         await AssertRowsAsync(reader, expected);
         Assert.Equal(2500, result!.SlotsAfter);
+
+        // The reader still maps the old file, so the writer left its freeing to the last close (a truncation
+        // under the reader's map would have ended this process with SIGBUS as it read the rows above).
+        Assert.False(result.FreedInSteps);
         Assert.False(File.Exists(LocalVectorSegment.CompactedPathFor(LocalVectorSegment.PathFor(writer.DatabasePath))));
         await AssertRowsAsync(writer, expected);
 
         // A reader opened after it reads the compacted state.
+        using var later = Reader(writer, options);
+        await AssertRowsAsync(later, expected);
+    }
+
+    [Fact]
+    public async Task Given_a_reader_that_has_read_the_state_When_the_writer_compacts_before_it_opens_that_state_segment_Then_it_reads_the_state_again_and_loads_every_row()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (_, writer, expected) = await ChurnedAsync(options);
+
+        // The whole compaction (commit and rename) between the reader's first state and its open of the segment
+        // that state names: that file is gone, so the reader must start over on the state after it.
+        using var reader = Reader(writer, options);
+        var attempts = new List<int>();
+        reader.OnOpenStateRead = attempt =>
+        {
+            attempts.Add(attempt);
+            if (attempt == 1)
+            {
+                Assert.Equal(2500, writer.CompactAsync(Ct).GetAwaiter().GetResult()!.SlotsAfter);
+            }
+        };
+
+        await AssertRowsAsync(reader, expected);
+        Assert.Equal([1, 2], attempts);
+        await AssertRowsAsync(writer, expected);
+    }
+
+    [Fact]
+    public async Task Given_a_reader_whose_state_a_compaction_overtakes_at_every_attempt_When_it_opens_Then_it_gives_up_after_five_as_a_store_outage_and_opens_once_they_stop()
+    {
+        var options = new LocalVectorStoreOptions { AutoCompact = false };
+        var (_, writer, expected) = await ChurnedAsync(options);
+        using var reader = Reader(writer, options);
+        var attempts = new List<int>();
+        reader.OnOpenStateRead = attempt =>
+        {
+            attempts.Add(attempt);
+
+            // An overwrite leaves a dead slot, so each compaction gives the collection a new epoch.
+            writer.UpsertAsync([Record("r0002", 2_000 + attempt, expected)], Ct).GetAwaiter().GetResult();
+            Assert.NotNull(writer.CompactAsync(Ct).GetAwaiter().GetResult());
+        };
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => reader.CountAsync(Ct));
+        Assert.Equal([1, 2, 3, 4, 5], attempts);
+
         using var later = Reader(writer, options);
         await AssertRowsAsync(later, expected);
     }

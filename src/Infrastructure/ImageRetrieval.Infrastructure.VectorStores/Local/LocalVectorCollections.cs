@@ -316,10 +316,13 @@ internal sealed partial class LocalVectorCollections : IVectorStore, IDisposable
                 File.Delete(DatabaseFile(name) + suffix);
             }
 
-            // The store's snapshot of memory beside the database (and a write of it cut short).
+            // The store's snapshot of memory beside the database (and a write of it cut short), the vector
+            // segment, and what a compaction that stopped left of either.
             File.Delete(LocalVectorFile.PathFor(DatabaseFile(name)));
             File.Delete(LocalVectorFile.PathFor(DatabaseFile(name)) + ".tmp");
+            File.Delete(LocalVectorFile.CompactedPathFor(LocalVectorFile.PathFor(DatabaseFile(name))));
             File.Delete(LocalVectorSegment.PathFor(DatabaseFile(name)));
+            File.Delete(LocalVectorSegment.CompactedPathFor(LocalVectorSegment.PathFor(DatabaseFile(name))));
 
             if (ReadPointer(StagingPointerPath) == name)
             {

@@ -167,7 +167,8 @@ internal sealed class LocalVectorDatabase : IDisposable
     /// </summary>
     /// <param name="finishCompaction">Whether this process writes the file (see <see cref="OpenSegment"/>).</param>
     /// <param name="read">Reads the rows (through this database's read methods) of the state it is given (null: no collection).</param>
-    public T ReadConsistent<T>(bool finishCompaction, Func<DatabaseState?, T> read)
+    /// <param name="stateRead">Called with each attempt's number once its state is read and before its segment is opened (tests let another process compact there).</param>
+    public T ReadConsistent<T>(bool finishCompaction, Func<DatabaseState?, T> read, Action<int>? stateRead = null)
     {
         lock (_gate)
         {
@@ -190,6 +191,7 @@ internal sealed class LocalVectorDatabase : IDisposable
                         return read(null);
                     }
 
+                    stateRead?.Invoke(attempt);
                     try
                     {
                         OpenSegmentOf(state, finishCompaction);

@@ -40,6 +40,9 @@ internal static class LocalVectorFile
 
     public static string PathFor(string databasePath) => Path.ChangeExtension(databasePath, ".vec");
 
+    /// <summary>Where a compaction writes the snapshot of the compacted segment (see <see cref="Renumber"/>).</summary>
+    public static string CompactedPathFor(string path) => path + ".compact";
+
     /// <summary>Writes the snapshot to a temporary file, fsyncs it and renames it over the old one, so a crash leaves the old file or the new one.</summary>
     public static void Write(string path, LocalVectorIndex index, Guid epoch, long sequence)
     {
@@ -84,25 +87,206 @@ internal static class LocalVectorFile
             stream.Write(buffer.WrittenSpan);
             recordsLength += buffer.WrittenCount;
 
-            var header = new byte[HeaderSize];
-            Magic.CopyTo(header);
-            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), Version);
-            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), index.Dimension);
-            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(16), index.Count);
-            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(24), sequence);
-            epoch.TryWriteBytes(header.AsSpan(32, 16));
-            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(48), recordsLength);
-            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(64), recordsHash.GetCurrentHashAsUInt64());
-            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(72), codesHash.GetCurrentHashAsUInt64());
-            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(80), withCodes ? index.CodeKind : 0);
-            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(84), calibratedRows);
-            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(HeaderHashed), XxHash3.HashToUInt64(header.AsSpan(0, HeaderHashed)));
+            var header = NewHeader(index.Dimension, index.Count, sequence, epoch, recordsLength, recordsHash.GetCurrentHashAsUInt64(), codesHash.GetCurrentHashAsUInt64(), withCodes ? index.CodeKind : 0, calibratedRows);
             stream.Position = 0;
             stream.Write(header);
             stream.Flush(flushToDisk: true);
         }
 
         File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// For a compaction of the segment of epoch <paramref name="from"/>: writes the snapshot at
+    /// <paramref name="path"/> (when it is one of that epoch) to <see cref="CompactedPathFor"/> as a snapshot
+    /// of the compacted segment's epoch <paramref name="to"/>, at the same sequence: every record whose slot
+    /// is among <paramref name="keptSlots"/> (ascending; new slot <c>i</c> holds old slot <c>keptSlots[i]</c>)
+    /// with its new slot, codes and all, the others left out (they were deleted or overwritten after the
+    /// snapshot, which the replay from SQLite after its sequence settles, as it does for any snapshot).
+    /// The file is fsynced, and not yet named as the snapshot: the caller renames it once the database has
+    /// committed <paramref name="to"/> (an open finishes that, see <see cref="FinishCompacted"/>).
+    /// </summary>
+    /// <remarks>
+    /// Why: memory after a compaction is the snapshot's rows renumbered, but writing it anew reads all of
+    /// memory, which writes would wait for; this reads a file instead, beside them. The source's checksums are
+    /// verified as it is read, so a damaged snapshot is not passed on under fresh ones.
+    /// </remarks>
+    /// <returns>The snapshot's sequence, or null (nothing left behind) when there is no intact snapshot of <paramref name="from"/>.</returns>
+    public static long? Renumber(string path, int dimension, Guid from, Guid to, long[] keptSlots, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        var target = CompactedPathFor(path);
+        using var source = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        if (ReadHeader(source, dimension, out _) is not { Version: Version } header || header.Epoch != from)
+        {
+            return null;
+        }
+
+        var rows = (int)header.Count;
+        var (parameterBytes, codeRowBytes) = CodeLayout(header.CodeKind, dimension);
+        var recordsStart = HeaderSize + CodesLength(header.CodeKind, dimension, header.Count);
+
+        // Each row's new slot (-1: left out), from a first pass over the records.
+        var newSlots = new int[rows];
+        var kept = 0;
+        long keptLength = 0;
+        var check = new XxHash3();
+        try
+        {
+            ScanRecords(source, recordsStart, header.RecordsLength, rows, check, (row, record) =>
+            {
+                var at = Array.BinarySearch(keptSlots, SlotOf(record));
+                newSlots[row] = at >= 0 ? at : -1;
+                if (at >= 0)
+                {
+                    kept++;
+                    keptLength += record.Length;
+                }
+            });
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+
+        if (check.GetCurrentHashAsUInt64() != header.RecordsHash || kept == 0)
+        {
+            return null;
+        }
+
+        var written = false;
+        try
+        {
+            using (var output = new FileStream(target, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 0))
+            {
+                output.Position = HeaderSize;
+                var codesHash = new XxHash3();
+                var sourceCodes = new XxHash3();
+                var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(ReadBlock, parameterBytes));
+                var keptCodes = ArrayPool<byte>.Shared.Rent(ReadBlock + codeRowBytes);
+                try
+                {
+                    if (header.CodeKind != 0)
+                    {
+                        var parameters = buffer.AsSpan(0, parameterBytes);
+                        ReadExactly(source, parameters, HeaderSize);
+                        sourceCodes.Append(parameters);
+                        codesHash.Append(parameters);
+                        output.Write(parameters);
+                        var blockRows = ReadBlock / codeRowBytes;
+                        var position = (long)HeaderSize + parameterBytes;
+                        for (var first = 0; first < rows; first += blockRows)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            var block = Math.Min(blockRows, rows - first);
+                            var codes = buffer.AsSpan(0, block * codeRowBytes);
+                            ReadExactly(source, codes, position);
+                            sourceCodes.Append(codes);
+                            position += codes.Length;
+                            var filled = 0;
+                            for (var r = 0; r < block; r++)
+                            {
+                                if (newSlots[first + r] >= 0)
+                                {
+                                    codes.Slice(r * codeRowBytes, codeRowBytes).CopyTo(keptCodes.AsSpan(filled));
+                                    filled += codeRowBytes;
+                                }
+                            }
+
+                            codesHash.Append(keptCodes.AsSpan(0, filled));
+                            output.Write(keptCodes, 0, filled);
+                        }
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    ArrayPool<byte>.Shared.Return(keptCodes);
+                }
+
+                if (header.CodeKind != 0 && sourceCodes.GetCurrentHashAsUInt64() != header.CodesHash)
+                {
+                    return null;
+                }
+
+                // The records again, the kept ones with their new slot; the source is hashed again as it is read.
+                var recordsHash = new XxHash3();
+                var records = new ArrayBufferWriter<byte>(ReadBlock + 4096);
+                check = new XxHash3();
+                ScanRecords(source, recordsStart, header.RecordsLength, rows, check, (row, record) =>
+                {
+                    if (newSlots[row] < 0)
+                    {
+                        return;
+                    }
+
+                    var span = records.GetSpan(record.Length);
+                    record.CopyTo(span);
+                    BinaryPrimitives.WriteInt64LittleEndian(span[(record.Length - 8)..], newSlots[row]);
+                    records.Advance(record.Length);
+                    if (records.WrittenCount >= ReadBlock)
+                    {
+                        recordsHash.Append(records.WrittenSpan);
+                        output.Write(records.WrittenSpan);
+                        records.ResetWrittenCount();
+                    }
+                });
+                recordsHash.Append(records.WrittenSpan);
+                output.Write(records.WrittenSpan);
+                if (check.GetCurrentHashAsUInt64() != header.RecordsHash)
+                {
+                    return null;
+                }
+
+                output.Position = 0;
+                output.Write(NewHeader(dimension, kept, header.Sequence, to, keptLength, recordsHash.GetCurrentHashAsUInt64(), codesHash.GetCurrentHashAsUInt64(), header.CodeKind, header.CalibratedRows));
+                output.Flush(flushToDisk: true);
+            }
+
+            written = true;
+            return header.Sequence;
+        }
+        finally
+        {
+            if (!written)
+            {
+                File.Delete(target);
+            }
+        }
+    }
+
+    /// <summary>
+    /// What a compaction's snapshot beside <paramref name="path"/> (<see cref="Renumber"/>) left: when it is of
+    /// <paramref name="epoch"/> (the database committed its compaction) it becomes the snapshot, the rename a
+    /// stop kept its writer from doing; otherwise (its compaction never committed, or it is damaged) it is removed.
+    /// Only the writer of the files calls this.
+    /// </summary>
+    public static void FinishCompacted(string path, int dimension, Guid epoch)
+    {
+        var compacted = CompactedPathFor(path);
+        if (!File.Exists(compacted))
+        {
+            return;
+        }
+
+        bool committed;
+        using (var handle = File.OpenHandle(compacted, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            committed = ReadHeader(handle, dimension, out _) is { } header && header.Epoch == epoch;
+        }
+
+        if (committed)
+        {
+            File.Move(compacted, path, overwrite: true);
+        }
+        else
+        {
+            File.Delete(compacted);
+        }
     }
 
     /// <summary>
@@ -123,50 +307,25 @@ internal static class LocalVectorFile
         }
 
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-        var length = RandomAccess.GetLength(handle);
-        var header = new byte[HeaderSize];
-        if (length < HeaderSize || RandomAccess.Read(handle, header, 0) != HeaderSize || !header.AsSpan(0, 8).SequenceEqual(Magic))
+        var header = ReadHeader(handle, dimension, out reason);
+        if (header is null)
         {
-            reason = "not a vector file";
             return null;
         }
 
-        var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
-        if (version is not (Version or VersionWithVectors))
-        {
-            reason = $"format version {version}";
-            return null;
-        }
-
-        if (XxHash3.HashToUInt64(header.AsSpan(0, HeaderHashed)) != BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(HeaderHashed)))
-        {
-            reason = "header checksum mismatch";
-            return null;
-        }
-
-        var fileDimension = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
-        var count = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
-        sequence = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
-        var fileEpoch = new Guid(header.AsSpan(32, 16));
-        var recordsLength = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48));
-        var recordsHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(64));
-        var codesHash = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(72));
-        var codeKind = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(80));
-        var calibratedRows = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(84));
-        // A version 3 file's vectors are skipped unread: the segment holds the same ones, and is the record.
-        var vectorsLength = version == VersionWithVectors ? count * dimension * sizeof(float) : 0;
-        var codesLength = CodesLength(codeKind, dimension, count);
+        var (version, count, fileSequence, fileEpoch, recordsLength, recordsHash, codesHash, codeKind, calibratedRows) = header.Value;
+        sequence = fileSequence;
         reason = fileEpoch != epoch ? "from an earlier collection epoch"
-            : fileDimension != dimension ? $"{fileDimension}-d, collection is {dimension}-d"
             : sequence > databaseSequence ? $"ahead of the database (sequence {sequence} > {databaseSequence})"
-            : codesLength < 0 ? $"unknown code kind {codeKind}"
-            : count is < 0 or > int.MaxValue || recordsLength < 0 || length != HeaderSize + vectorsLength + codesLength + recordsLength ? "truncated or oversized"
             : null;
         if (reason is not null)
         {
             return null;
         }
 
+        // A version 3 file's vectors are skipped unread: the segment holds the same ones, and is the record.
+        var vectorsLength = version == VersionWithVectors ? count * dimension * sizeof(float) : 0;
+        var codesLength = CodesLength(codeKind, dimension, count);
         var rows = (int)count;
 
         // Every chunk exists before the two readers start, so neither changes the index's chunk list.
@@ -199,6 +358,78 @@ internal static class LocalVectorFile
         index.FinishLoad(scales, calibratedRows);
         rewrite = (scales is null && index.UsesCodes) || version != Version;
         return index;
+    }
+
+    /// <summary>What a vector file's header says.</summary>
+    private readonly record struct Header(int Version, long Count, long Sequence, Guid Epoch, long RecordsLength, ulong RecordsHash, ulong CodesHash, int CodeKind, int CalibratedRows);
+
+    /// <summary>The header of a file of this dimension whose sections fill it exactly, or null with the reason it is not one.</summary>
+    private static Header? ReadHeader(SafeFileHandle handle, int dimension, out string? reason)
+    {
+        var length = RandomAccess.GetLength(handle);
+        var header = new byte[HeaderSize];
+        if (length < HeaderSize || RandomAccess.Read(handle, header, 0) != HeaderSize || !header.AsSpan(0, 8).SequenceEqual(Magic))
+        {
+            reason = "not a vector file";
+            return null;
+        }
+
+        var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
+        if (version is not (Version or VersionWithVectors))
+        {
+            reason = $"format version {version}";
+            return null;
+        }
+
+        if (XxHash3.HashToUInt64(header.AsSpan(0, HeaderHashed)) != BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(HeaderHashed)))
+        {
+            reason = "header checksum mismatch";
+            return null;
+        }
+
+        var fileDimension = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
+        var count = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
+        var recordsLength = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48));
+        var codeKind = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(80));
+        var vectorsLength = version == VersionWithVectors ? count * dimension * sizeof(float) : 0;
+        var codesLength = CodesLength(codeKind, dimension, count);
+        reason = fileDimension != dimension ? $"{fileDimension}-d, collection is {dimension}-d"
+            : codesLength < 0 ? $"unknown code kind {codeKind}"
+            : count is < 0 or > int.MaxValue || recordsLength < 0 || length != HeaderSize + vectorsLength + codesLength + recordsLength ? "truncated or oversized"
+            : null;
+        if (reason is not null)
+        {
+            return null;
+        }
+
+        return new Header(
+            version,
+            count,
+            BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24)),
+            new Guid(header.AsSpan(32, 16)),
+            recordsLength,
+            BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(64)),
+            BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(72)),
+            codeKind,
+            BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(84)));
+    }
+
+    private static byte[] NewHeader(int dimension, long count, long sequence, Guid epoch, long recordsLength, ulong recordsHash, ulong codesHash, int codeKind, int calibratedRows)
+    {
+        var header = new byte[HeaderSize];
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), Version);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), dimension);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(16), count);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(24), sequence);
+        epoch.TryWriteBytes(header.AsSpan(32, 16));
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(48), recordsLength);
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(64), recordsHash);
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(72), codesHash);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(80), codeKind);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(84), calibratedRows);
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(HeaderHashed), XxHash3.HashToUInt64(header.AsSpan(0, HeaderHashed)));
+        return header;
     }
 
     private static (float[]? Scales, string? Problem) ReadCodes(SafeFileHandle handle, long position, int rows, LocalVectorIndex index, ulong expectedHash)
@@ -234,12 +465,16 @@ internal static class LocalVectorFile
     }
 
     /// <summary>Bytes of the codes section: its parameters and every row's codes; -1 for a kind this reader does not know.</summary>
-    private static long CodesLength(int codeKind, int dimension, long count) => codeKind switch
+    private static long CodesLength(int codeKind, int dimension, long count) =>
+        CodeLayout(codeKind, dimension) is var (parameters, row) && parameters >= 0 ? parameters + (count * row) : -1;
+
+    /// <summary>Bytes of a kind's code parameters and of one row's codes; -1 for a kind this reader does not know.</summary>
+    private static (int Parameters, int Row) CodeLayout(int codeKind, int dimension) => codeKind switch
     {
-        0 => 0,
-        1 => (dimension * sizeof(float)) + (count * dimension),
-        2 => (2L * dimension * sizeof(float)) + (count * Int4Dot.Stride(dimension)),
-        _ => -1,
+        0 => (0, 0),
+        1 => (dimension * sizeof(float), dimension),
+        2 => (2 * dimension * sizeof(float), Int4Dot.Stride(dimension)),
+        _ => (-1, 0),
     };
 
     private static int KindOfCodes(LocalIndexKind kind) => kind switch
@@ -271,7 +506,11 @@ internal static class LocalVectorFile
         try
         {
             var hash = new XxHash3();
-            ParseRecords(handle, position, length, rows, index, hash);
+            ScanRecords(handle, position, length, rows, hash, (row, record) =>
+            {
+                ParseRecord(record, out var id, out var metadata, out var signature, out var slot);
+                index.SetLoaded(row, id, slot, metadata, signature);
+            });
             return hash.GetCurrentHashAsUInt64() == expectedHash ? null : "records checksum mismatch";
         }
         catch (InvalidDataException ex)
@@ -280,7 +519,11 @@ internal static class LocalVectorFile
         }
     }
 
-    private static void ParseRecords(SafeFileHandle handle, long position, long length, int rows, LocalVectorIndex index, XxHash3 hash)
+    /// <summary>One whole record of the records section, and its row.</summary>
+    private delegate void RecordVisitor(int row, ReadOnlySpan<byte> record);
+
+    /// <summary>Hands every record of the section to <paramref name="visit"/> in order, hashing the section's bytes as it reads them.</summary>
+    private static void ScanRecords(SafeFileHandle handle, long position, long length, int rows, XxHash3 hash, RecordVisitor visit)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBlock);
         try
@@ -292,7 +535,8 @@ internal static class LocalVectorFile
             while (row < rows)
             {
                 var available = buffer.AsSpan(consumed, filled - consumed);
-                if (!TryParseRecord(available, out var size, out var id, out var metadata, out var signature, out var slot))
+                var size = RecordSize(available);
+                if (size == 0)
                 {
                     // Move the partial record to the front and read more.
                     available.CopyTo(buffer);
@@ -320,7 +564,7 @@ internal static class LocalVectorFile
                     continue;
                 }
 
-                index.SetLoaded(row++, id, slot, metadata, signature);
+                visit(row++, available[..size]);
                 consumed += size;
             }
 
@@ -335,16 +579,12 @@ internal static class LocalVectorFile
         }
     }
 
-    private static bool TryParseRecord(ReadOnlySpan<byte> span, out int size, out string id, out byte[] metadata, out FilterSignature signature, out long slot)
+    /// <summary>The size of the record at the start of <paramref name="span"/>, or 0 when the span ends inside it.</summary>
+    private static int RecordSize(ReadOnlySpan<byte> span)
     {
-        size = 0;
-        slot = -1;
-        id = "";
-        metadata = [];
-        signature = default;
         if (span.Length < 4)
         {
-            return false;
+            return 0;
         }
 
         var idLength = BinaryPrimitives.ReadInt32LittleEndian(span);
@@ -355,7 +595,7 @@ internal static class LocalVectorFile
 
         if (span.Length < 4 + idLength + 4)
         {
-            return false;
+            return 0;
         }
 
         var metadataLength = BinaryPrimitives.ReadInt32LittleEndian(span[(4 + idLength)..]);
@@ -364,24 +604,27 @@ internal static class LocalVectorFile
             throw new InvalidDataException("bad metadata length");
         }
 
-        size = 4 + idLength + 4 + metadataLength + 16 + 8;
-        if (span.Length < size)
-        {
-            return false;
-        }
+        var size = 4 + idLength + 4 + metadataLength + 16 + 8;
+        return span.Length < size ? 0 : size;
+    }
 
-        id = Encoding.UTF8.GetString(span.Slice(4, idLength));
-        var json = span.Slice(8 + idLength, metadataLength);
+    /// <summary>The slot a whole record names (its last 8 bytes).</summary>
+    private static long SlotOf(ReadOnlySpan<byte> record)
+    {
+        var slot = BinaryPrimitives.ReadInt64LittleEndian(record[^8..]);
+        return slot >= 0 ? slot : throw new InvalidDataException("bad vector slot");
+    }
+
+    private static void ParseRecord(ReadOnlySpan<byte> record, out string id, out byte[] metadata, out FilterSignature signature, out long slot)
+    {
+        var idLength = BinaryPrimitives.ReadInt32LittleEndian(record);
+        var metadataLength = BinaryPrimitives.ReadInt32LittleEndian(record[(4 + idLength)..]);
+        id = Encoding.UTF8.GetString(record.Slice(4, idLength));
+        var json = record.Slice(8 + idLength, metadataLength);
         metadata = json.SequenceEqual(MetadataJson.Empty) ? MetadataJson.Empty : json.ToArray();
         var at = 8 + idLength + metadataLength;
-        signature = new FilterSignature(BinaryPrimitives.ReadUInt64LittleEndian(span[at..]), BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 8)..]));
-        slot = BinaryPrimitives.ReadInt64LittleEndian(span[(at + 16)..]);
-        if (slot < 0)
-        {
-            throw new InvalidDataException("bad vector slot");
-        }
-
-        return true;
+        signature = new FilterSignature(BinaryPrimitives.ReadUInt64LittleEndian(record[at..]), BinaryPrimitives.ReadUInt64LittleEndian(record[(at + 8)..]));
+        slot = SlotOf(record);
     }
 
     private static void ReadExactly(SafeFileHandle handle, Span<byte> buffer, long position)
