@@ -12,7 +12,12 @@ internal static class ServiceDefaults
         var services = builder.Services;
         services.AddServiceOptions(builder.Configuration);
         // Numbers are numbers: the default web setting also accepts strings, which makes every number schema "integer|string".
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
+        // A member given twice is refused, not last-wins, as FormJson refuses a metadata key given twice.
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+            o.SerializerOptions.AllowDuplicateProperties = false;
+        });
         services.AddProblemDetailsWithStableTypes();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddHttpContextAccessor();

@@ -88,6 +88,82 @@ public sealed class BadInputTests(IngestedPhotos photos) : IngestedPhotosTests(p
         Assert.Equal(expected, actual);
     }
 
+    [Theory]
+    [InlineData("text", "text")]
+    [InlineData("file", "file")]
+    [InlineData("file+filter", "filter")]
+    public async Task Given_a_search_field_sent_twice_When_searching_Then_a_400_problem_names_it(string parts, string field)
+    {
+        using var form = new MultipartFormDataContent();
+        if (parts.StartsWith("file", StringComparison.Ordinal))
+        {
+            foreach (var path in Paths.PhotoFiles.Take(parts == "file" ? 2 : 1))
+            {
+                form.Add(Multipart.Bytes(path, await File.ReadAllBytesAsync(path)), "file", Path.GetFileName(path));
+            }
+        }
+
+        foreach (var name in parts == "file" ? [] : new[] { field, field })
+        {
+            form.Add(new StringContent(name == "text" ? "a dog" : """{"set":"fixtures"}"""), name);
+        }
+
+        using var response = await Client.PostAsync(new Uri("/api/v1/search", UriKind.Relative), form);
+
+        await AssertNamesFieldSentTwiceAsync(response, field);
+    }
+
+    [Fact]
+    public async Task Given_metadata_sent_twice_When_ingesting_Then_a_400_problem_names_it_and_nothing_is_stored()
+    {
+        var before = await Client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=500", UriKind.Relative));
+        using var form = new MultipartFormDataContent();
+        form.Add(Multipart.Bytes("twice.png", TestImages.Png(seed: 4141)), "files", "twice.png");
+        form.Add(new StringContent("""{"a":"1"}"""), "metadata");
+        form.Add(new StringContent("""{"a":"2"}"""), "metadata");
+
+        using var response = await Client.PostAsync(new Uri("/api/v1/images", UriKind.Relative), form);
+
+        await AssertNamesFieldSentTwiceAsync(response, "metadata");
+        var after = await Client.GetFromJsonAsync<JsonObject>(new Uri("/api/v1/images?limit=500", UriKind.Relative));
+        Assert.Equal(before!["items"]!.AsArray().Count, after!["items"]!.AsArray().Count);
+    }
+
+    [Theory]
+    [InlineData("/api/v1/images?cursor=a&cursor=b", "cursor")]
+    [InlineData("/api/v1/images/{id}/similar?filter=%7B%7D&filter=%7B%7D", "filter")]
+    public async Task Given_a_query_parameter_sent_twice_Then_a_400_problem_names_it(string path, string field)
+    {
+        using var response = await Client.GetAsync(new Uri(path.Replace("{id}", Photos.IdByFile.Values.First(), StringComparison.Ordinal), UriKind.Relative));
+
+        await AssertNamesFieldSentTwiceAsync(response, field);
+    }
+
+    [Theory]
+    [InlineData("/api/v1/query", """{"terms":[{"imageId":"x"}],"topK":"5"}""", "topK")]
+    [InlineData("/api/v1/query", """{"terms":"x"}""", "terms")]
+    [InlineData("/api/v1/query", """{"terms":[{"vector":[1,"2"]}]}""", "terms[0].vector[1]")]
+    [InlineData("/api/v1/query", """{"terms":[{"imageId":"x"}],"topK":1,"topK":2}""", "topK")]
+    [InlineData("/api/v1/embeddings/text", """{"texts":"a dog"}""", "texts")]
+    [InlineData("/api/v1/embeddings/text", """{"texts":["a"],"texts":["b"]}""", "texts")]
+    public async Task Given_json_of_the_wrong_shape_When_posted_Then_a_400_problem_names_the_member(string path, string json, string field)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+
+        using var response = await Client.PostAsync(new Uri(path, UriKind.Relative), content);
+
+        var problem = await AssertProblemAsync(response, 400, "validation");
+        Assert.True(problem["errors"]!.AsObject().ContainsKey(field), problem.ToJsonString());
+    }
+
+    private static async Task AssertNamesFieldSentTwiceAsync(HttpResponseMessage response, string field)
+    {
+        var problem = await AssertProblemAsync(response, 400, "validation");
+        var errors = problem["errors"]!.AsObject();
+        Assert.True(errors.ContainsKey(field), problem.ToJsonString());
+        Assert.Contains("sent 2 times", errors[field]![0]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     private async Task<List<string>> RankedIdsAsync(object[] terms)
     {
         using var response = await Client.PostAsJsonAsync(Query, new { terms, topK = 5 });

@@ -151,20 +151,29 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     private static ProblemDetails BadRequest(BadHttpRequestException exception)
     {
-        if (exception.StatusCode == StatusCodes.Status400BadRequest && ParameterNameOf(exception.Message) is { } field)
+        if (exception.StatusCode == StatusCodes.Status400BadRequest && ParameterNameOf(exception.Message) is { } parameter)
         {
-            var errors = new Dictionary<string, string[]> { [field] = [exception.Message] };
+            // A JSON body of the wrong shape: the reader's words say what and where ("could not be converted to
+            // System.Int32. Path: $.topK"), and the field is that member rather than the whole body.
+            var (field, message) = exception.InnerException is System.Text.Json.JsonException json
+                ? (JsonMember(json.Path) ?? parameter, $"{exception.Message} {json.Message}")
+                : (parameter, exception.Message);
+            var errors = new Dictionary<string, string[]> { [field] = [message] };
             return new HttpValidationProblemDetails(errors)
             {
                 Status = 400,
                 Type = ProblemTypes.Uri(ProblemTypes.Validation),
                 Title = "The request is invalid",
-                Detail = exception.Message,
+                Detail = message,
             };
         }
 
         return new ProblemDetails { Status = exception.StatusCode, Title = "Bad request", Detail = exception.Message };
     }
+
+    /// <summary>"$.terms[0].vector" is terms[0].vector, the name the validators use; the root or an odd path is no member.</summary>
+    private static string? JsonMember(string? path) =>
+        path is { Length: > 2 } && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
 
     private static string Seconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
