@@ -201,6 +201,7 @@ internal static class ServiceBench
         using var stop = new CancellationTokenSource();
         var runs0 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
         var stages0 = await Stages.ReadAsync(http);
+        var gc0 = await Collections.ReadAsync(http);
         var cpuMixed = Cpu.Read(service);
         var searchers = Enumerable.Range(0, searchClients).Select(_ => SearchAsync(http, photos, int.MaxValue, stop.Token)).ToList();
         var ingestMixed = await IngestAsync(http, photos, ingestClients, files, TimeSpan.FromSeconds(seconds));
@@ -209,14 +210,16 @@ internal static class ServiceBench
         cpuMixed = Cpu.Read(service).Since(cpuMixed);
         var runs1 = await ServiceProcess.HistogramAsync(http, "imageretrieval_inference_duration_seconds");
         var stages = (await Stages.ReadAsync(http)).Since(stages0);
+        var gc = (await Collections.ReadAsync(http)).Since(gc0);
         var runMs = (runs1.Sum - runs0.Sum) / Math.Max(1, runs1.Count - runs0.Count) * 1000;
         var label = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDir));
         Row(report, "mixed: lone search p50", label, lone.Latency.Percentile(50), "ms", $"{lone.Requests} sequential searches, nothing else running; p95 {lone.Latency.Percentile(95):0.0} ms; server tookMs p50 {lone.Took.Percentile(50):0.0}", []);
         Row(report, "mixed: search p95 under load", label, mixed.Latency.Percentile(95), "ms",
             $"{searchClients} clients searching while {ingestClients} ingest ({files} files/request); {mixed.Requests} searches, p50 {mixed.Latency.Percentile(50):0.0} ms; server tookMs p50 {mixed.Took.Percentile(50):0.0}, p95 {mixed.Took.Percentile(95):0.0}; inference runs (both lanes) {runMs:0.0} ms on average; " +
-            $"a search's stages (means): {stages.Describe()}; client mean {mixed.Latency.Mean:0.0} ms, tookMs mean {mixed.Took.Mean:0.0} ms",
+            $"a search's stages (means): {stages.Describe()}; client mean {mixed.Latency.Mean:0.0} ms, tookMs mean {mixed.Took.Mean:0.0} ms; the service's GCs meanwhile: {gc.Describe()}",
             new()
             {
+                ["gc_gen0"] = gc.Gen0, ["gc_gen1"] = gc.Gen1, ["gc_gen2"] = gc.Gen2, ["gc_pause_ms"] = gc.PauseSeconds * 1000,
                 ["p50_ms"] = mixed.Latency.Percentile(50), ["took_p50_ms"] = mixed.Took.Percentile(50), ["took_p95_ms"] = mixed.Took.Percentile(95), ["inference_run_mean_ms"] = runMs,
                 ["search_preprocess_mean_ms"] = stages.PreprocessMs, ["search_queue_wait_mean_ms"] = stages.WaitMs,
             });
@@ -248,6 +251,25 @@ internal static class ServiceBench
         public Cpu Since(Cpu before) => new(Service - before.Service, Bench - before.Bench);
 
         public string Describe(double seconds) => FormattableString.Invariant($"{Service / seconds:0.00} / {Bench / seconds:0.00}");
+    }
+
+    /// <summary>The service's garbage collections by generation and their pauses so far (the runtime meter on /metrics).</summary>
+    private sealed record Collections(double Gen0, double Gen1, double Gen2, double PauseSeconds)
+    {
+        public static async Task<Collections> ReadAsync(HttpClient http)
+        {
+            var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            double Sum(string name, string label) => text.Split('\n')
+                .Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
+                .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
+                .Sum();
+            const string collections = "dotnet_gc_collections_total{";
+            return new Collections(Sum(collections, "\"gen0\""), Sum(collections, "\"gen1\""), Sum(collections, "\"gen2\""), Sum("dotnet_gc_pause_time_seconds_total", ""));
+        }
+
+        public Collections Since(Collections before) => new(Gen0 - before.Gen0, Gen1 - before.Gen1, Gen2 - before.Gen2, PauseSeconds - before.PauseSeconds);
+
+        public string Describe() => FormattableString.Invariant($"gen0 {Gen0:0}, gen1 {Gen1:0}, gen2 {Gen2:0}, paused {PauseSeconds * 1000:0} ms in all");
     }
 
     /// <summary>

@@ -313,7 +313,7 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
             throw Reject(ProblemTypes.UndecodableImage, "The file is empty.");
         }
 
-        // libvips takes a byte[]; uploads already are one, so avoid copying megabytes per image.
+        // A source over a byte[] reads it in place; uploads already are one, so avoid copying megabytes per image.
         var buffer = MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
             ? segment.Array
             : bytes.ToArray();
@@ -326,12 +326,19 @@ internal sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
 
         try
         {
-            using var header = Image.NewFromBuffer(buffer, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated);
+            // Loaded from a source over the pinned upload, not with Image.NewFromBuffer: that one copies the
+            // file into a libvips blob and reports the copy with GC.AddMemoryPressure, whose heuristic then
+            // ran a full (gen2) collection every second or so under load (dotnet-trace GCStart reason
+            // InducedNotForced), pausing every request. Each source pins the array until it is disposed,
+            // after every image read from it (using declarations dispose in reverse order).
+            using var headerSource = Source.NewFromMemory(buffer);
+            using var header = Image.NewFromSource(headerSource, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated);
             CheckHeader(header, limit);
             var (sourceWidth, sourceHeight) = UprightSize(header);
             var shrink = shrinkOnLoad && target is not null && contentType == "image/jpeg" ? target.ShrinkFactor(sourceWidth, sourceHeight) : 1;
-            using var shrunk = shrink > 1
-                ? Image.NewFromBuffer(buffer, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated, kwargs: new VOption { { "shrink", shrink } })
+            using var shrunkSource = shrink > 1 ? Source.NewFromMemory(buffer) : null;
+            using var shrunk = shrunkSource is not null
+                ? Image.NewFromSource(shrunkSource, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated, kwargs: new VOption { { "shrink", shrink } })
                 : null;
             using var rgb = ToRgb(shrunk ?? header);
             var (width, height) = (rgb.Width, rgb.Height);
