@@ -26,6 +26,10 @@ public sealed class DocumentAndHealthTests(ServiceWithSmallLimits service) : ICl
         });
         Assert.All(operations.Where(o => o.Path.StartsWith("/api/v1", StringComparison.Ordinal)), o =>
             Assert.Contains(o.Op["responses"]!.AsObject(), r => r.Key.StartsWith('4') && r.Value!["content"]!["application/problem+json"] is not null));
+
+        // Any operation that reads a body answers 415 to a media type or charset it cannot read.
+        Assert.All(operations.Where(o => o.Path.StartsWith("/api/v1", StringComparison.Ordinal) && o.Op["requestBody"] is not null), o =>
+            Assert.True(o.Op["responses"]!.AsObject().ContainsKey("415"), $"{o.Method} {o.Path} does not declare 415"));
     }
 
     [Theory]

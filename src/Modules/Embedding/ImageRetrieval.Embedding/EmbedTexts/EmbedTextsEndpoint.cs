@@ -13,7 +13,7 @@ internal static class EmbedTextsEndpoint
 {
     public static void MapEmbedTexts(this IEndpointRouteBuilder api) =>
         api.MapPost("/embeddings/text", HandleAsync)
-            .Documented("CreateTextEmbeddings", "Embed texts", problems: [400, 422, 503])
+            .Documented("CreateTextEmbeddings", "Embed texts", problems: [400, 415, 422, 503])
             .WithTags("embeddings")
             .WithDescription($"Embeds each text with the model's text tower into the space of its image embeddings; vectors are L2-normalised. At most {Contracts.EmbedTexts.MaxTexts} texts of at most {Contracts.EmbedTexts.MaxTextLength} characters; one text is embedded ahead of requests with several (bulk work), and past Embedding:MaxQueueLength texts waiting the answer is 503 overloaded with Retry-After; texts longer than the model's context are truncated by its tokenizer. An image-only model answers 422 text-not-supported.")
             .Accepts<TextEmbeddingsRequest>("application/json");
