@@ -227,6 +227,14 @@ internal static class ServiceBench
         // The searchers are closed loops (each sends its next search when the last is answered), so faster
         // searches mean more of them and less CPU left for ingest: the searches' own rate is reported beside it.
         var searchesPerSecond = mixed.Requests / ingestMixed.Seconds;
+        if (ingestClients == 0)
+        {
+            // The searchers alone (the floor under the mixed load): there is no ingest to compare.
+            Row(report, "mixed: searches answered, no ingest", label, searchesPerSecond, "searches/s",
+                $"{searchClients} closed-loop searchers; CPU cores busy, service / bench clients {cpuMixed.Describe(ingestMixed.Seconds)}", []);
+            return;
+        }
+
         Row(report, "mixed: ingest with searches / ingest alone", label, ingestMixed.ImagesPerSecond / ingestAlone.ImagesPerSecond, "ratio",
             $"{ingestMixed.ImagesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} img/s ({ingestClients} ingest clients), while the {searchClients} closed-loop searchers got {searchesPerSecond:0.0} searches/s answered " +
             $"(images embedded per second, both kinds: {ingestMixed.ImagesPerSecond + searchesPerSecond:0.0} vs {ingestAlone.ImagesPerSecond:0.0} alone); " +
