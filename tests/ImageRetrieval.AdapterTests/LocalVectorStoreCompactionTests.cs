@@ -93,23 +93,13 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         var options = new LocalVectorStoreOptions { AutoCompact = false };
         var (collection, crashed, expected) = await ChurnedAsync(options);
         var segment = LocalVectorSegment.PathFor(crashed.DatabasePath);
-        using var reached = new ManualResetEventSlim();
-        using var resume = new ManualResetEventSlim();
-        crashed.OnCompactionStep = at =>
-        {
-            if (at == step)
-            {
-                reached.Set();
-                resume.Wait(Patience);
-                throw new IOException("stopped here");
-            }
-        };
+        using var pause = StepPause.Hold(crashed, step, thenFail: true);
 
         // The first store stays frozen at the step (its files as a kill there leaves them) while a second opens them.
         var running = Task.Run(() => crashed.CompactAsync(Ct));
         try
         {
-            Assert.True(reached.Wait(Patience));
+            Assert.True(pause.Reached());
             var renumbered = LocalVectorFile.CompactedPathFor(crashed.VectorFilePath);
             Assert.Equal(step != "switched", File.Exists(renumbered));
             if (torn && step == "copied")
@@ -144,7 +134,7 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         }
         finally
         {
-            resume.Set();
+            pause.Release();
             await Assert.ThrowsAsync<IOException>(() => running);
         }
     }
@@ -210,21 +200,12 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
     {
         var options = new LocalVectorStoreOptions { AutoCompact = false };
         var (collection, store, expected) = await ChurnedAsync(options);
-        using var reached = new ManualResetEventSlim();
-        using var resume = new ManualResetEventSlim();
-        store.OnCompactionStep = at =>
-        {
-            if (at == "copied")
-            {
-                reached.Set();
-                resume.Wait(Patience);
-            }
-        };
+        using var pause = StepPause.Hold(store, "copied");
 
         var compaction = Task.Run(() => store.CompactAsync(Ct));
         try
         {
-            Assert.True(reached.Wait(Patience));
+            Assert.True(pause.Reached());
 
             // The copy is done and the commit not yet: an overwrite of a copied row, a new row and deletes of
             // copied rows land now, and queries see them.
@@ -243,7 +224,7 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         }
         finally
         {
-            resume.Set();
+            pause.Release();
         }
 
         // The two rows written meanwhile follow the 2500 copied; the slots of the three copied rows that were
@@ -301,21 +282,12 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         var options = new LocalVectorStoreOptions { AutoCompact = false };
         var (collection, writer, expected) = await ChurnedAsync(options);
         var segment = LocalVectorSegment.PathFor(writer.DatabasePath);
-        using var reached = new ManualResetEventSlim();
-        using var resume = new ManualResetEventSlim();
-        writer.OnCompactionStep = at =>
-        {
-            if (at == "copied")
-            {
-                reached.Set();
-                resume.Wait(Patience);
-            }
-        };
+        using var pause = StepPause.Hold(writer, "copied");
 
         var compaction = Task.Run(() => writer.CompactAsync(Ct));
         try
         {
-            Assert.True(reached.Wait(Patience));
+            Assert.True(pause.Reached());
 
             // The provider as a reindex or a search beside the service has it: it does not hold the writer lock.
             var reader = fixture.OpenCollections(collection);
@@ -325,7 +297,7 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         }
         finally
         {
-            resume.Set();
+            pause.Release();
         }
 
         Assert.Equal(2500, (await compaction.WaitAsync(Patience))!.SlotsAfter);
@@ -350,22 +322,13 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         var options = new LocalVectorStoreOptions { AutoCompact = false };
         var (_, writer, expected) = await ChurnedAsync(options);
         var segment = LocalVectorSegment.PathFor(writer.DatabasePath);
-        using var reached = new ManualResetEventSlim();
-        using var resume = new ManualResetEventSlim();
-        writer.OnCompactionStep = at =>
-        {
-            if (at == "committed")
-            {
-                reached.Set();
-                resume.Wait(Patience);
-            }
-        };
+        using var pause = StepPause.Hold(writer, "committed");
 
         var compaction = Task.Run(() => writer.CompactAsync(Ct));
         using var reader = Reader(writer, options);
         try
         {
-            Assert.True(reached.Wait(Patience));
+            Assert.True(pause.Reached());
 
             // SQLite names the new slots and epoch; the old file still has the segment's name.
             await AssertRowsAsync(reader, expected);
@@ -374,7 +337,7 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
         }
         finally
         {
-            resume.Set();
+            pause.Release();
         }
 
         Assert.Equal(2500, (await compaction.WaitAsync(Patience))!.SlotsAfter);
@@ -604,5 +567,45 @@ public sealed class LocalVectorStoreCompactionTests(LocalVectorStoreFixture fixt
     {
         var rng = new Random(seed);
         return LocalVectorIndex.Normalize(Enumerable.Range(0, Dimension).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), "test vector");
+    }
+
+    /// <summary>Holds a store's compaction at one of its steps (<c>OnCompactionStep</c>) until released; with
+    /// <c>thenFail</c> it then stops there with an IOException, as a kill at that step would.</summary>
+    private sealed class StepPause : IDisposable
+    {
+        private readonly ManualResetEventSlim reached = new();
+        private readonly ManualResetEventSlim resume = new();
+
+        private StepPause()
+        {
+        }
+
+        public static StepPause Hold(LocalVectorStore store, string step, bool thenFail = false)
+        {
+            var pause = new StepPause();
+            store.OnCompactionStep = at =>
+            {
+                if (at == step)
+                {
+                    pause.reached.Set();
+                    pause.resume.Wait(Patience);
+                    if (thenFail)
+                    {
+                        throw new IOException("stopped here");
+                    }
+                }
+            };
+            return pause;
+        }
+
+        public bool Reached() => reached.Wait(Patience);
+
+        public void Release() => resume.Set();
+
+        public void Dispose()
+        {
+            reached.Dispose();
+            resume.Dispose();
+        }
     }
 }
