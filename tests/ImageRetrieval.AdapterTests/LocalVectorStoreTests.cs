@@ -605,16 +605,7 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
             Assert.All(filtered, r => Assert.Equal($"t{(seed + 1) % 5}", r.Record.Metadata["tags"][0].GetString()));
         }
 
-        var listed = new List<string>();
-        for (string? cursor = null; ;)
-        {
-            var page = await store.ListAsync(1000, cursor, Ct);
-            listed.AddRange(page.Items.Select(r => r.Id));
-            if ((cursor = page.NextCursor) is null)
-            {
-                break;
-            }
-        }
+        var listed = await ListedIdsAsync(store);
 
         Assert.Equal(fetched.Keys.Concat(extra > 0 ? ["after-migration"] : []).Order(StringComparer.Ordinal), listed);
     }
@@ -807,6 +798,21 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
     }
 
     /// <summary>The rows of the first batch and nothing of the failed one, in memory, by query and by listing.</summary>
+    /// <summary>Every id the store lists, page by page through its cursor.</summary>
+    private static async Task<List<string>> ListedIdsAsync(LocalVectorStore store)
+    {
+        var listed = new List<string>();
+        for (string? cursor = null; ;)
+        {
+            var page = await store.ListAsync(1000, cursor, Ct);
+            listed.AddRange(page.Items.Select(r => r.Id));
+            if ((cursor = page.NextCursor) is null)
+            {
+                return listed;
+            }
+        }
+    }
+
     private static async Task AssertOnlyTheFirstBatchAsync(LocalVectorStore store, int rows = 300)
     {
         Assert.Equal(rows, await store.CountAsync(Ct));
@@ -815,16 +821,7 @@ public sealed class LocalVectorStoreTests(LocalVectorStoreFixture fixture) : ICl
         AssertClose(Random(0), fetched["a0000"].Vector.ToArray());
         Assert.Equal(1, fetched["a0019"].Metadata["v"].GetInt32());
         Assert.Equal("a0019", (await store.QueryAsync(new VectorQuery(Random(19), TopK: 1), Ct))[0].Record.Id);
-        var listed = new List<string>();
-        for (string? cursor = null; ;)
-        {
-            var page = await store.ListAsync(1000, cursor, Ct);
-            listed.AddRange(page.Items.Select(r => r.Id));
-            if ((cursor = page.NextCursor) is null)
-            {
-                break;
-            }
-        }
+        var listed = await ListedIdsAsync(store);
 
         Assert.Equal(rows, listed.Count);
         Assert.All(listed, id => Assert.StartsWith("a", id, StringComparison.Ordinal));
