@@ -267,12 +267,9 @@ internal static class ServiceBench
         public static async Task<Collections> ReadAsync(HttpClient http)
         {
             var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-            double Sum(string name, string label) => text.Split('\n')
-                .Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
-                .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
-                .Sum();
             const string collections = "dotnet_gc_collections_total{";
-            return new Collections(Sum(collections, "\"gen0\""), Sum(collections, "\"gen1\""), Sum(collections, "\"gen2\""), Sum("dotnet_gc_pause_time_seconds_total", ""));
+            return new Collections(ServiceProcess.SumOf(text, collections, "\"gen0\""), ServiceProcess.SumOf(text, collections, "\"gen1\""),
+                ServiceProcess.SumOf(text, collections, "\"gen2\""), ServiceProcess.SumOf(text, "dotnet_gc_pause_time_seconds_total"));
         }
 
         public Collections Since(Collections before) => new(Gen0 - before.Gen0, Gen1 - before.Gen1, Gen2 - before.Gen2, PauseSeconds - before.PauseSeconds);
@@ -313,14 +310,8 @@ internal static class ServiceBench
 
         private static (double, double) Minus((double Sum, double Count) a, (double Sum, double Count) b) => (a.Sum - b.Sum, a.Count - b.Count);
 
-        private static (double Sum, double Count) Histogram(string text, string name, string label)
-        {
-            double Value(string suffix) => text.Split('\n')
-                .Where(l => l.StartsWith(name + suffix, StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
-                .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
-                .Sum();
-            return (Value("_sum"), Value("_count"));
-        }
+        private static (double Sum, double Count) Histogram(string text, string name, string label) =>
+            (ServiceProcess.SumOf(text, name + "_sum", label), ServiceProcess.SumOf(text, name + "_count", label));
     }
 
     private static void Row(Report report, string figure, string precision, double value, string unit, string detail, Dictionary<string, object> more)

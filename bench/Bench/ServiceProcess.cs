@@ -105,12 +105,14 @@ internal sealed class ServiceProcess : IAsyncDisposable
     public static async Task<(double Sum, double Count)> HistogramAsync(HttpClient http, string name)
     {
         var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        double Value(string suffix) => text.Split('\n')
-            .Where(l => l.StartsWith(name + suffix, StringComparison.Ordinal))
-            .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
-            .Sum();
-        return (Value("_sum"), Value("_count"));
+        return (SumOf(text, name + "_sum"), SumOf(text, name + "_count"));
     }
+
+    /// <summary>The values of the /metrics lines (<paramref name="text"/>) that start with <paramref name="prefix"/> and contain <paramref name="label"/>, summed.</summary>
+    public static double SumOf(string text, string prefix, string label = "") => text.Split('\n')
+        .Where(l => l.StartsWith(prefix, StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
+        .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
+        .Sum();
 
     /// <summary>A Prometheus counter on /metrics, summed over its label sets (NaN when the service does not export it).</summary>
     public static async Task<double> CounterAsync(HttpClient http, string name)
